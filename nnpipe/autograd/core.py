@@ -1,0 +1,350 @@
+"""Tensor, Function and the iterative reverse-mode walk over the graph.
+
+A :class:`Function` computes on raw arrays (``forward``) and returns the gradient of each
+input from the gradients of its outputs (``backward``).  Calling a function links its
+output tensors to it; it holds its inputs strongly and its outputs weakly, so dropping the
+last output frees the whole graph by reference counting.
+"""
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import weakref
+
+import numpy as np
+
+from .. import backend
+from ..backend import DEFAULT_DTYPE, get_array_module
+from .sparse import SparseRows
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Within this block operations record no graph (evaluation, optimizer updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+def _as_array(data, dtype=None):
+    """An xp array from ``data``; Python floats and lists become float32, not float64."""
+    if isinstance(data, np.ndarray) or backend.is_cupy_array(data):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    array = np.asarray(data, dtype=dtype)
+    if dtype is None and array.dtype == np.float64:
+        array = array.astype(DEFAULT_DTYPE)
+    return array
+
+
+class Tensor:
+    """An array with an optional gradient and a link to the function that made it."""
+
+    __array_priority__ = 1000  # numpy scalars and arrays defer to Tensor's operators
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require grad, got {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self.creator = None
+        self.generation = 0
+        self.name = None
+
+    # ---- array-like facts -------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({self.data!r}{grad})"
+
+    def item(self):
+        return self.data.item()
+
+    def numpy(self):
+        return backend.to_numpy(self.data)
+
+    def detach(self):
+        return Tensor(self.data)
+
+    def to(self, device):
+        moved = Tensor(backend.to_device(self.data, device), requires_grad=self.requires_grad)
+        return moved
+
+    def zero_grad(self):
+        self.grad = None
+
+    # ---- graph ------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        The walk is iterative (a heap ordered by generation), so graphs of any depth work.
+        Unless ``retain_graph`` is set, each function drops what it saved once used.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad")
+        xp = get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() needs a grad argument for a non-scalar tensor of shape {self.shape}"
+                )
+            grad = xp.ones_like(self.data)
+        grad = grad.data if isinstance(grad, Tensor) else grad
+        if self.creator is None:
+            self.grad = _accumulate(self.grad, grad)
+            return
+        pending = {self: grad}
+        handed_out = set()  # ids of arrays already stored as some leaf's .grad
+        counter = itertools.count()
+        heap = [(-self.creator.generation, next(counter), self.creator)]
+        queued = {id(self.creator)}
+        while heap:
+            _, _, function = heapq.heappop(heap)
+            if function.inputs is None:
+                raise RuntimeError(
+                    "the graph was already freed by an earlier backward(); "
+                    "pass retain_graph=True to backward twice"
+                )
+            grad_outputs = []
+            for ref in function.outputs:
+                output = ref()
+                grad_outputs.append(None if output is None else pending.pop(output, None))
+            grad_inputs = function.backward(*grad_outputs)
+            if not isinstance(grad_inputs, tuple):
+                grad_inputs = (grad_inputs,)
+            for tensor, grad_input in zip(function.inputs, grad_inputs):
+                if grad_input is None or not tensor.requires_grad:
+                    continue
+                if grad_input.shape != tensor.shape:
+                    grad_input = sum_to_shape(grad_input, tensor.shape)
+                if tensor.creator is None:
+                    tensor.grad = _accumulate(tensor.grad, _owned(grad_input, handed_out))
+                    continue
+                pending[tensor] = _accumulate(pending.get(tensor), grad_input)
+                if id(tensor.creator) not in queued:
+                    queued.add(id(tensor.creator))
+                    heapq.heappush(heap, (-tensor.creator.generation, next(counter), tensor.creator))
+            if not retain_graph:
+                function.release()
+
+    # ---- operators (the ops live in ops/; imported at the bottom of this file) ---------
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(other, self)
+
+    def __sub__(self, other):
+        return sub(self, other)
+
+    def __rsub__(self, other):
+        return sub(other, self)
+
+    def __mul__(self, other):
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        return mul(other, self)
+
+    def __truediv__(self, other):
+        return div(self, other)
+
+    def __rtruediv__(self, other):
+        return div(other, self)
+
+    def __neg__(self):
+        return neg(self)
+
+    def __pow__(self, exponent):
+        return power(self, exponent)
+
+    def __rpow__(self, base):
+        return power(base, self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __getitem__(self, index):
+        return getitem(self, index)
+
+    def sum(self, axis=None, keepdims=False):
+        return sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return max(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return reshape(self, shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return transpose(self, axes or None)
+
+    @property
+    def T(self):
+        return transpose(self, None)
+
+    def exp(self):
+        return exp(self)
+
+    def log(self):
+        return log(self)
+
+
+def _owned(grad, handed_out):
+    """``grad`` itself if no other leaf holds it and it owns its memory, else a copy.
+
+    Backward rules may hand the same array (or a read-only broadcast view) to several
+    inputs; a leaf's ``.grad`` must be its own, since optimizers and clipping edit it.
+    """
+    if isinstance(grad, SparseRows):
+        return grad
+    if isinstance(grad, np.generic):  # NumPy turns 0-d results into scalars
+        return np.asarray(grad)
+    flags = grad.flags
+    if id(grad) in handed_out or not flags.owndata or not getattr(flags, "writeable", True):
+        grad = grad.copy()
+    handed_out.add(id(grad))
+    return grad
+
+
+def _accumulate(current, new):
+    if current is None:
+        return new
+    if isinstance(new, SparseRows):
+        return new + current
+    return current + new  # a SparseRows ``current`` adds itself into the dense ``new``
+
+
+def sum_to_shape(array, shape):
+    """Sum ``array`` down to ``shape``: the one place broadcast gradients are reduced."""
+    if isinstance(array, SparseRows) or array.shape == shape:
+        return array
+    lead = array.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and array.shape[lead + i] != 1
+    )
+    summed = array.sum(axis=axes, keepdims=True) if axes else array
+    return summed.reshape(shape) if lead or summed.shape != shape else summed
+
+
+def as_tensor(value, like=None) -> Tensor:
+    """Wrap ``value`` as a Tensor; a Python scalar takes the floating dtype of ``like``."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and isinstance(value, (int, float, bool)):
+        dtype = like.dtype if like.dtype.kind == "f" else DEFAULT_DTYPE
+        xp = get_array_module(like.data)
+        return Tensor(xp.asarray(value, dtype=dtype))
+    return Tensor(value)
+
+
+def _freeze(array):
+    """Make an op's output read-only so in-place edits of saved arrays raise at once."""
+    if isinstance(array, np.ndarray):
+        array.flags.writeable = False
+    return array
+
+
+class Function:
+    """One differentiable operation.
+
+    Subclasses define ``forward(*arrays)`` returning an array (or a tuple of arrays) and
+    ``backward(*grad_outputs)`` returning one gradient per input (``None`` where an input
+    is not differentiable).  ``self.needs_input_grad`` says which inputs need one, so
+    backward can skip work.  Hyperparameters go in ``__init__``.
+    """
+
+    inputs = ()
+    generation = 0
+
+    def __call__(self, *inputs):
+        tensors = [as_tensor(x) for x in inputs]
+        arrays = [t.data for t in tensors]
+        outputs = self.forward(*arrays)
+        single = not isinstance(outputs, tuple)
+        if single:
+            outputs = (outputs,)
+        outputs = tuple(
+            Tensor(_freeze(y.view() if any(y is a for a in arrays) else y)) for y in outputs
+        )
+        if _grad_enabled and any(t.requires_grad for t in tensors):
+            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            self.generation = _max_generation(tensors)
+            for output in outputs:
+                output.requires_grad = True
+                output.creator = self
+                output.generation = self.generation + 1
+            self.inputs = tensors
+            self.outputs = tuple(weakref.ref(y) for y in outputs)
+        return outputs[0] if single else outputs
+
+    def release(self):
+        """Drop inputs and saved arrays once backward has used them."""
+        self.__dict__.clear()
+        self.inputs = None
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError
+
+
+def _max_generation(tensors):
+    generation = 0
+    for t in tensors:
+        generation = generation if generation > t.generation else t.generation
+    return generation
+
+
+# The operator methods above call these; imported last because they subclass Function.
+from .ops.arith import add, sub, mul, div, neg, power, matmul  # noqa: E402
+from .ops.reduce import sum, mean, max  # noqa: E402,A004
+from .ops.shape import reshape, transpose, getitem  # noqa: E402
+from .ops.elementwise import exp, log  # noqa: E402

@@ -1,0 +1,1 @@
+"""Differentiable operations, one module per family; ``functions.py`` is the public face."""

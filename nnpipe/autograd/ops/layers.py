@@ -1,0 +1,98 @@
+"""Fused layer functions: linear, embedding (sparse-row gradient) and batch normalisation."""
+from __future__ import annotations
+
+from ...backend import get_array_module
+from ..core import Function, Tensor
+from ..sparse import SparseRows
+
+
+class Linear(Function):
+    """y = x @ W + b with W of shape (in, out)."""
+
+    def forward(self, x, W, b=None):
+        self.x, self.W = x, W
+        y = x @ W
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        need_x, need_W = self.needs_input_grad[:2]
+        x2 = self.x.reshape(-1, self.x.shape[-1])
+        gy2 = gy.reshape(-1, gy.shape[-1])
+        gx = gy @ self.W.T if need_x else None
+        gW = x2.T @ gy2 if need_W else None
+        gb = gy2.sum(axis=0) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
+        return gx, gW, gb
+
+
+class Embedding(Function):
+    """Row lookup W[indices]; the gradient of W is :class:`SparseRows`, never dense."""
+
+    def __init__(self, indices):
+        self.indices = indices
+
+    def forward(self, W):
+        self.table_shape = W.shape
+        return W[self.indices]
+
+    def backward(self, gy):
+        rows = self.indices.reshape(-1)
+        return SparseRows(rows, gy.reshape(rows.size, -1), self.table_shape)
+
+
+class BatchNorm(Function):
+    """Normalise over every axis but the channel axis (1), then scale and shift."""
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def forward(self, x, gamma, beta):
+        self.axes = (0,) + tuple(range(2, x.ndim))
+        shape = [1] * x.ndim
+        shape[1] = x.shape[1]
+        self.param_shape = tuple(shape)
+        xp = get_array_module(x)
+        self.mean = x.mean(axis=self.axes, keepdims=True)
+        self.var = x.var(axis=self.axes, keepdims=True)
+        self.inv_std = 1 / xp.sqrt(self.var + x.dtype.type(self.eps))
+        self.xhat = (x - self.mean) * self.inv_std
+        self.gamma = gamma.reshape(self.param_shape)
+        return self.xhat * self.gamma + beta.reshape(self.param_shape)
+
+    def backward(self, gy):
+        axes, xhat = self.axes, self.xhat
+        ggamma = (gy * xhat).sum(axis=axes)
+        gbeta = gy.sum(axis=axes)
+        gxhat = gy * self.gamma
+        m = gy.dtype.type(gy.size // gbeta.size)
+        gx = (self.inv_std / m) * (
+            m * gxhat
+            - gxhat.sum(axis=axes, keepdims=True)
+            - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True)
+        )
+        return gx, ggamma, gbeta
+
+
+def linear(x, W, b=None):
+    return Linear()(x, W) if b is None else Linear()(x, W, b)
+
+
+def embedding(W, indices):
+    """Rows of ``W`` at integer ``indices`` (any shape); output shape indices.shape + (D,)."""
+    indices = indices.data if isinstance(indices, Tensor) else indices
+    xp = get_array_module(W.data if isinstance(W, Tensor) else W)
+    indices = xp.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding indices must be integers, got {indices.dtype}")
+    return Embedding(indices)(W)
+
+
+def batch_norm(x, gamma, beta, eps=1e-5):
+    """Training-mode batch norm with batch statistics; returns (y, batch_mean, batch_var).
+
+    The module keeps the running statistics; this function only normalises.
+    """
+    function = BatchNorm(eps)
+    y = function(x, gamma, beta)
+    return y, function.mean.reshape(-1), function.var.reshape(-1)

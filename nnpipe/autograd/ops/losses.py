@@ -1,0 +1,159 @@
+"""Loss functions, fused for speed and stability; each averages over the batch."""
+from __future__ import annotations
+
+from ...backend import get_array_module
+from ..core import Function, Tensor, as_tensor
+from .elementwise import _stable_sigmoid, log_softmax_array
+
+
+def _labels(labels, like):
+    labels = labels.data if isinstance(labels, Tensor) else labels
+    xp = get_array_module(like.data)
+    labels = xp.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"class labels must be integers, got {labels.dtype}")
+    if labels.shape != like.shape[:1]:
+        raise ValueError(f"labels of shape {labels.shape} do not match logits of shape {like.shape}")
+    return labels
+
+
+class CrossEntropy(Function):
+    """Mean over the batch of -Σ_k t_k log softmax(z)_k, t one-hot (smoothed by ε)."""
+
+    def __init__(self, labels, smoothing):
+        self.labels, self.smoothing = labels, smoothing
+
+    def forward(self, logits):
+        xp = get_array_module(logits)
+        n, k = logits.shape
+        logp = log_softmax_array(logits, axis=1)
+        self.logp = logp
+        picked = logp[xp.arange(n), self.labels]
+        eps = logits.dtype.type(self.smoothing)
+        loss = -((1 - eps) * picked.sum() + eps / k * logp.sum()) / logits.dtype.type(n)
+        return xp.asarray(loss, dtype=logits.dtype)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        n, k = self.logp.shape
+        dtype = self.logp.dtype
+        eps = dtype.type(self.smoothing)
+        grad = xp.exp(self.logp)
+        if eps:
+            grad -= eps / k
+        grad[xp.arange(n), self.labels] -= 1 - eps
+        grad *= gy / dtype.type(n)
+        return grad
+
+
+class NLL(Function):
+    """Mean of -logp[i, y_i] for log-probabilities ``logp``."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def forward(self, logp):
+        xp = get_array_module(logp)
+        self.shape, self.dtype = logp.shape, logp.dtype
+        return -logp[xp.arange(len(logp)), self.labels].mean()
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        grad = xp.zeros(self.shape, dtype=self.dtype)
+        grad[xp.arange(self.shape[0]), self.labels] = -gy / self.dtype.type(self.shape[0])
+        return grad
+
+
+class BCEWithLogits(Function):
+    """Mean of max(z,0) - z·t + log(1 + e^{-|z|})."""
+
+    def forward(self, z, t):
+        xp = get_array_module(z)
+        self.z, self.t = z, t
+        return (xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-abs(z)))).mean()
+
+    def backward(self, gy):
+        n = self.z.dtype.type(self.z.size)
+        diff = _stable_sigmoid(self.z) - self.t
+        need_z, need_t = self.needs_input_grad
+        return (gy * diff / n if need_z else None), (-gy * self.z / n if need_t else None)
+
+
+class MulticlassHinge(Function):
+    """The SVM loss of the course: mean over i of Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ)."""
+
+    def __init__(self, labels, margin):
+        self.labels, self.margin = labels, margin
+
+    def forward(self, scores):
+        xp = get_array_module(scores)
+        rows = xp.arange(len(scores))
+        margins = scores - scores[rows, self.labels][:, None] + scores.dtype.type(self.margin)
+        margins[rows, self.labels] = 0
+        self.active = (margins > 0).astype(scores.dtype)
+        return (margins * self.active).sum() / scores.dtype.type(len(scores))
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        n = len(self.active)
+        grad = self.active.copy()
+        grad[xp.arange(n), self.labels] = -self.active.sum(axis=1)
+        return grad * (gy / grad.dtype.type(n))
+
+
+class SGNS(Function):
+    """Skip-gram negative sampling: mean over pairs of
+    -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), for centre vectors v (B, D), context vectors
+    u_o (B, D) and negative vectors u_k (B, K, D)."""
+
+    def forward(self, center, context, negatives):
+        xp = get_array_module(center)
+        self.center, self.context, self.negatives = center, context, negatives
+        pos = (center * context).sum(axis=1)
+        neg = xp.einsum("bkd,bd->bk", negatives, center)
+        self.pos_sig = _stable_sigmoid(pos)
+        self.neg_sig = _stable_sigmoid(neg)
+        # -log σ(s) = log(1 + e^{-s}) and -log σ(-s) = log(1 + e^{s}), both stable
+        loss = xp.logaddexp(0, -pos).sum() + xp.logaddexp(0, neg).sum()
+        return loss / center.dtype.type(len(center))
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        scale = gy / gy.dtype.type(len(self.center))
+        g_pos = (self.pos_sig - 1) * scale  # d loss / d (u_o·v_c)
+        g_neg = self.neg_sig * scale  # d loss / d (u_k·v_c)
+        g_center = g_pos[:, None] * self.context + xp.einsum("bk,bkd->bd", g_neg, self.negatives)
+        g_context = g_pos[:, None] * self.center
+        g_negatives = g_neg[:, :, None] * self.center[:, None, :]
+        return g_center, g_context, g_negatives
+
+
+def cross_entropy(logits, labels, label_smoothing=0.0):
+    """Softmax cross-entropy from logits (N, K) and integer labels (N,), batch mean."""
+    logits = as_tensor(logits)
+    return CrossEntropy(_labels(labels, logits), label_smoothing)(logits)
+
+
+def nll(log_probs, labels):
+    log_probs = as_tensor(log_probs)
+    return NLL(_labels(labels, log_probs))(log_probs)
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    logits = as_tensor(logits)
+    return BCEWithLogits()(logits, as_tensor(targets, like=logits))
+
+
+def mse(prediction, target):
+    """Mean squared error over all entries."""
+    diff = prediction - target
+    return (diff * diff).mean()
+
+
+def multiclass_hinge(scores, labels, margin=1.0):
+    scores = as_tensor(scores)
+    return MulticlassHinge(_labels(labels, scores), margin)(scores)
+
+
+def sgns(center, context, negatives):
+    return SGNS()(center, context, negatives)

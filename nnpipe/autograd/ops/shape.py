@@ -1,0 +1,135 @@
+"""Shape and indexing: reshape, transpose, getitem, gather, concat, stack."""
+from __future__ import annotations
+
+from ...backend import get_array_module
+from ..core import Function, Tensor, as_tensor
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return gy.reshape(self.input_shape)
+
+
+class Transpose(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        if self.axes is None:
+            return gy.transpose()
+        return gy.transpose(xp.argsort(xp.asarray(self.axes)).tolist())
+
+
+def _plain_index(index):
+    """Unwrap Tensor indices into arrays so NumPy indexing sees them."""
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index.data if isinstance(index, Tensor) else index
+
+
+def _is_basic(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+class GetItem(Function):
+    """x[index]; basic indexing scatters back by assignment, advanced indexing by add.at
+    (repeated indices must accumulate)."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.input_shape, self.input_dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.zeros(self.input_shape, dtype=gy.dtype)
+        if _is_basic(self.index):
+            gx[self.index] = gy
+        else:
+            xp.add.at(gx, self.index, gy)
+        return gx
+
+
+class Gather(Function):
+    """``take_along_axis(x, indices, axis)``: pick one entry per position along ``axis``."""
+
+    def __init__(self, indices, axis):
+        self.indices, self.axis = indices, axis
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return get_array_module(x).take_along_axis(x, self.indices, self.axis)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.zeros(self.input_shape, dtype=gy.dtype)
+        grid = list(xp.indices(self.indices.shape, sparse=True))
+        grid[self.axis] = self.indices
+        xp.add.at(gx, tuple(grid), gy)
+        return gx
+
+
+class Concat(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return get_array_module(*xs).concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        bounds = [sum(self.sizes[: i + 1]) for i in range(len(self.sizes) - 1)]
+        return tuple(xp.split(gy, bounds, axis=self.axis))
+
+
+class Stack(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return get_array_module(*xs).stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        count = gy.shape[self.axis]
+        return tuple(xp.take(gy, i, axis=self.axis) for i in range(count))
+
+
+def reshape(x, shape):
+    return Reshape(tuple(shape))(x)
+
+
+def transpose(x, axes=None):
+    return Transpose(None if axes is None else tuple(axes))(x)
+
+
+def getitem(x, index):
+    return GetItem(_plain_index(index))(x)
+
+
+def gather(x, indices, axis=-1):
+    indices = indices.data if isinstance(indices, Tensor) else indices
+    return Gather(indices, axis)(x)
+
+
+def concat(tensors, axis=0):
+    return Concat(axis)(*[as_tensor(t) for t in tensors])
+
+
+def stack(tensors, axis=0):
+    return Stack(axis)(*[as_tensor(t) for t in tensors])

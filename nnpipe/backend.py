@@ -1,0 +1,109 @@
+"""One place that decides where arrays live: NumPy on the CPU or CuPy on a GPU.
+
+Every op is written once against ``xp = get_array_module(array)``.  CuPy is imported
+lazily, only when a CUDA device is asked for or a CuPy array is seen.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_DTYPE = np.dtype(np.float32)
+_cupy = None
+
+
+class DeviceError(RuntimeError):
+    """A device was asked for that this machine cannot provide."""
+
+
+def cupy_module():
+    """Import CuPy on first use, with a clear error when it or a GPU is missing."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy
+        except ImportError as exc:
+            raise DeviceError(
+                "device 'cuda' needs CuPy: install it with pip install -e \".[gpu]\""
+            ) from exc
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # CUDA driver missing or broken
+            raise DeviceError(f"CuPy is installed but no CUDA GPU is usable: {exc}") from exc
+        if count == 0:
+            raise DeviceError("CuPy is installed but no CUDA GPU was found")
+        _cupy = cupy
+    return _cupy
+
+
+def cuda_available() -> bool:
+    try:
+        cupy_module()
+    except DeviceError:
+        return False
+    return True
+
+
+def is_cupy_array(array) -> bool:
+    return _cupy is not None and isinstance(array, _cupy.ndarray)
+
+
+def get_array_module(*arrays):
+    """numpy, or cupy when any of ``arrays`` is a CuPy array."""
+    for array in arrays:
+        if is_cupy_array(array):
+            return _cupy
+    return np
+
+
+def parse_device(spec: str) -> str:
+    """Normalise a device string: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
+    spec = str(spec).strip().lower()
+    if spec == "auto":
+        return "cuda:0" if cuda_available() else "cpu"
+    if spec == "cpu":
+        return "cpu"
+    if spec == "cuda":
+        spec = "cuda:0"
+    if spec.startswith("cuda:") and spec[5:].isdigit():
+        cupy = cupy_module()
+        index = int(spec[5:])
+        count = cupy.cuda.runtime.getDeviceCount()
+        if index >= count:
+            raise DeviceError(f"device {spec} does not exist: this machine has {count} GPU(s)")
+        return spec
+    raise DeviceError(f"unknown device {spec!r}: use cpu, cuda, cuda:N or auto")
+
+
+def device_of(array) -> str:
+    return f"cuda:{array.device.id}" if is_cupy_array(array) else "cpu"
+
+
+def to_device(array, device: str):
+    """Copy ``array`` to ``device`` (a no-op when it is already there)."""
+    device = parse_device(device)
+    if device == "cpu":
+        return _cupy.asnumpy(array) if is_cupy_array(array) else np.asarray(array)
+    cupy = cupy_module()
+    with cupy.cuda.Device(int(device.split(":")[1])):
+        return cupy.asarray(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    return _cupy.asnumpy(array) if is_cupy_array(array) else np.asarray(array)
+
+
+def segment_sum(values, segment_ids, num_segments: int):
+    """Sum rows of ``values`` that share a sorted ``segment_ids`` value.
+
+    ``segment_ids`` must be sorted; returns ``num_segments`` rows.  Uses
+    ``add.reduceat`` on NumPy (much faster than ``add.at``) and a scatter-add on CuPy.
+    """
+    xp = get_array_module(values)
+    if xp is np:
+        starts = np.flatnonzero(np.r_[True, segment_ids[1:] != segment_ids[:-1]])
+        return np.add.reduceat(values, starts, axis=0)
+    out = xp.zeros((num_segments,) + values.shape[1:], dtype=values.dtype)
+    import cupyx
+
+    cupyx.scatter_add(out, segment_ids, values)
+    return out
