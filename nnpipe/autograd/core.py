@@ -284,13 +284,6 @@ def as_tensor(value, like=None) -> Tensor:
     return Tensor(value)
 
 
-def _freeze(array):
-    """Make an op's output read-only so in-place edits of saved arrays raise at once."""
-    if isinstance(array, np.ndarray):
-        array.flags.writeable = False
-    return array
-
-
 class Function:
     """One differentiable operation.
 
@@ -304,22 +297,25 @@ class Function:
     generation = 0
 
     def __call__(self, *inputs):
-        tensors = [as_tensor(x) for x in inputs]
+        tensors = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
         arrays = [t.data for t in tensors]
         outputs = self.forward(*arrays)
         single = not isinstance(outputs, tuple)
         if single:
             outputs = (outputs,)
-        outputs = tuple(
-            Tensor(_freeze(y.view() if any(y is a for a in arrays) else y)) for y in outputs
-        )
-        if _grad_enabled and any(t.requires_grad for t in tensors):
-            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
-            self.generation = _max_generation(tensors)
+        outputs = tuple(_op_output(y, arrays) for y in outputs)
+        needs = tuple(t.requires_grad for t in tensors)
+        if _grad_enabled and True in needs:
+            self.needs_input_grad = needs
+            generation = 0
+            for t in tensors:
+                if t.generation > generation:
+                    generation = t.generation
+            self.generation = generation
             for output in outputs:
                 output.requires_grad = True
                 output.creator = self
-                output.generation = self.generation + 1
+                output.generation = generation + 1
             self.inputs = tensors
             self.outputs = tuple(weakref.ref(y) for y in outputs)
         return outputs[0] if single else outputs
@@ -336,11 +332,22 @@ class Function:
         raise NotImplementedError
 
 
-def _max_generation(tensors):
-    generation = 0
-    for t in tensors:
-        generation = generation if generation > t.generation else t.generation
-    return generation
+def _op_output(array, inputs):
+    """Wrap a forward result as a fresh, read-only Tensor (a view if it is an input)."""
+    for a in inputs:
+        if array is a:
+            array = array.view()
+            break
+    if type(array) is not np.ndarray:
+        array = _as_array(array)
+    if type(array) is np.ndarray:
+        array.flags.writeable = False
+    tensor = Tensor.__new__(Tensor)
+    tensor.data = array
+    tensor.requires_grad = False
+    tensor.grad = tensor.creator = tensor.name = None
+    tensor.generation = 0
+    return tensor
 
 
 # The operator methods above call these; imported last because they subclass Function.

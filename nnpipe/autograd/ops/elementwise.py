@@ -68,11 +68,11 @@ class ReLU(Function):
     """max(x, 0); the gradient at exactly 0 is 0 (as in PyTorch)."""
 
     def forward(self, x):
-        self.mask = x > 0
-        return x * self.mask
+        self.y = get_array_module(x).maximum(x, 0)
+        return self.y
 
     def backward(self, gy):
-        return gy * self.mask
+        return gy * (self.y > 0)
 
 
 class LeakyReLU(Function):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...backend import get_array_module
 from ..core import Function, Tensor, as_tensor
-from .elementwise import _stable_sigmoid, log_softmax_array
+from .elementwise import _stable_sigmoid
 
 
 def _labels(labels, like):
@@ -18,7 +18,10 @@ def _labels(labels, like):
 
 
 class CrossEntropy(Function):
-    """Mean over the batch of -Σ_k t_k log softmax(z)_k, t one-hot (smoothed by ε)."""
+    """Mean over the batch of -Σ_k t_k log softmax(z)_k, t one-hot (smoothed by ε).
+
+    Forward keeps the softmax probabilities, so backward is (p - t) / N with no second exp.
+    """
 
     def __init__(self, labels, smoothing):
         self.labels, self.smoothing = labels, smoothing
@@ -26,23 +29,25 @@ class CrossEntropy(Function):
     def forward(self, logits):
         xp = get_array_module(logits)
         n, k = logits.shape
-        logp = log_softmax_array(logits, axis=1)
-        self.logp = logp
-        picked = logp[xp.arange(n), self.labels]
-        eps = logits.dtype.type(self.smoothing)
-        loss = -((1 - eps) * picked.sum() + eps / k * logp.sum()) / logits.dtype.type(n)
-        return xp.asarray(loss, dtype=logits.dtype)
+        dtype = logits.dtype.type
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        self.probs = xp.exp(shifted)
+        total = self.probs.sum(axis=1, keepdims=True)
+        self.probs /= total
+        log_total = xp.log(total[:, 0])
+        picked = shifted[xp.arange(n), self.labels] - log_total
+        loss = -(1 - dtype(self.smoothing)) * picked.sum()
+        if self.smoothing:
+            loss += dtype(self.smoothing / k) * (k * log_total.sum() - shifted.sum())
+        return xp.asarray(loss / dtype(n), dtype=logits.dtype)
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        n, k = self.logp.shape
-        dtype = self.logp.dtype
-        eps = dtype.type(self.smoothing)
-        grad = xp.exp(self.logp)
-        if eps:
-            grad -= eps / k
+        n, k = self.probs.shape
+        eps = self.probs.dtype.type(self.smoothing)
+        grad = self.probs - eps / k if eps else self.probs.copy()
         grad[xp.arange(n), self.labels] -= 1 - eps
-        grad *= gy / dtype.type(n)
+        grad *= gy / grad.dtype.type(n)
         return grad
 
 

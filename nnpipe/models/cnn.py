@@ -1,0 +1,61 @@
+"""A configurable convolutional network: [Conv → (BatchNorm) → act → MaxPool]* then an MLP head.
+
+The defaults suit 28×28 grey (MNIST) and 32×32 RGB (CIFAR-10) images alike; the input
+shape comes from the data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import nn
+from .registry import register
+
+
+@dataclass
+class CNNOptions:
+    channels: list = field(default_factory=lambda: [32, 64])
+    kernel_size: int = 3
+    stride: int = 1
+    padding: int = 1
+    pool: int = 2
+    hidden: list = field(default_factory=lambda: [128])
+    activation: str = "relu"
+    dropout: float = 0.0
+    batch_norm: bool = False
+    init: str = "kaiming_uniform"
+
+
+def _conv_out(size, kernel, stride, padding):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+@register("cnn", CNNOptions)
+def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
+    if len(input_shape) != 3:
+        raise ValueError(f"cnn needs image input (C, H, W), got shape {tuple(input_shape)}")
+    channels, height, width = input_shape
+    layers = []
+    for out_channels in options.channels:
+        layers.append(nn.Conv2d(channels, out_channels, options.kernel_size, options.stride, options.padding,
+                                rng=rng, init_name=options.init))
+        height = _conv_out(height, options.kernel_size, options.stride, options.padding)
+        width = _conv_out(width, options.kernel_size, options.stride, options.padding)
+        if options.batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(nn.activation(options.activation))
+        if options.pool > 1:
+            layers.append(nn.MaxPool2d(options.pool))
+            height, width = height // options.pool, width // options.pool
+        if height < 1 or width < 1:
+            raise ValueError(f"cnn: {len(options.channels)} conv/pool blocks shrink a {input_shape[1:]} image to nothing")
+        channels = out_channels
+    layers.append(nn.Flatten())
+    features = channels * height * width
+    for size in options.hidden:
+        layers += [nn.Linear(features, size, rng=rng, init_name=options.init), nn.activation(options.activation)]
+        if options.dropout:
+            layers.append(nn.Dropout(options.dropout, rng=rng))
+        features = size
+    layers.append(nn.Linear(features, num_classes, rng=rng, init_name=options.init, nonlinearity="linear"))
+    return nn.Sequential(*layers)
+

@@ -1,0 +1,45 @@
+"""Skip-gram with negative sampling (Mikolov et al. 2013).
+
+Two tables: input (centre) vectors initialised U(-0.5/D, 0.5/D) and output (context)
+vectors initialised to zero, as in word2vec.c.  A batch is (centre, context, negatives)
+word ids; the loss is -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c).  Both tables get sparse-row
+gradients, so an optimizer step touches only the rows of the batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import nn
+from ..backend import to_numpy
+from .registry import register
+
+
+@dataclass
+class SkipGramOptions:
+    dim: int = 100
+    negatives: int = 5
+
+
+class SkipGram(nn.Module):
+    def __init__(self, vocab_size, dim, negatives, rng):
+        super().__init__()
+        self.negatives = negatives
+        self.center = nn.Embedding(vocab_size, dim, rng=rng)
+        self.context = nn.Embedding(vocab_size, dim, scale=0)
+
+    def forward(self, batch):
+        """``batch`` is (centre ids (B,), context ids (B,), negative ids (B, K)); returns the
+        three looked-up vector sets for the sgns loss."""
+        center, context, negatives = batch
+        return self.center(center), self.context(context), self.context(negatives)
+
+    def vectors(self):
+        """The input (centre) embeddings as a NumPy array (V, D)."""
+        return to_numpy(self.center.weight.data)
+
+
+@register("skipgram", SkipGramOptions)
+def build_skipgram(options: SkipGramOptions, rng, vocab_size, **_):
+    if not vocab_size:
+        raise ValueError("skipgram needs a vocabulary: build it from a text dataset first")
+    return SkipGram(vocab_size, options.dim, options.negatives, rng)

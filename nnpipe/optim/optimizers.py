@@ -1,0 +1,188 @@
+"""Optimizers with the update rules of the course slides and PyTorch's defaults.
+
+Each rule is written once, in place, over (parameter, gradient, state) arrays.  A dense
+gradient runs it on the whole parameter; a :class:`SparseRows` gradient (embeddings)
+runs it on the touched rows only, gathered and written back, so no V x D gradient or
+state update is ever made and untouched rows stay bit-identical (the "lazy" variants,
+like ``torch.optim.SparseAdam``).  State is plain arrays, saved and restored exactly.
+"""
+from __future__ import annotations
+
+import math
+
+from ..autograd import SparseRows
+from ..backend import get_array_module
+
+
+class Optimizer:
+    state_names: tuple = ()
+
+    def __init__(self, params, lr, weight_decay=0.0):
+        if lr <= 0:
+            raise ValueError(f"learning rate must be > 0, got {lr}")
+        self.params = list(params)
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.step_count = 0
+        self.state = [self._new_state(p.data) for p in self.params]
+
+    def _new_state(self, data):
+        xp = get_array_module(data)
+        return {name: xp.zeros_like(data) for name in self.state_names}
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        self.step_count += 1
+        for p, state in zip(self.params, self.state):
+            grad = p.grad
+            if grad is None:
+                continue
+            if isinstance(grad, SparseRows):
+                self._sparse_step(p.data, grad.coalesce(), state)
+            else:
+                self._dense_step(p.data, grad, state)
+
+    def _dense_step(self, param, grad, state):
+        if self.weight_decay and not self.decoupled_decay:
+            grad = grad + param.dtype.type(self.weight_decay) * param
+        self.update(param, grad, state)
+
+    def _sparse_step(self, param, grad, state):
+        rows = grad.rows
+        param_rows = param[rows]
+        state_rows = {name: array[rows] for name, array in state.items()}
+        self._dense_step(param_rows, grad.values.astype(param.dtype, copy=False), state_rows)
+        param[rows] = param_rows
+        for name, array in state_rows.items():
+            state[name][rows] = array
+
+    decoupled_decay = False
+
+    def update(self, param, grad, state):
+        """Change ``param`` (and ``state``) in place from ``grad``."""
+        raise NotImplementedError
+
+    # ---- checkpointing ----------------------------------------------------------------
+    def state_dict(self):
+        return {
+            "step_count": self.step_count,
+            "lr": self.lr,
+            "state": [{name: array for name, array in s.items()} for s in self.state],
+        }
+
+    def load_state_dict(self, saved):
+        if len(saved["state"]) != len(self.state):
+            raise ValueError(
+                f"optimizer state holds {len(saved['state'])} parameters, this optimizer has {len(self.state)}"
+            )
+        for own, loaded in zip(self.state, saved["state"]):
+            for name, array in own.items():
+                if name not in loaded or loaded[name].shape != array.shape:
+                    raise ValueError(f"optimizer state {name!r} is missing or mis-shaped")
+                array[...] = get_array_module(array).asarray(loaded[name])
+        self.step_count = int(saved["step_count"])
+        self.lr = float(saved["lr"])
+
+
+class SGD(Optimizer):
+    """p ← p - lr·g"""
+
+    def update(self, param, grad, state):
+        param -= param.dtype.type(self.lr) * grad
+
+
+class Momentum(Optimizer):
+    """v ← μ·v + g;  p ← p - lr·v  (Nesterov: p ← p - lr·(g + μ·v))."""
+
+    state_names = ("velocity",)
+
+    def __init__(self, params, lr, momentum=0.9, nesterov=False, weight_decay=0.0):
+        self.momentum, self.nesterov = momentum, nesterov
+        super().__init__(params, lr, weight_decay)
+
+    def update(self, param, grad, state):
+        mu, lr = param.dtype.type(self.momentum), param.dtype.type(self.lr)
+        velocity = state["velocity"]
+        velocity *= mu
+        velocity += grad
+        param -= lr * (grad + mu * velocity) if self.nesterov else lr * velocity
+
+
+class AdaGrad(Optimizer):
+    """s ← s + g²;  p ← p - lr·g/(√s + ε)"""
+
+    state_names = ("sum_squares",)
+
+    def __init__(self, params, lr=0.01, eps=1e-10, weight_decay=0.0):
+        self.eps = eps
+        super().__init__(params, lr, weight_decay)
+
+    def update(self, param, grad, state):
+        xp = get_array_module(param)
+        state["sum_squares"] += grad * grad
+        param -= param.dtype.type(self.lr) * grad / (xp.sqrt(state["sum_squares"]) + param.dtype.type(self.eps))
+
+
+class RMSProp(Optimizer):
+    """s ← α·s + (1-α)·g²;  p ← p - lr·g/(√s + ε)"""
+
+    state_names = ("mean_square",)
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0):
+        self.alpha, self.eps = alpha, eps
+        super().__init__(params, lr, weight_decay)
+
+    def update(self, param, grad, state):
+        xp = get_array_module(param)
+        alpha = param.dtype.type(self.alpha)
+        square = state["mean_square"]
+        square *= alpha
+        square += (1 - alpha) * grad * grad
+        param -= param.dtype.type(self.lr) * grad / (xp.sqrt(square) + param.dtype.type(self.eps))
+
+
+class Adam(Optimizer):
+    """m ← β1·m + (1-β1)·g;  v ← β2·v + (1-β2)·g²;
+    p ← p - lr·m̂/(√v̂ + ε) with bias corrections m̂ = m/(1-β1ᵗ), v̂ = v/(1-β2ᵗ)."""
+
+    state_names = ("m", "v")
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        super().__init__(params, lr, weight_decay)
+
+    def update(self, param, grad, state):
+        xp = get_array_module(param)
+        dtype = param.dtype.type
+        m, v = state["m"], state["v"]
+        m *= dtype(self.beta1)
+        m += dtype(1 - self.beta1) * grad
+        v *= dtype(self.beta2)
+        v += dtype(1 - self.beta2) * grad * grad
+        t = self.step_count
+        step_size = self.lr / (1 - self.beta1**t)
+        denom = xp.sqrt(v) / dtype(math.sqrt(1 - self.beta2**t))
+        denom += dtype(self.eps)
+        param -= dtype(step_size) * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p ← p·(1 - lr·λ) before the Adam step."""
+
+    decoupled_decay = True
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+    def update(self, param, grad, state):
+        param *= param.dtype.type(1 - self.lr * self.weight_decay)
+        super().update(param, grad, state)
+
+
+OPTIMIZERS = {
+    "sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW,
+}

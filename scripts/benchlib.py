@@ -1,0 +1,97 @@
+"""Shared helpers for scripts/bench_*.py: equal thread pinning, interleaved timing, machine
+facts, and writing one section of BENCHMARKS.md per script."""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
+
+THREADS = int(os.environ.get("NNPIPE_BENCH_THREADS", os.cpu_count() or 1))
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, str(THREADS))
+
+import numpy as np  # noqa: E402
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+def pin_threads():
+    """Give NumPy's BLAS and torch the same number of threads; return a description."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(THREADS)
+    try:
+        import torch
+
+        torch.set_num_threads(THREADS)
+        torch.set_num_interop_threads(1)
+    except (ImportError, RuntimeError):
+        pass
+    return f"{THREADS} threads for NumPy's BLAS (threadpoolctl) and torch.set_num_threads"
+
+
+def machine_facts():
+    from threadpoolctl import threadpool_info
+
+    blas = ", ".join(f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')})" for i in threadpool_info())
+    facts = [f"{os.cpu_count()} cores", platform.processor() or platform.machine(),
+             f"Python {platform.python_version()}", f"NumPy {np.__version__} with {blas or 'unknown BLAS'}"]
+    try:
+        import torch
+
+        facts.append(f"torch {torch.__version__}")
+    except ImportError:
+        pass
+    return "; ".join(facts)
+
+
+def interleaved(candidates: dict, repeats: int, warmup: int = 1):
+    """Time each zero-argument callable ``repeats`` times, alternating between them so
+    drifts in machine load hit all alike.  Returns {name: [seconds, ...]}."""
+    for _ in range(warmup):
+        for run in candidates.values():
+            run()
+    times = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, run in candidates.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def summary(samples):
+    """(median, spread as (max - min) / median) of a list of timings."""
+    median = statistics.median(samples)
+    return median, (max(samples) - min(samples)) / median
+
+
+def fmt_time(seconds):
+    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def write_section(name: str, title: str, lines: list[str]):
+    """Replace (or append) the section of BENCHMARKS.md written by script ``name``."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = "\n".join([start, f"## {title}", "", *lines, end])
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else (
+        "# Benchmarks\n\nEach section is rewritten by the script it names (`python scripts/bench_all.py` "
+        "runs them all). Ratios are nnpipe / baseline measured in the same run: below 1 is faster.\n"
+    )
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    BENCHMARKS.write_text(text)
+    print(block)
+
+
+def ratio_table(rows, baseline_name):
+    """Markdown rows: name | median | spread | ratio against ``baseline_name``."""
+    base = statistics.median(rows[baseline_name])
+    out = ["| implementation | median | spread | ratio |", "|---|---|---|---|"]
+    for name, samples in rows.items():
+        median, spread = summary(samples)
+        out.append(f"| {name} | {fmt_time(median)} | {spread:.0%} | {median / base:.2f}× |")
+    return out

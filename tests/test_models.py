@@ -1,0 +1,88 @@
+"""Models build from config dicts, fail clearly on bad names, and train to known losses."""
+import numpy as np
+import pytest
+
+import nnpipe.autograd.functions as F
+import nnpipe.nn as nn
+import nnpipe.optim as optim
+from nnpipe.autograd import Tensor, no_grad
+from nnpipe.models import build_model
+
+
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_mlp_builds_from_dict():
+    model = build_model({"name": "mlp", "hidden": [32, 16], "dropout": 0.1, "batch_norm": True}, rng(), (1, 28, 28), 10)
+    out = model(Tensor(np.zeros((5, 1, 28, 28), np.float32)))
+    assert out.shape == (5, 10) and out.dtype == np.float32
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model.modules()) == 2
+
+
+@pytest.mark.parametrize("input_shape", [(1, 28, 28), (3, 32, 32)])
+def test_cnn_builds_for_grey_and_rgb(input_shape):
+    model = build_model({"name": "cnn", "channels": [8, 16], "hidden": [32]}, rng(), input_shape, 10)
+    assert model(Tensor(np.zeros((2,) + input_shape, np.float32))).shape == (2, 10)
+
+
+def test_cnn_that_shrinks_the_image_to_nothing_is_refused():
+    with pytest.raises(ValueError, match="shrink"):
+        build_model({"name": "cnn", "channels": [4] * 6}, rng(), (1, 28, 28), 10)
+
+
+def test_skipgram_builds_with_word2vec_initialisation():
+    model = build_model({"name": "skipgram", "dim": 20, "negatives": 3}, rng(), vocab_size=100)
+    assert np.abs(model.center.weight.data).max() <= 0.5 / 20
+    assert not model.context.weight.data.any()
+    batch = (np.array([1, 2]), np.array([3, 4]), np.array([[5, 6, 7], [8, 9, 1]]))
+    loss = nn.build_loss("sgns")(model(batch))
+    assert loss.item() == pytest.approx(2 * 4 * np.log(2) / 2)  # all dot products are 0
+    loss.backward()
+    assert model.vectors().shape == (100, 20)
+
+
+def test_unknown_model_and_option_are_clear_errors():
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid: cnn, mlp, skipgram"):
+        build_model({"name": "resnet"}, rng(), (1, 28, 28), 10)
+    with pytest.raises(ValueError, match="no option hiden; valid: activation"):
+        build_model({"name": "mlp", "hiden": [3]}, rng(), (1, 28, 28), 10)
+    with pytest.raises(ValueError, match="unknown activation"):
+        build_model({"name": "mlp", "activation": "swish"}, rng(), (1, 28, 28), 10)
+
+
+def spiral(points=100, classes=3, seed=0):
+    """The course's spiral data set: three interleaved arms in the plane."""
+    generator = np.random.default_rng(seed)
+    X = np.zeros((points * classes, 2))
+    y = np.repeat(np.arange(classes), points)
+    for k in range(classes):
+        r = np.linspace(0.0, 1, points)
+        t = np.linspace(k * 4, (k + 1) * 4, points) + generator.standard_normal(points) * 0.2
+        X[k * points:(k + 1) * points] = np.c_[r * np.sin(t), r * np.cos(t)]
+    return X.astype(np.float32), y
+
+
+def test_two_layer_net_on_spiral_reaches_known_loss_like_torch():
+    X, y = spiral()
+    model = nn.Sequential(nn.Linear(2, 100, rng=rng()), nn.ReLU(), nn.Linear(100, 3, rng=rng()))
+    initial = [p.data.copy() for p in model.parameters()]
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    for _ in range(300):
+        loss = F.cross_entropy(model(Tensor(X)), y)
+        model.zero_grad()
+        loss.backward()
+        opt.step()
+    with no_grad():
+        accuracy = (model(Tensor(X)).data.argmax(1) == y).mean()
+    assert loss.item() < 0.35 and accuracy > 0.9
+
+    torch = pytest.importorskip("torch")
+    W1, b1, W2, b2 = (torch.tensor(a, requires_grad=True) for a in initial)
+    reference = torch.optim.SGD([W1, b1, W2, b2], lr=1.0)
+    for _ in range(300):
+        ref_loss = torch.nn.functional.cross_entropy(torch.relu(torch.tensor(X) @ W1 + b1) @ W2 + b2, torch.tensor(y))
+        reference.zero_grad()
+        ref_loss.backward()
+        reference.step()
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-3)
