@@ -1,0 +1,96 @@
+"""Where data lives, and the checksums of the files nnpipe ships or downloads."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+REPO_DATA = Path(__file__).resolve().parent.parent.parent / "data"
+
+# sha256 of every file shipped in data/ (see data/README.md for sources and licences)
+SHIPPED_SHA256 = {
+    "train-images-idx3-ubyte.gz": "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
+    "train-labels-idx1-ubyte.gz": "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",
+    "t10k-images-idx3-ubyte.gz": "1a1a05eab793c14bb050b398624a11b0ffd1a2953baed553b1b9bd079e2a20be",
+    "t10k-labels-idx1-ubyte.gz": "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b",
+    "corpus/kjv-bible.txt.gz": "77c768b842ca0bde5ed8124b44ef7500c97f55eb13b4632cd1eb78ef1fd4e3e7",
+    "corpus/austen-novels.txt.gz": "9718e94a9569afc517aba2a882d4b8bbae28624a16afd3ecd3bee063f95ef3f6",
+    "corpus/shakespeare-plays.txt.gz": "7f8c0af6af892bbee1f5da04930dce6ec5aa0ebe7102c5975886338929e45a3a",
+    "corpus/melville-moby-dick.txt.gz": "c496d03c2e9303eb24092892a88e70889f21927690b9df968d009a2b59dfa634",
+    "corpus/enwiki-sample.txt.gz": "8400dbb19ef3d73a0575cb473ba4c4c423fcae52bcfe4508b1fcfe3580bc3472",
+    "corpus/wordnet-glosses.txt.gz": "0bb93f426b0609009874d61971e3f8ec42552da72d4105df0a1ae3eefb7a9fdb",
+    "wordeval/wordsim353.tsv": "f92a022fc2537793a15bc3a8c162ebcd74990e033a228bb6388cb71e4c0b1e1d",
+    "wordeval/questions-words.txt": "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
+}
+
+
+class DataError(ValueError):
+    """A data file is missing, malformed or not what its checksum says."""
+
+
+def data_root(root=None) -> Path:
+    """The data folder: ``root`` if given (relative to the current directory), else
+    ``$NNPIPE_DATA``, else the repository's ``data/``."""
+    if root:
+        return Path(root).expanduser()
+    if os.environ.get("NNPIPE_DATA"):
+        return Path(os.environ["NNPIPE_DATA"]).expanduser()
+    return REPO_DATA
+
+
+def cache_dir() -> Path:
+    """``$NNPIPE_CACHE`` or ``~/.cache/nnpipe``: downloads and decoded arrays."""
+    path = Path(os.environ.get("NNPIPE_CACHE") or Path.home() / ".cache" / "nnpipe")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256_of(path: Path, chunk=1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamp(path: Path):
+    stat = path.stat()
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+
+
+def verify_shipped(path: Path):
+    """Check a file of the repository's ``data/`` against its known sha256, once per file
+    version.
+
+    The result is remembered in the cache (keyed by path, size and mtime), so later runs
+    skip hashing.  Files elsewhere (another data set in the same layout) are not checked.
+    """
+    try:
+        name = Path(path).resolve().relative_to(REPO_DATA.resolve()).as_posix()
+    except ValueError:
+        return
+    expected = SHIPPED_SHA256.get(name)
+    if expected is None:
+        return
+    ledger_path = cache_dir() / "verified.json"
+    try:
+        ledger = json.loads(ledger_path.read_text())
+    except (OSError, ValueError):
+        ledger = {}
+    if ledger.get(name) == _stamp(path):
+        return
+    actual = sha256_of(path)
+    if actual != expected:
+        raise DataError(f"{path}: sha256 {actual[:12]}… differs from the shipped file's {expected[:12]}…; "
+                        "the file is damaged or replaced (restore it with git checkout)")
+    ledger[name] = _stamp(path)
+    tmp = ledger_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(ledger))
+    os.replace(tmp, ledger_path)
+
+
+def require(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}")
+    return path
