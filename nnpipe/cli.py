@@ -1,12 +1,235 @@
-"""The ``nnpipe`` command line."""
+"""The ``nnpipe`` command line: train, eval, runs, config show, plot.
+
+Exit codes: 0 ok, 1 training failed or diverged, 2 usage or input error, 130 interrupted.
+Bad input prints one line starting with ``error:`` and no traceback (``--debug`` shows it).
+"""
+from __future__ import annotations
+
+import functools
+
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
 from . import __version__
+from .backend import DeviceError
+from .config import ConfigError, dump, from_dict, load_config, read_yaml
+from .data import DataError
+from .nn import StateDictError
+from .train import CheckpointError, Diverged, Interrupted, RunError, Trainer, find_runs, resolve_run
+from .train.rundir import read_json, write_json
 
-app = typer.Typer(help="nnpipe: train MLP, CNN and skip-gram models from YAML configs.", no_args_is_help=True)
+app = typer.Typer(help="nnpipe: train MLP, CNN and skip-gram models from YAML configs.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+config_app = typer.Typer(help="Inspect configs.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError)
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+SetOption = typer.Option([], "--set", "-s", help="Override a config key: --set optimizer.lr=0.01 (repeatable).")
+DebugOption = typer.Option(False, "--debug", help="Show the full traceback on errors.")
+RootOption = typer.Option(Path("runs"), "--root", help="Folder holding the runs.")
+
+
+def _fail(message, code):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(command):
+    """Turn known failures into one-line messages and the documented exit codes."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except USER_ERRORS as exc:
+            if debug:
+                raise
+            _fail(exc, EXIT_USAGE)
+        except Diverged as exc:
+            if debug:
+                raise
+            _fail(f"training diverged: {exc}", EXIT_FAILED)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            typer.echo(f"\n{exc or 'interrupted'}", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:  # noqa: BLE001  (anything else is a bug or an environment problem)
+            if debug:
+                raise
+            _fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", EXIT_FAILED)
+
+    return wrapper
+
+
+def _describe(config):
+    model = dict(config.model)
+    name = model.pop("name")
+    shown = " ".join(f"{k}={v}" for k, v in model.items() if k in ("hidden", "channels", "dim", "dropout"))
+    o, s = config.optimizer, config.schedule
+    return (f"model {name} {shown} | data {config.data.name} batch {config.data.batch_size} | "
+            f"{o.name} lr={o.lr:g} | schedule {s.name} | {config.train.epochs} epochs | seed {config.seed}")
+
+
+@app.command()
+@guarded
+def train(
+    config: Path = typer.Argument(..., help="YAML config, e.g. configs/mlp.yaml"),
+    set_: List[str] = SetOption,
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:N or auto (default: the config's)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<stem>/<time>."),
+    resume: Optional[str] = typer.Option(None, help="Continue a run: its directory, a checkpoint in it, or 'latest'."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
+    debug: bool = DebugOption,
+):
+    """Train a model.
+
+    Examples:
+
+      nnpipe train configs/mlp.yaml
+
+      nnpipe train configs/cnn.yaml --set optimizer.lr=0.002 --set train.epochs=5
+
+      nnpipe train configs/mlp.yaml --resume latest
+    """
+    cfg = load_config(config, set_)
+    checkpoint = None
+    if resume:
+        run_dir = resolve_run(resume, Path(cfg.run.root) / cfg.run.name if resume == "latest" else cfg.run.root)
+        checkpoint = Path(resume) if Path(resume).is_file() else run_dir / "checkpoints" / "last.npz"
+    echo = (lambda *a: None) if quiet else typer.echo
+    trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo)
+    if checkpoint:
+        trainer.resume(checkpoint)
+    else:
+        trainer.start_run(set_)
+    echo(_describe(cfg))
+    echo(f"run directory: {trainer.run_dir}" + (f" (resumed at epoch {trainer.epoch}, step {trainer.step})" if checkpoint else ""))
+    summary = trainer.fit()
+    test = summary.get("test") or {}
+    best = summary["best"]
+    headline = ", ".join(f"test {k} {v:.4f}" for k, v in test.items() if isinstance(v, float))
+    typer.echo(f"done in {summary['wall_time_s']:.1f}s: best {best['metric']} {best['value']} at epoch "
+               f"{best['epoch']}; {headline}; run: {trainer.run_dir}")
+
+
+def _checkpoint_path(target, run, which):
+    if target and Path(target).is_file():
+        return Path(target)
+    path = run / "checkpoints" / f"{which}.npz"
+    if not path.is_file():
+        raise CheckpointError(f"run {run} has no checkpoints/{which}.npz (was it trained for at least one epoch?)")
+    return path
+
+
+@app.command("eval")
+@guarded
+def evaluate(
+    target: Optional[str] = typer.Argument(None, help="Run directory or checkpoint file (default: the latest run)."),
+    split: str = typer.Option("test", help="test or val."),
+    checkpoint: str = typer.Option("best", help="best or last."),
+    root: Path = RootOption,
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:N or auto."),
+    debug: bool = DebugOption,
+):
+    """Evaluate a trained run and write eval.json into it.
+
+    Examples:
+
+      nnpipe eval
+
+      nnpipe eval runs/mlp/20261125-101500-a3f9 --split val --checkpoint last
+    """
+    if split not in ("test", "val"):
+        raise ConfigError(f"--split must be test or val, got {split!r}")
+    if checkpoint not in ("best", "last"):
+        raise ConfigError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    run = resolve_run(target, root)
+    path = _checkpoint_path(target, run, checkpoint)
+    cfg = from_dict(read_yaml(run / "config.yaml"))
+    trainer = Trainer(cfg, run_dir=run, device=device or "cpu", quiet=True)
+    trainer.load_weights(path)
+    metrics = trainer.task.evaluate(trainer.model, trainer.loss_fn, split)
+    typer.echo(f"run {run} ({path.name}), {split} split")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            typer.echo(f"  {key:<12} {value:.4f}")
+    if "per_class" in metrics:
+        typer.echo("  class   accuracy")
+        for name, value in metrics["per_class"].items():
+            typer.echo(f"  {name:<7} {'-' if value is None else f'{value:.4f}'}")
+    write_json(run / "eval.json", {"split": split, "checkpoint": str(path), **metrics})
+
+
+@app.command()
+@guarded
+def runs(root: Path = RootOption, debug: bool = DebugOption):
+    """List runs: name, model, status, epochs, best metric, time.
+
+    Example: nnpipe runs --root runs
+    """
+    found = find_runs(root)
+    if not found:
+        typer.echo(f"no runs under {root}/")
+        return
+    rows = [("run", "model", "status", "epochs", "best", "time")]
+    for run in found:
+        summary = read_json(run / "summary.json", {})
+        best = summary.get("best") or {}
+        value = best.get("value")
+        rows.append((f"{run.parent.name}/{run.name}", summary.get("model", "?"), summary.get("status", "?"),
+                     f"{summary.get('epochs_completed', '?')}/{summary.get('epochs', '?')}",
+                     f"{best.get('metric')} {value:.4f}" if isinstance(value, float) else "-",
+                     f"{summary.get('wall_time_s', 0):.0f}s"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@config_app.command("show")
+@guarded
+def config_show(config: Path = typer.Argument(..., help="YAML config."), set_: List[str] = SetOption,
+                debug: bool = DebugOption):
+    """Print the fully resolved config (defaults filled, overrides applied) as YAML.
+
+    Example: nnpipe config show configs/mlp.yaml --set optimizer.lr=0.01
+    """
+    typer.echo(dump(load_config(config, set_)), nl=False)
+
+
+@app.command()
+@guarded
+def plot(
+    run_dirs: List[str] = typer.Argument(None, help="Run directories (default: the latest run)."),
+    metric: str = typer.Option("loss,accuracy", help="Comma-separated metrics to draw, one panel each."),
+    out: Path = typer.Option(Path("curves.png"), help="Output image (.png, .svg, .pdf)."),
+    root: Path = RootOption,
+    debug: bool = DebugOption,
+):
+    """Draw training and validation curves of one or several runs on shared axes.
+
+    Example: nnpipe plot runs/mlp/A runs/mlp/B --metric loss --out curves.png
+    """
+    from .train.plot import plot_runs
+
+    runs_ = [resolve_run(spec, root) for spec in (run_dirs or ["latest"])]
+    plot_runs(runs_, [m.strip() for m in metric.split(",") if m.strip()], out)
+    typer.echo(f"wrote {out}")
 
 
 @app.command()
 def version():
     """Print the nnpipe version."""
     typer.echo(__version__)
+
+
+def main():  # pragma: no cover
+    app()
+
+
+

@@ -2,9 +2,9 @@
 
 Forward builds a read-only (N, C, OH, OW, kh, kw) view of every window with
 ``as_strided`` (no copy).  Convolution then contracts that view with the weights as a
-single matrix product: the windows are laid out (N·OH·OW, C·kh·kw) once (im2col) and
-multiplied by the (C·kh·kw, O) weight matrix, which is the contraction order that
-``tensordot`` would plan, done explicitly so backward can reuse the laid-out windows.
+single matrix product: the windows are laid out (C·kh·kw, N·OH·OW) once (im2col) and
+multiplied by the (O, C·kh·kw) weight matrix, the contraction ``tensordot`` would plan,
+done explicitly so backward reuses the laid-out windows and picks the cheap layout.
 Backward scatters window gradients back with one strided add per kernel offset
 (kh·kw adds), never a loop over pixels or samples.
 """
@@ -47,27 +47,35 @@ def _windows(x, kernel, stride):
     )
 
 
-def _scatter_windows(window_grad, padded_shape, kernel, stride, padding, dtype, xp):
+def _scatter_windows(window_grad, padded_shape, kernel, stride, padding, dtype, xp, channels_first=False):
     """Sum per-window gradients back onto the (unpadded) input.
 
-    ``window_grad(i, j)`` gives the (N, C, OH, OW) gradient of kernel offset (i, j).
+    ``window_grad(i, j)`` gives the (N, C, OH, OW) gradient of kernel offset (i, j), or
+    (C, N, OH, OW) with ``channels_first`` (then the sum is transposed back once at the end).
     """
     (kh, kw), (sh, sw) = kernel, stride
-    gx = xp.zeros(padded_shape, dtype=dtype)
+    n, c, hp, wp = padded_shape
+    gx = xp.zeros((c, n, hp, wp) if channels_first else padded_shape, dtype=dtype)
     for i in range(kh):
         for j in range(kw):
             g = window_grad(i, j)
             oh, ow = g.shape[2:]
             gx[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += g
-    (ph, pw), (hp, wp) = padding, padded_shape[2:]
+    if channels_first:
+        gx = gx.transpose(1, 0, 2, 3)
+    (ph, pw) = padding
     return gx[:, :, ph : hp - ph, pw : wp - pw]
 
 
 class Conv2d(Function):
+    """Forward lays the windows out channels-first as a (C·kh·kw, N·OH·OW) matrix, so the
+    copy reads whole rows of the image, and computes W (O, C·kh·kw) @ col in one GEMM."""
+
     def __init__(self, stride, padding):
         self.stride, self.padding = _pair(stride), _pair(padding)
 
     def forward(self, x, W, b=None):
+        xp = get_array_module(x)
         n, c, h, w = x.shape
         o, c_w, kh, kw = W.shape
         if c != c_w:
@@ -76,78 +84,95 @@ class Conv2d(Function):
         ow = _out_size(w, kw, self.stride[1], self.padding[1])
         xpad = _pad(x, self.padding)
         self.padded_shape, self.kernel = xpad.shape, (kh, kw)
-        windows = _windows(xpad, self.kernel, self.stride)
-        self.col = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+        windows = _windows(xpad, self.kernel, self.stride)  # (N, C, OH, OW, kh, kw)
+        self.col = xp.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, n * oh * ow)
         self.W = W
-        y = self.col @ W.reshape(o, -1).T
+        y = W.reshape(o, -1) @ self.col  # (O, N·OH·OW)
         if b is not None:
-            y += b
-        return y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+            y += b[:, None]
+        return xp.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
 
     def backward(self, gy):
         xp = get_array_module(gy)
         n, o, oh, ow = gy.shape
         c, kh, kw = self.W.shape[1:]
-        gy2 = gy.transpose(0, 2, 3, 1).reshape(-1, o)
+        gy2 = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, -1)  # (O, N·OH·OW)
         need_x, need_W = self.needs_input_grad[:2]
-        gW = (gy2.T @ self.col).reshape(self.W.shape) if need_W else None
-        gb = gy2.sum(axis=0) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
+        gW = (gy2 @ self.col.T).reshape(self.W.shape) if need_W else None
+        gb = gy2.sum(axis=1) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
         gx = None
         if need_x:
-            gcol = (gy2 @ self.W.reshape(o, -1)).reshape(n, oh, ow, c, kh, kw)
-            gx = _scatter_windows(
-                lambda i, j: gcol[:, :, :, :, i, j].transpose(0, 3, 1, 2),
-                self.padded_shape, self.kernel, self.stride, self.padding, gy.dtype, xp,
-            )
+            gcol = (self.W.reshape(o, -1).T @ gy2).reshape(c, kh, kw, n, oh, ow)
+            gx = _scatter_windows(lambda i, j: gcol[:, i, j], self.padded_shape, self.kernel, self.stride,
+                                  self.padding, gy.dtype, xp, channels_first=True)
         return gx, gW, gb
 
 
-class MaxPool2d(Function):
-    """Max over each window; the gradient goes to the first maximum (as in PyTorch)."""
+def _offset_views(x, kernel, stride, out_shape):
+    """For each kernel offset (i, j), in row-major order, the (N, C, OH, OW) strided view
+    of the element at that offset in every window."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_shape
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+
+
+class _Pool2d(Function):
+    """Pooling as a reduction over kernel offsets: each offset is a strided view of the
+    (padded) input, so no window array is ever copied out."""
 
     def __init__(self, kernel, stride, padding):
         self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def _prepare(self, x, pad_value):
+        sizes = [_out_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], self.kernel, self.stride, self.padding)]
+        self.xpad = _pad(x, self.padding, value=pad_value)
+        return list(_offset_views(self.xpad, self.kernel, self.stride, sizes))
+
+
+class MaxPool2d(_Pool2d):
+    """Max over each window; the gradient goes to the first maximum in row-major order
+    (as in PyTorch), found by comparing each offset's view with the output."""
 
     def forward(self, x):
         xp = get_array_module(x)
-        for size, k, s, p in zip(x.shape[2:], self.kernel, self.stride, self.padding):
-            _out_size(size, k, s, p)
-        xpad = _pad(x, self.padding, value=-xp.inf)
-        self.padded_shape = xpad.shape
-        windows = _windows(xpad, self.kernel, self.stride)
-        flat = windows.reshape(windows.shape[:4] + (-1,))
-        self.argmax = flat.argmax(axis=-1)
-        return xp.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]
+        views = self._prepare(x, -xp.inf)
+        self.y = views[0][2].copy()
+        for _, _, view in views[1:]:
+            xp.maximum(self.y, view, out=self.y)
+        return self.y
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        kw = self.kernel[1]
-        return _scatter_windows(
-            lambda i, j: gy * (self.argmax == i * kw + j),
-            self.padded_shape, self.kernel, self.stride, self.padding, gy.dtype, xp,
-        )
+        taken = xp.zeros(gy.shape, dtype=bool)
+        views = list(_offset_views(self.xpad, self.kernel, self.stride, gy.shape[2:]))
+
+        def first_max(i, j):
+            view = views[i * self.kernel[1] + j][2]
+            winner = (view == self.y) & ~taken
+            taken[...] |= winner
+            return gy * winner
+
+        return _scatter_windows(first_max, self.xpad.shape, self.kernel, self.stride, self.padding, gy.dtype, xp)
 
 
-class AvgPool2d(Function):
+class AvgPool2d(_Pool2d):
     """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
 
-    def __init__(self, kernel, stride, padding):
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-
     def forward(self, x):
-        for size, k, s, p in zip(x.shape[2:], self.kernel, self.stride, self.padding):
-            _out_size(size, k, s, p)
-        xpad = _pad(x, self.padding)
-        self.padded_shape = xpad.shape
-        return _windows(xpad, self.kernel, self.stride).mean(axis=(4, 5))
+        views = self._prepare(x, 0)
+        self.padded_shape = self.xpad.shape
+        del self.xpad  # backward needs only the shape
+        total = views[0][2].copy()
+        for _, _, view in views[1:]:
+            total += view
+        return total / total.dtype.type(self.kernel[0] * self.kernel[1])
 
     def backward(self, gy):
         xp = get_array_module(gy)
         share = gy / gy.dtype.type(self.kernel[0] * self.kernel[1])
-        return _scatter_windows(
-            lambda i, j: share,
-            self.padded_shape, self.kernel, self.stride, self.padding, gy.dtype, xp,
-        )
+        return _scatter_windows(lambda i, j: share, self.padded_shape, self.kernel, self.stride, self.padding,
+                                gy.dtype, xp)
 
 
 def conv2d(x, W, b=None, stride=1, padding=0):

@@ -1,0 +1,40 @@
+"""Training curves of runs, drawn with matplotlib (the ``plot`` extra)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .metrics import MetricsLog
+from .rundir import RunError
+
+
+def plot_runs(run_dirs, metrics, out):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RunError('plotting needs matplotlib: pip install -e ".[plot]"') from None
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    drawn = 0
+    for run in run_dirs:
+        epochs = [row for row in MetricsLog(run).rows() if row.get("kind") == "epoch"]
+        label = f"{Path(run).parent.name}/{Path(run).name}"
+        for axis, metric in zip(axes[0], metrics):
+            for split, style in (("train", "--"), ("val", "-")):
+                key = f"{split}_{metric}"
+                points = [(row["epoch"], row[key]) for row in epochs if row.get(key) is not None]
+                if points:
+                    axis.plot(*zip(*points), style, marker="o", markersize=3, label=f"{label} {split}")
+                    drawn += 1
+    if not drawn:
+        plt.close(figure)
+        raise RunError(f"no epoch rows with {', '.join(metrics)} in the given runs")
+    for axis, metric in zip(axes[0], metrics):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    plt.close(figure)

@@ -1,0 +1,94 @@
+"""Run directories: ``runs/<config-stem>/<YYYYmmdd-HHMMSS>-<4 hex>/`` and what they hold."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+
+
+class RunError(ValueError):
+    """A run directory cannot be made, found or read."""
+
+
+def new_run_dir(root, name) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / name / f"{stamp}-{secrets.token_hex(2)}"
+    try:
+        (path / "checkpoints").mkdir(parents=True)
+    except OSError as exc:
+        raise RunError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def find_runs(root) -> list:
+    """Every run directory under ``root`` (those holding a config.yaml), oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [config.parent for config in root.glob("*/*/config.yaml")]
+    return sorted(runs, key=lambda run: (run.name, run.stat().st_mtime))
+
+
+def latest_run(root) -> Path:
+    runs = find_runs(root)
+    if not runs:
+        raise RunError(f"no runs under {root}/: train one first with nnpipe train CONFIG")
+    return runs[-1]
+
+
+def resolve_run(spec, root) -> Path:
+    """A run directory from 'latest', a run directory path, or a checkpoint path inside one."""
+    if spec in (None, "latest"):
+        return latest_run(root)
+    path = Path(spec)
+    if path.is_file() and path.parent.name == "checkpoints":
+        return path.parent.parent
+    if not (path / "config.yaml").is_file():
+        raise RunError(f"{path} is not a run directory (no config.yaml)")
+    return path
+
+
+def write_json(path, data):
+    """Write JSON atomically (temp file and rename), so readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def _git_commit():
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(device, seed) -> dict:
+    info = {
+        "nnpipe": __version__, "numpy": np.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "device": device, "seed": seed,
+        "command": sys.argv, "git_commit": _git_commit(),
+    }
+    if device.startswith("cuda"):
+        import cupy
+
+        info["cupy"] = cupy.__version__
+    return info

@@ -1,0 +1,235 @@
+"""The command line: bad input gives one line, a non-zero exit, no traceback, and leaves
+every existing run and checkpoint as it was; eval, runs, config show, plot, SIGINT."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnpipe import backend
+from nnpipe.cli import app
+from pipeline_helpers import only_run, snapshot, write_config
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One finished one-epoch run, copied fresh into each test that needs it."""
+    folder = tmp_path_factory.mktemp("trained")
+    config = write_config(folder, train={"epochs": 1})
+    result = runner.invoke(app, ["train", str(config), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.fixture
+def workspace(trained, tmp_path):
+    shutil.copytree(trained, tmp_path / "ws")
+    ws = tmp_path / "ws"
+    config = write_config(ws, train={"epochs": 1})  # same config, paths inside the copy
+    return ws, config, only_run(ws / "runs")
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_clean_failure(result, code, fragment):
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output + result.stderr
+
+
+# ---- bad input --------------------------------------------------------------------------
+def test_missing_config_file(tmp_path):
+    assert_clean_failure(invoke("train", tmp_path / "nope.yaml"), 2, "config file not found")
+
+
+def test_malformed_yaml(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: {name: mlp\n")
+    assert_clean_failure(invoke("train", path), 2, "malformed YAML")
+
+
+@pytest.mark.parametrize("override,fragment", [
+    ("optimizer.lerning_rate=1", "optimizer.lerning_rate: unknown key"),
+    ("data.batch_size=many", "data.batch_size: expected an integer"),
+    ("optimizer.lr=-0.1", "optimizer.lr: must be > 0"),
+    ("model.name=transformer", "unknown model 'transformer'; valid: cnn, mlp, skipgram"),
+    ("optimizer.name=lamb", "unknown optimizer 'lamb'"),
+    ("loss.name=focal", "unknown loss 'focal'"),
+    ("model.activation=swish", "unknown activation 'swish'"),
+])
+def test_config_problems_are_one_line_and_create_no_run(tmp_path, override, fragment):
+    config = write_config(tmp_path)
+    assert_clean_failure(invoke("train", config, "--set", override), 2, fragment)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_eval_with_no_runs(tmp_path):
+    assert_clean_failure(invoke("eval", "--root", tmp_path / "runs"), 2, "no runs under")
+
+
+def test_eval_on_a_run_without_checkpoints(workspace):
+    ws, _, run = workspace
+    shutil.rmtree(run / "checkpoints")
+    assert_clean_failure(invoke("eval", run), 2, "has no checkpoints/best.npz")
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garble(path):
+    data = bytearray(path.read_bytes())
+    data[100:400] = b"\x00" * 300
+    path.write_bytes(bytes(data))
+
+
+def _pickle_bearing(path):
+    np.savez(path.with_suffix(".tmp.npz"), evil=np.array([{"a": 1}], dtype=object), __manifest__=np.zeros(1))
+    os.replace(path.with_suffix(".tmp.npz"), path)
+
+
+def _wrong_format(path):
+    manifest = json.dumps({"format_version": 99}).encode()
+    np.savez(path.with_suffix(".tmp.npz"), __manifest__=np.frombuffer(manifest, np.uint8))
+    os.replace(path.with_suffix(".tmp.npz"), path)
+
+
+@pytest.mark.parametrize("damage,fragment", [
+    (_truncate, "corrupt or truncated"), (_garble, "corrupt or truncated"),
+    (_pickle_bearing, "pickled objects; refused"), (_wrong_format, "checkpoint format 99"),
+])
+@pytest.mark.parametrize("command", ["eval", "resume"])
+def test_bad_checkpoints_are_refused_and_left_alone(workspace, damage, fragment, command):
+    ws, config, run = workspace
+    target = run / "checkpoints" / ("best.npz" if command == "eval" else "last.npz")
+    damage(target)
+    before = snapshot(ws)
+    args = ("eval", run) if command == "eval" else ("train", config, "--resume", run)
+    assert_clean_failure(invoke(*args), 2, fragment)
+    assert snapshot(ws) == before
+
+
+def test_resume_with_different_model_shapes_is_refused(workspace):
+    ws, config, run = workspace
+    before = snapshot(ws)
+    result = invoke("train", config, "--resume", run, "--set", "model.hidden=[32]")
+    assert_clean_failure(result, 2, "does not fit the configured model: 1.weight is (784, 16) in the checkpoint "
+                                    "but (784, 32) in the model")
+    assert snapshot(ws) == before
+
+
+def test_missing_and_malformed_dataset_files(tmp_path):
+    config = write_config(tmp_path, data={"root": str(tmp_path / "empty")})
+    assert_clean_failure(invoke("train", config), 2, "IDX file for train_images not found")
+    shutil.copytree(backend_data_root(), tmp_path / "broken", ignore=shutil.ignore_patterns("corpus", "wordeval"))
+    labels = tmp_path / "broken/t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-100])
+    config = write_config(tmp_path, data={"root": str(tmp_path / "broken")})
+    result = invoke("train", config)
+    assert result.exit_code == 2 and "t10k-labels-idx1-ubyte.gz" in result.stderr
+
+
+def backend_data_root():
+    from nnpipe.data.files import REPO_DATA
+
+    return REPO_DATA
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason="checks the message shown without a GPU")
+def test_device_cuda_without_cupy_or_gpu(tmp_path):
+    config = write_config(tmp_path)
+    assert_clean_failure(invoke("train", config, "--device", "cuda"), 2, "cuda")
+
+
+def test_run_directory_not_writable(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    config = write_config(tmp_path, run={"root": str(tmp_path / "afile" / "runs")})
+    assert_clean_failure(invoke("train", config), 2, "cannot create run directory")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = invoke("train", tmp_path / "nope.yaml", "--debug")
+    assert result.exit_code != 0 and result.exception is not None
+
+
+# ---- working commands ---------------------------------------------------------------------
+def test_eval_reports_and_writes_eval_json(workspace):
+    ws, _, run = workspace
+    result = invoke("eval", run, "--split", "val", "--checkpoint", "last")
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.output and "class" in result.output
+    report = json.loads((run / "eval.json").read_text())
+    assert report["split"] == "val" and 0.8 < report["accuracy"] <= 1 and len(report["per_class"]) == 10
+
+
+def test_eval_defaults_to_latest_run(workspace, monkeypatch):
+    ws, _, run = workspace
+    monkeypatch.chdir(ws)
+    result = invoke("eval")
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "eval.json").read_text())["split"] == "test"
+
+
+def test_runs_table_and_config_show(workspace):
+    ws, config, run = workspace
+    result = invoke("runs", "--root", ws / "runs")
+    assert result.exit_code == 0 and "completed" in result.output and run.name in result.output
+    shown = invoke("config", "show", config, "--set", "optimizer.lr=0.5")
+    assert shown.exit_code == 0 and "lr: 0.5" in shown.output and "early_stopping:" in shown.output
+
+
+def test_plot_writes_a_png(workspace):
+    pytest.importorskip("matplotlib")
+    ws, _, run = workspace
+    out = ws / "curves.png"
+    result = invoke("plot", run, run, "--metric", "loss,accuracy", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_sigint_mid_epoch_leaves_a_loadable_checkpoint_and_exit_130(tmp_path):
+    config = write_config(tmp_path, model={"hidden": [256]}, data={"batch_size": 32},
+                          train={"epochs": 3, "log_every": 5})
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "nnpipe", "train", str(config), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    deadline = time.time() + 60
+    metrics = None
+    while time.time() < deadline:
+        found = list((tmp_path / "runs").glob("*/*/metrics.jsonl"))
+        if found and found[0].read_text().count("\n") >= 3:
+            metrics = found[0]
+            break
+        time.sleep(0.1)
+    assert metrics is not None, "training never logged a step"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    run = metrics.parent
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    from nnpipe.train import load_checkpoint
+
+    arrays, manifest = load_checkpoint(run / "checkpoints/last.npz")
+    assert manifest["epoch"] == 0 and 0 < manifest["task"]["batch_index"] < 1719
+    assert b"Traceback" not in stderr
+    with zipfile.ZipFile(run / "checkpoints/last.npz") as archive:
+        assert archive.testzip() is None

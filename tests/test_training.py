@@ -1,0 +1,121 @@
+"""The training loop end to end on real MNIST with a tiny MLP: run directory contents,
+bit-exact resume, divergence, early stopping."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnpipe.cli import app
+from nnpipe.config import load_config
+from nnpipe.train import Trainer, load_checkpoint
+from pipeline_helpers import checkpoint_arrays, metric_rows, only_run, write_config
+
+runner = CliRunner()
+
+
+def train(*args):
+    result = runner.invoke(app, ["train", *map(str, args), "--quiet"])
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+
+
+def test_run_directory_holds_everything(tmp_path):
+    config = write_config(tmp_path)
+    train(config, "--set", "optimizer.lr=0.003")
+    run = only_run(tmp_path / "runs")
+    assert run.parent.name == "tiny" and len(run.name) == len("20261125-101500-a3f9")
+    for name in ["config.yaml", "overrides.yaml", "env.json", "metrics.jsonl", "metrics.csv", "summary.json",
+                 "checkpoints/last.npz", "checkpoints/best.npz"]:
+        assert (run / name).is_file(), name
+    resolved = load_config(run / "config.yaml")
+    assert resolved.optimizer.lr == 0.003 and resolved.data.mean[0] == pytest.approx(0.1307, abs=1e-3)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 2
+    assert summary["test"]["accuracy"] > 0.85
+    env = json.loads((run / "env.json").read_text())
+    assert env["seed"] == 3 and env["device"] == "cpu" and "numpy" in env
+    import csv
+
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and "val_accuracy" in rows[0]
+    _, manifest = load_checkpoint(run / "checkpoints/last.npz")
+    assert manifest["epoch"] == 2 and manifest["step"] == 2 * 227
+
+
+def test_same_seed_same_result_and_resume_after_an_epoch_is_bit_exact(tmp_path):
+    config = write_config(tmp_path, schedule={"name": "constant"})
+    train(config, "--run-dir", tmp_path / "straight")
+    train(config, "--run-dir", tmp_path / "again")
+    train(config, "--run-dir", tmp_path / "resumed", "--set", "train.epochs=1")
+    train(config, "--resume", tmp_path / "resumed")
+    straight = checkpoint_arrays(tmp_path / "straight/checkpoints/last.npz")
+    for other in ("again", "resumed"):
+        arrays = checkpoint_arrays(tmp_path / other / "checkpoints/last.npz")
+        assert arrays.keys() == straight.keys()
+        for key in straight:
+            assert np.array_equal(arrays[key], straight[key]), (other, key)
+    assert metric_rows(tmp_path / "resumed") == metric_rows(tmp_path / "straight")
+
+
+def test_resume_from_a_mid_epoch_step_checkpoint_is_bit_exact(tmp_path):
+    config = write_config(tmp_path, train={"checkpoint_every": 100, "keep_last": 10})
+    train(config, "--run-dir", tmp_path / "straight")
+    steps = sorted(p.name for p in (tmp_path / "straight/checkpoints").glob("step-*.npz"))
+    assert steps == ["step-100.npz", "step-200.npz", "step-300.npz", "step-400.npz"]
+    shutil.copytree(tmp_path / "straight", tmp_path / "copy")
+    (tmp_path / "copy/checkpoints/last.npz").unlink()
+    train(config, "--resume", tmp_path / "copy/checkpoints/step-300.npz")
+    straight = checkpoint_arrays(tmp_path / "straight/checkpoints/last.npz")
+    resumed = checkpoint_arrays(tmp_path / "copy/checkpoints/last.npz")
+    for key in straight:
+        assert np.array_equal(resumed[key], straight[key]), key
+    assert metric_rows(tmp_path / "copy") == metric_rows(tmp_path / "straight")
+
+
+def test_keep_last_limits_step_checkpoints(tmp_path):
+    config = write_config(tmp_path, train={"epochs": 1, "checkpoint_every": 50, "keep_last": 2})
+    train(config)
+    run = only_run(tmp_path / "runs")
+    assert sorted(p.name for p in (run / "checkpoints").glob("step-*.npz")) == ["step-150.npz", "step-200.npz"]
+
+
+def test_divergence_stops_keeps_last_good_checkpoint_and_exits_1(tmp_path):
+    config = write_config(tmp_path, optimizer={"name": "sgd", "lr": 1e6}, model={"dropout": 0.0},
+                          train={"epochs": 3, "checkpoint_every": 1})
+    result = runner.invoke(app, ["train", str(config), "--quiet"])
+    assert result.exit_code == 1
+    assert "diverged" in result.stderr and "lower optimizer.lr" in result.stderr
+    run = only_run(tmp_path / "runs")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "diverged"
+    arrays, manifest = load_checkpoint(run / "checkpoints/last.npz")
+    assert all(np.isfinite(a).all() for a in arrays.values())
+
+
+def test_early_stopping_ends_the_run(tmp_path):
+    config = write_config(tmp_path, optimizer={"name": "sgd", "lr": 1e-9},
+                          train={"epochs": 6, "early_stopping": {"metric": "val_loss", "patience": 1}})
+    train(config)
+    summary = json.loads((only_run(tmp_path / "runs") / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] < 6
+
+
+def test_trainer_stop_request_saves_a_resumable_checkpoint(tmp_path):
+    config = load_config(write_config(tmp_path))
+    trainer = Trainer(config, run_dir=tmp_path / "run", quiet=True)
+    trainer.start_run()
+    trainer.callbacks.append(lambda t: setattr(t, "stop_requested", t.step == 57))
+    from nnpipe.train import Interrupted
+
+    with pytest.raises(Interrupted):
+        trainer.fit()
+    _, manifest = load_checkpoint(tmp_path / "run/checkpoints/last.npz")
+    assert manifest["step"] == 57 and manifest["task"]["batch_index"] == 57
+    assert json.loads((tmp_path / "run/summary.json").read_text())["status"] == "interrupted"
