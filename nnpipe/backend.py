@@ -92,18 +92,19 @@ def to_numpy(array) -> np.ndarray:
     return _cupy.asnumpy(array) if is_cupy_array(array) else np.asarray(array)
 
 
-def segment_sum(values, segment_ids, num_segments: int):
-    """Sum rows of ``values`` that share a sorted ``segment_ids`` value.
-
-    ``segment_ids`` must be sorted; returns ``num_segments`` rows.  Uses
-    ``add.reduceat`` on NumPy (much faster than ``add.at``) and a scatter-add on CuPy.
-    """
+def segment_sum(sorted_keys, values):
+    """(unique keys, summed rows): rows of ``values`` whose ``sorted_keys`` are equal are
+    added together.  NumPy uses ``add.reduceat`` over the run starts (far faster than
+    ``add.at``); CuPy uses a scatter-add."""
     xp = get_array_module(values)
+    first = xp.empty(len(sorted_keys), dtype=bool)
+    first[:1] = True
+    xp.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    starts = xp.flatnonzero(first)
     if xp is np:
-        starts = np.flatnonzero(np.r_[True, segment_ids[1:] != segment_ids[:-1]])
-        return np.add.reduceat(values, starts, axis=0)
-    out = xp.zeros((num_segments,) + values.shape[1:], dtype=values.dtype)
+        return sorted_keys[starts], np.add.reduceat(values, starts, axis=0)
     import cupyx
 
-    cupyx.scatter_add(out, segment_ids, values)
-    return out
+    summed = xp.zeros((len(starts),) + values.shape[1:], dtype=values.dtype)
+    cupyx.scatter_add(summed, xp.cumsum(first) - 1, values)
+    return sorted_keys[starts], summed

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -220,6 +220,67 @@ def plot(
     runs_ = [resolve_run(spec, root) for spec in (run_dirs or ["latest"])]
     plot_runs(runs_, [m.strip() for m in metric.split(",") if m.strip()], out)
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+@guarded
+def embed(
+    run: Optional[str] = typer.Argument(None, help="A skip-gram run directory (default: the latest run)."),
+    nearest: Optional[str] = typer.Option(None, "--nearest", help="Print the words closest to this one."),
+    k: int = typer.Option(10, "-k", help="How many words to print."),
+    analogy: Optional[Tuple[str, str, str]] = typer.Option(
+        None, "--analogy", help="A B C: words x with B - A + C ≈ x (man king woman → queen)."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the vectors in word2vec format."),
+    binary: bool = typer.Option(False, "--binary", help="With --export: the binary word2vec format."),
+    evaluate_: bool = typer.Option(False, "--evaluate", help="WordSim-353 Spearman and Google-analogy accuracy."),
+    wordsim: Optional[Path] = typer.Option(None, help="Word-pair similarity file (default: data/wordeval/wordsim353.tsv)."),
+    analogies: Optional[Path] = typer.Option(None, help="Analogy file (default: data/wordeval/questions-words.txt)."),
+    checkpoint: str = typer.Option("best", help="best or last."),
+    root: Path = RootOption,
+    debug: bool = DebugOption,
+):
+    """Query the word vectors of a trained skip-gram run.
+
+    Examples:
+
+      nnpipe embed --nearest frog
+
+      nnpipe embed --analogy man king woman
+
+      nnpipe embed runs/skipgram/20261125-101500-a3f9 --export vectors.txt
+
+      nnpipe embed --evaluate
+    """
+    from .data.wordeval import ANALOGIES, WORDSIM, default_eval_file
+    from .train.embeddings import load_word_vectors
+
+    if not (nearest or analogy or export or evaluate_):
+        raise ConfigError("say what to do: --nearest WORD, --analogy A B C, --export FILE or --evaluate")
+    run_dir = resolve_run(run, root)
+    vectors = load_word_vectors(run_dir, checkpoint)
+    if nearest:
+        word = nearest.lower()
+        _print_words(f"nearest to {word!r}", vectors.nearest(word, k))
+    if analogy:
+        a, b, c = (w.lower() for w in analogy)
+        _print_words(f"{b} - {a} + {c}", vectors.analogy(a, b, c, k))
+    if evaluate_:
+        rho, used, oov = vectors.evaluate_word_pairs(wordsim or default_eval_file(WORDSIM))
+        typer.echo(f"WordSim-353 Spearman {rho:.4f} ({used} pairs, {oov} out of vocabulary)")
+        accuracy, sections, answered, skipped = vectors.evaluate_analogies(analogies or default_eval_file(ANALOGIES))
+        typer.echo(f"analogy accuracy {accuracy:.4f} ({answered} questions, {skipped} out of the "
+                   f"30,000 most frequent words)")
+        for section, value in sections.items():
+            typer.echo(f"  {section:<28} {value:.4f}")
+    if export:
+        vectors.save_word2vec(export, binary=binary)
+        typer.echo(f"wrote {len(vectors.words):,} vectors of size {vectors.vectors.shape[1]} to {export}")
+
+
+def _print_words(title, rows):
+    typer.echo(title)
+    for rank, (word, score) in enumerate(rows, 1):
+        typer.echo(f"  {rank:>3}  {word:<20} {score:.4f}")
 
 
 @app.command()

@@ -30,7 +30,9 @@ class DataConfig:
     val_split: int = 5000
     shuffle: bool = True
     drop_last: bool = False
-    augment: bool = False  # random crop (padding 4) + horizontal flip, for CIFAR-10
+    augment: bool = False  # random crops of padded images (+ horizontal flips), per batch
+    crop_padding: int = 4  # pixels of zero padding the crops move within
+    flip: bool = True  # also flip half the images horizontally (off for digits)
     files: typing.Optional[dict] = None  # IDX file names by role (train_images, ...)
     mean: typing.Optional[list] = None  # per-channel normalisation; filled in from the training split
     std: typing.Optional[list] = None
@@ -213,6 +215,7 @@ def _check_ranges(config, problems):
     need(config.schedule.name in Schedule.NAMES, "schedule.name",
          f"unknown schedule {config.schedule.name!r}; valid: {', '.join(Schedule.NAMES)}")
     need(config.schedule.interval in ("step", "epoch"), "schedule.interval", "must be 'step' or 'epoch'")
+    need(config.data.crop_padding >= 0, "data.crop_padding", "must be >= 0")
     need(config.data.sample >= 0, "data.sample", "must be >= 0")
     need(config.data.window >= 1, "data.window", "must be >= 1")
     need(config.data.min_count >= 1, "data.min_count", "must be >= 1")

@@ -138,4 +138,8 @@ CASES = [
            lambda c, o, n: -(_tF().logsigmoid((c * o).sum(1)).sum()
                              + _tF().logsigmoid(-_torch().einsum("bkd,bd->bk", n, c)).sum()) / c.shape[0],
            [(4, 3), (4, 3), (4, 2, 3)]),
+    OpCase("sgns_sum", lambda c, o, n: F.sgns(c, o, n, reduction="sum"),
+           lambda c, o, n: -(_tF().logsigmoid((c * o).sum(1)).sum()
+                             + _tF().logsigmoid(-_torch().einsum("bkd,bd->bk", n, c)).sum()),
+           [(4, 3), (4, 3), (4, 2, 3)]),
 ]

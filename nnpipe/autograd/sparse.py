@@ -31,9 +31,7 @@ class SparseRows:
             return self
         xp = get_array_module(self.values)
         order = xp.argsort(self.rows, kind="stable")
-        sorted_rows = self.rows[order]
-        unique_rows, segment_ids = xp.unique(sorted_rows, return_inverse=True)
-        summed = segment_sum(self.values[order], segment_ids.ravel(), len(unique_rows))
+        unique_rows, summed = segment_sum(self.rows[order], self.values[order])
         return SparseRows(unique_rows, summed, self.shape, coalesced=True)
 
     def __add__(self, other):

@@ -6,9 +6,10 @@ import functools
 import nnpipe.autograd.functions as F
 
 
-def _sgns(output, target=None):
-    """The skip-gram model returns (centre, context, negatives) vectors; target is unused."""
-    return F.sgns(*output)
+def _sgns(output, target=None, reduction="sum"):
+    """The skip-gram model returns (centre, context, negatives) vectors; target is unused.
+    Summed over pairs by default, so the learning rate is word2vec's per-pair step."""
+    return F.sgns(*output, reduction=reduction)
 
 
 LOSSES = {
@@ -17,7 +18,7 @@ LOSSES = {
     "mse": (F.mse, set()),
     "bce_with_logits": (F.binary_cross_entropy_with_logits, set()),
     "multiclass_hinge": (F.multiclass_hinge, {"margin"}),
-    "sgns": (_sgns, set()),
+    "sgns": (_sgns, {"reduction"}),
 }
 
 

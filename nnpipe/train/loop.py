@@ -76,7 +76,7 @@ class Trainer:
             raise ConfigError(f"model: {exc}") from None
         if self.device != "cpu":
             self.model.to(self.device)
-        loss_options = {k: getattr(config.loss, k) for k in LOSSES[config.loss.name][1]}
+        loss_options = {k: getattr(config.loss, k) for k in LOSSES[config.loss.name][1] if hasattr(config.loss, k)}
         self.loss_fn = build_loss(config.loss.name, **loss_options)
         self.optimizer = build_optimizer(config.optimizer.name, self.model.parameters(), **_optimizer_options(config))
         s = config.schedule
@@ -84,6 +84,7 @@ class Trainer:
         total = config.train.epochs * (per_epoch if s.interval == "step" else 1)
         self.schedule = Schedule(s.name, config.optimizer.lr, total, s.warmup, s.interval, s.step_size,
                                  s.gamma, s.min_lr)
+        self.summed_loss = getattr(self.task, "loss_reduction", "mean") == "sum"
         self.monitor = config.train.early_stopping.metric
         self.maximise = "loss" not in self.monitor
         self.epoch = self.step = 0
@@ -230,7 +231,7 @@ class Trainer:
                 clip_grad_norm(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.step += 1
-            self.running["loss_sum"] += value * count
+            self.running["loss_sum"] += value if self.summed_loss else value * count
             self.running["samples"] += count
             for key, amount in sums.items():
                 self.running["sums"][key] = self.running["sums"].get(key, 0) + amount
@@ -258,9 +259,15 @@ class Trainer:
         self.wall_s += self.epoch_time
         self.epoch_rate = seen_here / max(self.epoch_time, 1e-9)
 
+    def _mean_loss(self):
+        """The epoch's loss so far, per sample (per pair for a summed loss)."""
+        samples = self.running["samples"]
+        per = self.running["sums"].get("pairs", samples) if self.summed_loss else samples
+        return self.running["loss_sum"] / max(per, 1)
+
     def _progress_text(self, rate):
         samples = max(self.running["samples"], 1)
-        parts = [f"loss {self.running['loss_sum'] / samples:.4f}"]
+        parts = [f"loss {self._mean_loss():.4f}"]
         parts += [f"{k} {v:.4f}" for k, v in self.task.epoch_metrics(self.running["sums"], samples).items()]
         parts.append(f"{rate:,.0f} {self.task.unit}/s")
         return ", ".join(parts)
@@ -269,7 +276,7 @@ class Trainer:
         """Validate, log, checkpoint; True when early stopping says to stop."""
         samples = max(self.running["samples"], 1)
         row = {"kind": "epoch", "epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.lr,
-               "train_loss": self.running["loss_sum"] / samples}
+               "train_loss": self._mean_loss()}
         row.update({f"train_{k}": v for k, v in self.task.epoch_metrics(self.running["sums"], samples).items()})
         validation = self.task.evaluate(self.model, self.loss_fn, "val")
         row.update({f"val_{k}": v for k, v in validation.items() if not isinstance(v, dict)})

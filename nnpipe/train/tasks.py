@@ -2,6 +2,8 @@
 running statistics, and evaluation.  One loop serves every model."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..autograd import Tensor, no_grad
@@ -22,9 +24,11 @@ class ClassificationTask:
         data_cfg.mean, data_cfg.std = self.data.mean, self.data.std  # stored in the run's config
         self.xp = xp
         self.batch_size = data_cfg.batch_size
+        augment = None
+        if data_cfg.augment:
+            augment = functools.partial(random_crop_flip, padding=data_cfg.crop_padding, flip=data_cfg.flip)
         self.loader = BatchLoader(self.data.train_x, self.data.train_y, data_cfg.batch_size, data_cfg.shuffle,
-                                  data_cfg.drop_last, seed=config.seed,
-                                  augment=random_crop_flip if data_cfg.augment else None)
+                                  data_cfg.drop_last, seed=config.seed, augment=augment)
 
     def model_inputs(self):
         return {"input_shape": self.data.input_shape, "num_classes": len(self.data.classes)}

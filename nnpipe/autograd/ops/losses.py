@@ -107,9 +107,18 @@ class MulticlassHinge(Function):
 
 
 class SGNS(Function):
-    """Skip-gram negative sampling: mean over pairs of
+    """Skip-gram negative sampling: over pairs, the mean (or sum) of
     -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), for centre vectors v (B, D), context vectors
-    u_o (B, D) and negative vectors u_k (B, K, D)."""
+    u_o (B, D) and negative vectors u_k (B, K, D).  With ``sum`` a learning rate means
+    what it means in word2vec: the step size of one pair."""
+
+    def __init__(self, reduction):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+
+    def _divisor(self, dtype):
+        return dtype.type(len(self.center) if self.reduction == "mean" else 1)
 
     def forward(self, center, context, negatives):
         xp = get_array_module(center)
@@ -120,11 +129,11 @@ class SGNS(Function):
         self.neg_sig = _stable_sigmoid(neg)
         # -log σ(s) = log(1 + e^{-s}) and -log σ(-s) = log(1 + e^{s}), both stable
         loss = xp.logaddexp(0, -pos).sum() + xp.logaddexp(0, neg).sum()
-        return loss / center.dtype.type(len(center))
+        return loss / self._divisor(center.dtype)
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        scale = gy / gy.dtype.type(len(self.center))
+        scale = gy / self._divisor(gy.dtype)
         g_pos = (self.pos_sig - 1) * scale  # d loss / d (u_o·v_c)
         g_neg = self.neg_sig * scale  # d loss / d (u_k·v_c)
         g_center = g_pos[:, None] * self.context + xp.einsum("bk,bkd->bd", g_neg, self.negatives)
@@ -160,5 +169,5 @@ def multiclass_hinge(scores, labels, margin=1.0):
     return MulticlassHinge(_labels(labels, scores), margin)(scores)
 
 
-def sgns(center, context, negatives):
-    return SGNS()(center, context, negatives)
+def sgns(center, context, negatives, reduction="mean"):
+    return SGNS(reduction)(center, context, negatives)

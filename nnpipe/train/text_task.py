@@ -1,0 +1,109 @@
+"""Skip-gram training on a text corpus: the batches, the loss, and word-vector evaluation.
+
+An epoch walks the corpus in batches of ``data.batch_size`` raw tokens.  Subsampling is
+drawn once per epoch from ``default_rng([seed, epoch])``; each batch's dynamic windows and
+negatives from ``default_rng([seed, epoch, batch])``.  So the loader's position is just
+(epoch, batch index) and a resumed run sees exactly the same pairs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
+from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
+
+
+class TextBatches:
+    """Position in the corpus: epoch and batch index, with len() = batches per epoch."""
+
+    def __init__(self, tokens, batch_words, seed):
+        self.tokens, self.batch_words, self.seed = tokens, batch_words, seed
+        self.epoch, self.batch_index = 0, 0
+
+    def __len__(self):
+        return -(-self.tokens // self.batch_words)
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "batch_index": self.batch_index, "seed": self.seed}
+
+    def load_state_dict(self, state):
+        self.epoch, self.batch_index, self.seed = int(state["epoch"]), int(state["batch_index"]), int(state["seed"])
+
+
+class SkipGramTask:
+    unit = "words"
+    loss_reduction = "sum"  # the sgns loss sums over pairs; the bar shows it per pair
+    default_metric = "val_ws353"
+
+    def __init__(self, config, xp):
+        data = config.data
+        self.xp = xp
+        self.corpus = load_corpus(data.corpus, data.root, data.min_count, data.max_vocab)
+        self.sentence_of = self.corpus.sentence_of
+        self.keep = keep_probabilities(self.corpus.vocab.counts, data.sample)
+        self.sampler = NegativeSampler(self.corpus.vocab.counts)
+        self.window, self.negatives = data.window, config.model.get("negatives", 5)
+        self.loader = TextBatches(len(self.corpus.ids), data.batch_size, config.seed)
+        self.wordsim = default_eval_file(WORDSIM, data.root)
+        self.analogies = default_eval_file(ANALOGIES, data.root)
+        self._subsampled = (None, None)
+
+    def model_inputs(self):
+        return {"vocab_size": len(self.corpus.vocab)}
+
+    def save_extras(self, run_dir):
+        self.corpus.vocab.save(run_dir / "vocab.tsv")
+
+    def state_dict(self):
+        return self.loader.state_dict()
+
+    def load_state_dict(self, state):
+        self.loader.load_state_dict(state)
+
+    def _epoch_stream(self, epoch):
+        """Positions of the tokens kept by subsampling in ``epoch`` (drawn once per epoch)."""
+        if self._subsampled[0] != epoch:
+            rng = np.random.default_rng([self.loader.seed, epoch])
+            ids = self.corpus.ids
+            kept = np.flatnonzero(rng.random(len(ids)) < self.keep[ids])
+            self._subsampled = (epoch, kept)
+        return self._subsampled[1]
+
+    def batches(self):
+        loader = self.loader
+        kept = self._epoch_stream(loader.epoch)
+        kept_ids, kept_sentences = self.corpus.ids[kept], self.sentence_of[kept]
+        while loader.batch_index < len(loader):
+            start = loader.batch_index * loader.batch_words
+            stop = min(start + loader.batch_words, loader.tokens)
+            first, last = np.searchsorted(kept, [start, stop])
+            rng = np.random.default_rng([loader.seed, loader.epoch, loader.batch_index])
+            centers, contexts = skipgram_pairs(kept_ids, kept_sentences, np.arange(first, last), self.window, rng)
+            negatives = self.sampler.sample(rng, (len(centers), self.negatives))
+            loader.batch_index += 1
+            if len(centers):
+                xp = self.xp
+                yield (xp.asarray(centers), xp.asarray(contexts), xp.asarray(negatives)), stop - start
+        loader.epoch, loader.batch_index = loader.epoch + 1, 0
+
+    def loss(self, model, loss_fn, batch):
+        loss = loss_fn(model(batch))
+        return loss, {"pairs": len(batch[0])}
+
+    @staticmethod
+    def epoch_metrics(sums, samples):
+        return {"pairs_per_word": sums.get("pairs", 0) / max(samples, 1)}
+
+    def word_vectors(self, model):
+        return WordVectors(self.corpus.vocab.words, model.vectors())
+
+    def evaluate(self, model, loss_fn, split="val"):
+        """WordSim-353 Spearman and Google-analogy accuracy (30,000 most frequent words).
+
+        Skip-gram has no held-out text: both splits report the same word-vector metrics."""
+        with no_grad():
+            vectors = self.word_vectors(model)
+        rho, _, _ = vectors.evaluate_word_pairs(self.wordsim)
+        accuracy, _, _, _ = vectors.evaluate_analogies(self.analogies)
+        return {"ws353": rho, "analogy": accuracy}

@@ -1,0 +1,211 @@
+"""word2vec: corpus pipeline, pair generation, evaluation against gensim, training and
+`nnpipe embed` end to end on a shipped corpus."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnpipe.cli import app
+from nnpipe.data import DataError
+from nnpipe.data.text import (NegativeSampler, Vocabulary, keep_probabilities, load_corpus, skipgram_pairs,
+                              tokenize)
+from nnpipe.data.wordeval import WordVectors, default_eval_file, read_analogies, spearman
+from pipeline_helpers import checkpoint_arrays, metric_rows, only_run
+
+runner = CliRunner()
+MOBY = "corpus/melville-moby-dick.txt.gz"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+
+
+def test_tokenize_lowercases_and_keeps_inner_apostrophes():
+    assert tokenize("Don't call me Ishmael--O'er the sea, 1851!") == ["don't", "call", "me", "ishmael", "o'er",
+                                                                       "the", "sea"]
+
+
+def test_vocabulary_counts_order_and_tsv_round_trip(tmp_path):
+    corpus = load_corpus([MOBY], min_count=5)
+    vocab = corpus.vocab
+    assert vocab.words[:3] == ["the", "of", "and"]
+    assert (np.diff(vocab.counts) <= 0).all() and vocab.counts.min() >= 5
+    assert len(corpus.ids) == vocab.counts.sum()
+    limited = load_corpus([MOBY], min_count=1, max_vocab=100)
+    assert len(limited.vocab) == 100
+    vocab.save(tmp_path / "vocab.tsv")
+    again = Vocabulary.load(tmp_path / "vocab.tsv")
+    assert again.words == vocab.words and np.array_equal(again.counts, vocab.counts)
+
+
+def test_corpus_errors_are_clear(tmp_path):
+    with pytest.raises(DataError, match="corpus file not found"):
+        load_corpus([str(tmp_path / "none.txt")])
+    (tmp_path / "tiny.txt").write_text("just a few words\n")
+    with pytest.raises(DataError, match="no word occurs 5 times"):
+        load_corpus([str(tmp_path / "tiny.txt")])
+
+
+def test_keep_probability_is_mikolovs_formula():
+    counts = np.array([1000, 100, 10, 1])
+    threshold = 1e-3 * counts.sum()
+    expected = (np.sqrt(counts / threshold) + 1) * threshold / counts
+    np.testing.assert_allclose(keep_probabilities(counts, 1e-3), np.minimum(expected, 1))
+    assert (keep_probabilities(counts, 0) == 1).all()
+
+
+def test_negative_sampler_follows_unigram_to_the_075():
+    counts = np.array([5000, 1000, 200, 40, 8])
+    draws = NegativeSampler(counts, table_size=1_000_000).sample(np.random.default_rng(0), 400_000)
+    expected = counts**0.75 / (counts**0.75).sum()
+    np.testing.assert_allclose(np.bincount(draws, minlength=5) / 400_000, expected, atol=3e-3)
+
+
+def test_pairs_match_a_loop_reference_and_respect_sentences():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 50, 40)
+    sentence_of = np.repeat([0, 1, 2], [15, 10, 15])
+    centers = np.arange(5, 35)
+    got_c, got_o = skipgram_pairs(ids, sentence_of, centers, 3, np.random.default_rng(7))
+    reach = np.random.default_rng(7).integers(1, 4, len(centers))
+    expected = []
+    for center, b in zip(centers, reach):
+        for other in range(center - b, center + b + 1):
+            if other != center and 0 <= other < len(ids) and sentence_of[other] == sentence_of[center]:
+                expected.append((ids[center], ids[other]))
+    assert sorted(zip(got_c.tolist(), got_o.tolist())) == sorted(expected)
+
+
+def test_spearman_matches_scipy_with_ties():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 10, 60).astype(float), rng.standard_normal(60)
+    assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def random_vectors():
+    corpus = load_corpus(None, min_count=5)
+    rng = np.random.default_rng(0)
+    # vectors with some structure: frequent words share directions, so analogies are not all wrong
+    base = rng.standard_normal((len(corpus.vocab), 24)).astype(np.float32)
+    return WordVectors(corpus.vocab.words, base)
+
+
+def test_evaluation_matches_gensim_on_the_same_vectors(random_vectors, tmp_path):
+    gensim = pytest.importorskip("gensim")
+    path = tmp_path / "v.txt"
+    random_vectors.save_word2vec(path)
+    kv = gensim.models.KeyedVectors.load_word2vec_format(str(path))
+    wordsim, analogies = default_eval_file("wordeval/wordsim353.tsv"), default_eval_file("wordeval/questions-words.txt")
+    rho, used, oov = random_vectors.evaluate_word_pairs(wordsim)
+    reference = kv.evaluate_word_pairs(str(wordsim))
+    assert rho == pytest.approx(reference[1].statistic, abs=1e-6)
+    assert oov / (used + oov) * 100 == pytest.approx(reference[2])
+    accuracy, _, answered, _ = random_vectors.evaluate_analogies(analogies, restrict=30_000)
+    ref_accuracy, sections = kv.evaluate_word_analogies(str(analogies), restrict_vocab=30_000)
+    ref_total = sections[-1]
+    assert answered == len(ref_total["correct"]) + len(ref_total["incorrect"])
+    assert accuracy == pytest.approx(ref_accuracy, abs=2 / answered)  # float32 near-ties may flip one
+
+
+def test_export_loads_in_gensim_text_and_binary(random_vectors, tmp_path):
+    gensim = pytest.importorskip("gensim")
+    for binary in (False, True):
+        path = tmp_path / f"v{int(binary)}.bin"
+        random_vectors.save_word2vec(path, binary=binary)
+        kv = gensim.models.KeyedVectors.load_word2vec_format(str(path), binary=binary)
+        assert kv.index_to_key[:5] == random_vectors.words[:5] and len(kv) == len(random_vectors.words)
+        np.testing.assert_allclose(kv["whale"], random_vectors.vectors[random_vectors.index["whale"]], rtol=1e-5)
+
+
+def test_nearest_and_analogy_exclude_inputs(random_vectors):
+    words = [w for w, _ in random_vectors.nearest("whale", k=5)]
+    assert len(words) == 5 and "whale" not in words
+    scores = [s for _, s in random_vectors.nearest("whale", k=5)]
+    assert scores == sorted(scores, reverse=True)
+    answer = [w for w, _ in random_vectors.analogy("man", "king", "woman", k=3)]
+    assert not {"man", "king", "woman"} & set(answer)
+    with pytest.raises(DataError, match="'whalle' is not in the vocabulary.*close spellings: whale"):
+        random_vectors.nearest("whalle")
+
+
+def test_analogy_file_sections():
+    sections = read_analogies(default_eval_file("wordeval/questions-words.txt"))
+    assert len(sections) == 14 and sum(len(q) for q in sections.values()) == 19544
+
+
+def skipgram_config(folder, **train):
+    import yaml
+
+    config = {
+        "seed": 1, "model": {"name": "skipgram", "dim": 24, "negatives": 3},
+        "data": {"name": "text", "corpus": [MOBY], "batch_size": 1000, "min_count": 5},
+        "loss": {"name": "sgns"}, "optimizer": {"name": "sgd", "lr": 0.025},
+        "schedule": {"name": "linear", "min_lr": 0.0001},
+        "train": {"epochs": 1, "log_every": 50, "early_stopping": {"metric": "val_ws353"}, **train},
+        "device": "cpu", "run": {"root": str(folder / "runs")},
+    }
+    path = folder / "sg.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def skipgram_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sg")
+    result = runner.invoke(app, ["train", str(skipgram_config(folder)), "--quiet"])
+    assert result.exit_code == 0, result.output + result.stderr
+    return only_run(folder / "runs")
+
+
+def test_training_writes_vocab_and_word_metrics(skipgram_run):
+    assert (skipgram_run / "vocab.tsv").read_text().startswith("the\t")
+    rows = [json.loads(line) for line in (skipgram_run / "metrics.jsonl").read_text().splitlines()]
+    epoch = [r for r in rows if r["kind"] == "epoch"][0]
+    assert {"val_ws353", "val_analogy", "words_per_s"} <= set(epoch) and epoch["train_loss"] < 0.95 * 4 * np.log(2)  # below the loss at the start
+    summary = json.loads((skipgram_run / "summary.json").read_text())
+    assert summary["best"]["metric"] == "val_ws353"
+
+
+def test_embed_nearest_analogy_evaluate_export(skipgram_run, tmp_path):
+    result = runner.invoke(app, ["embed", str(skipgram_run), "--nearest", "Whale", "-k", "4"])
+    assert result.exit_code == 0, result.output
+    assert "nearest to 'whale'" in result.output and len(result.output.strip().splitlines()) == 5
+    result = runner.invoke(app, ["embed", str(skipgram_run), "--analogy", "man", "king", "woman"])
+    assert result.exit_code == 0 and "king - man + woman" in result.output
+    result = runner.invoke(app, ["embed", str(skipgram_run), "--evaluate"])
+    assert result.exit_code == 0 and "WordSim-353 Spearman" in result.output and "gram8-plural" in result.output
+    out = tmp_path / "vectors.txt"
+    result = runner.invoke(app, ["embed", str(skipgram_run), "--export", str(out)])
+    assert result.exit_code == 0 and out.read_text().split("\n")[0].split()[1] == "24"
+
+
+def test_embed_unknown_word_and_wrong_run_are_clear_errors(skipgram_run, tmp_path):
+    result = runner.invoke(app, ["embed", str(skipgram_run), "--nearest", "whalle"])
+    assert result.exit_code == 2 and "close spellings: whale" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    fake = tmp_path / "runs/mlp/x"
+    (fake / "checkpoints").mkdir(parents=True)
+    (fake / "config.yaml").write_text("model: {name: mlp}\n")
+    (fake / "summary.json").write_text('{"model": "mlp"}')
+    result = runner.invoke(app, ["embed", str(fake), "--nearest", "whale"])
+    assert result.exit_code == 2 and "is not a skip-gram run" in result.stderr
+    result = runner.invoke(app, ["embed", str(skipgram_run)])
+    assert result.exit_code == 2 and "--nearest WORD" in result.stderr
+
+
+def test_skipgram_resume_from_step_checkpoint_is_bit_exact(tmp_path):
+    config = skipgram_config(tmp_path, checkpoint_every=60, keep_last=5)
+    assert runner.invoke(app, ["train", str(config), "--quiet", "--run-dir", str(tmp_path / "a")]).exit_code == 0
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    (tmp_path / "b/checkpoints/last.npz").unlink()
+    result = runner.invoke(app, ["train", str(config), "--quiet", "--resume", str(tmp_path / "b/checkpoints/step-120.npz")])
+    assert result.exit_code == 0, result.output + result.stderr
+    straight, resumed = (checkpoint_arrays(tmp_path / f"{r}/checkpoints/last.npz") for r in "ab")
+    for key in straight:
+        assert np.array_equal(straight[key], resumed[key]), key
+    assert metric_rows(tmp_path / "a") == metric_rows(tmp_path / "b")
