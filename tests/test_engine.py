@@ -209,3 +209,16 @@ def test_tensor_moves_between_devices():
     (g * g).sum().backward()
     np.testing.assert_allclose(backend.to_numpy(g.grad), 2 * x.data)
     assert g.to("cpu").device == "cpu"
+
+
+@pytest.mark.parametrize("keys", [
+    np.array([0, 0, 0, 2, 2, 5, 9, 9, 9, 9]),  # few segments: add.reduceat
+    np.sort(np.random.default_rng(0).integers(0, 400, 3000)),  # many segments: grouped by length
+])
+def test_segment_sum_matches_a_loop(keys):
+    values = np.random.default_rng(1).standard_normal((len(keys), 3)).astype(np.float32)
+    unique, summed = backend.segment_sum(keys, values)
+    np.testing.assert_array_equal(unique, np.unique(keys))
+    expected = np.array([values[keys == k].sum(axis=0) for k in unique])
+    np.testing.assert_allclose(summed, expected, rtol=1e-5, atol=1e-5)
+    assert summed.dtype == np.float32
