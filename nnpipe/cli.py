@@ -284,6 +284,94 @@ def _print_words(title, rows):
 
 
 @app.command()
+@guarded
+def summary(config: Path = typer.Argument(..., help="YAML config."), set_: List[str] = SetOption,
+            debug: bool = DebugOption):
+    """Layer table of a config's model (name, type, output shape, parameters) and totals.
+
+    Example: nnpipe summary configs/cnn.yaml --set model.channels='[8, 16]'
+    """
+    from .train.inspect_model import format_table, layer_table, model_from_config
+
+    model, batch, _ = model_from_config(load_config(config, set_))
+    typer.echo(format_table(layer_table(model, batch)))
+
+
+@app.command()
+@guarded
+def graph(
+    target: str = typer.Argument(..., help="A YAML config, or an expression such as '3*sqrt(x)*(log(x)+1/x**2)'."),
+    var: List[str] = typer.Option([], "--var", help="A variable of the expression: --var x=1.2 (repeatable)."),
+    out: Path = typer.Option(Path("graph.dot"), help="graph.dot, or .png/.svg (needs Graphviz's dot)."),
+    set_: List[str] = SetOption,
+    debug: bool = DebugOption,
+):
+    """Draw the computational graph of a model's forward pass and loss, or of an expression.
+
+    Examples:
+
+      nnpipe graph configs/mlp.yaml --out mlp.dot
+
+      nnpipe graph '3*sqrt(x)*(log(x) + 1/x**2)' --var x=1.2 --out example.png
+    """
+    from .autograd.graph import ExpressionError, parse_expression, to_dot
+    from .train.inspect_model import model_from_config
+
+    if Path(target).suffix in (".yaml", ".yml") or Path(target).is_file():
+        cfg = load_config(Path(target), set_)
+        model, batch, labels = model_from_config(cfg)
+        outputs = model(batch)
+        loss_name = cfg.loss.name
+        from .nn import build_loss
+
+        loss = build_loss(loss_name)(outputs, labels) if labels is not None else build_loss(loss_name)(outputs)
+        loss.name = f"loss ({loss_name})"
+        title = cfg.run.name
+    else:
+        variables = {}
+        for item in var:
+            name, _, value = item.partition("=")
+            try:
+                variables[name.strip()] = float(value)
+            except ValueError:
+                raise ConfigError(f"--var {item!r}: expected name=number") from None
+        try:
+            loss, _ = parse_expression(target, variables)
+        except ExpressionError as exc:
+            raise ConfigError(str(exc)) from None
+        loss.backward(retain_graph=True)
+        title = "expression"
+    dot = to_dot(loss, title=title)
+    if out.suffix == ".dot":
+        out.write_text(dot)
+    else:
+        from .train.render import render_dot
+
+        render_dot(dot, out)
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+@guarded
+def predict(
+    run: str = typer.Argument(..., help="A trained image-classifier run directory (or 'latest')."),
+    inputs: List[Path] = typer.Argument(..., help=".npy arrays or PNG/JPEG images."),
+    k: int = typer.Option(3, "-k", help="How many classes to show per input."),
+    checkpoint: str = typer.Option("best", help="best or last."),
+    root: Path = RootOption,
+    debug: bool = DebugOption,
+):
+    """Class probabilities of images, preprocessed exactly as in training.
+
+    Example: nnpipe predict runs/cnn/20261125-101500-a3f9 digit.png --k 3
+    """
+    from .train.inspect_model import predict as predict_images
+
+    for path, top in predict_images(resolve_run(run, root), inputs, k, checkpoint):
+        typer.echo(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
+
+
+@app.command()
 def version():
     """Print the nnpipe version."""
     typer.echo(__version__)

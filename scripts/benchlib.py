@@ -63,6 +63,34 @@ def interleaved(candidates: dict, repeats: int, warmup: int = 1):
     return times
 
 
+def _status_kb(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def peak_rss_mb(run):
+    """Peak resident memory (MB) that ``run()`` adds above the memory already in use,
+    measured in a forked child whose high-water mark is reset first (Linux)."""
+    import multiprocessing
+
+    def child(queue):
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # reset VmHWM to the current resident size
+        before = _status_kb("VmRSS")
+        run()
+        queue.put((_status_kb("VmHWM") - before) / 1024)
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
 def summary(samples):
     """(median, spread as (max - min) / median) of a list of timings."""
     median = statistics.median(samples)

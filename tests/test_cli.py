@@ -233,3 +233,51 @@ def test_sigint_mid_epoch_leaves_a_loadable_checkpoint_and_exit_130(tmp_path):
     assert b"Traceback" not in stderr
     with zipfile.ZipFile(run / "checkpoints/last.npz") as archive:
         assert archive.testzip() is None
+
+
+# ---- teaching commands --------------------------------------------------------------------
+def test_summary_prints_layer_table(tmp_path):
+    config = write_config(tmp_path, model={"name": "cnn", "channels": [4, 8], "hidden": [16], "dropout": 0.0})
+    result = invoke("summary", config)
+    assert result.exit_code == 0, result.output
+    assert "(4, 28, 28)" in result.output and "(8, 7, 7)" in result.output
+    assert "total parameters 6,794" in result.output  # 40 + 296 + (392·16 + 16) + 170
+
+
+def test_graph_of_config_and_expression(tmp_path):
+    config = write_config(tmp_path)
+    out = tmp_path / "model.dot"
+    result = invoke("graph", config, "--out", out)
+    assert result.exit_code == 0, result.output
+    dot = out.read_text()
+    assert "Linear" in dot and "CrossEntropy" in dot and "(2, 10) float32" in dot
+    out = tmp_path / "expr.dot"
+    result = invoke("graph", "3*sqrt(x)*(log(x) + 1/x**2)", "--var", "x=1.2", "--out", out)
+    assert result.exit_code == 0 and "value 2.881" in out.read_text() and "grad 0.1355" in out.read_text()
+    assert_clean_failure(invoke("graph", "__import__('os')", "--var", "x=1"), 2, "outside the expression grammar")
+    assert_clean_failure(invoke("graph", "2*y", "--var", "x=1"), 2, "unknown name 'y'")
+
+
+@pytest.mark.skipif(shutil.which("dot") is not None, reason="checks the message shown without Graphviz")
+def test_graph_png_without_graphviz_is_a_clear_error(tmp_path):
+    result = invoke("graph", "x*x", "--var", "x=2", "--out", tmp_path / "g.png")
+    assert_clean_failure(result, 2, "needs Graphviz's dot")
+
+
+def test_predict_npy_and_png_with_clear_shape_errors(workspace, tmp_path):
+    from nnpipe.data.mnist import load_idx_dataset
+    from nnpipe.data.files import REPO_DATA
+
+    _, (test_x, test_y) = load_idx_dataset(REPO_DATA)
+    ws, _, run = workspace
+    np.save(tmp_path / "digit.npy", test_x[0, 0])
+    pil = pytest.importorskip("PIL.Image")
+    pil.fromarray(test_x[1, 0]).save(tmp_path / "digit.png")
+    result = invoke("predict", run, tmp_path / "digit.npy", tmp_path / "digit.png", "-k", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].split(": ")[1].startswith(f"{test_y[0]} ") and lines[1].split(": ")[1].startswith(f"{test_y[1]} ")
+    np.save(tmp_path / "small.npy", np.zeros((20, 20), np.uint8))
+    assert_clean_failure(invoke("predict", run, tmp_path / "small.npy"), 2, "the model expects 28×28")
+    np.save(tmp_path / "rgb.npy", np.zeros((3, 28, 28), np.uint8))
+    assert_clean_failure(invoke("predict", run, tmp_path / "rgb.npy"), 2, "3 channel(s), the model expects 1")

@@ -64,6 +64,7 @@ class Tensor:
         self.creator = None
         self.generation = 0
         self.name = None
+        self.retains_grad = False
 
     # ---- array-like facts -------------------------------------------------------------
     @property
@@ -109,6 +110,12 @@ class Tensor:
     def zero_grad(self):
         self.grad = None
 
+    def retain_grad(self):
+        """Keep this intermediate tensor's gradient in ``.grad`` after backward (leaves
+        always keep theirs).  Returns self, so ``h = (x * 3).retain_grad()`` reads well."""
+        self.retains_grad = True
+        return self
+
     # ---- graph ------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
@@ -144,7 +151,10 @@ class Tensor:
             grad_outputs = []
             for ref in function.outputs:
                 output = ref()
-                grad_outputs.append(None if output is None else pending.pop(output, None))
+                grad_output = None if output is None else pending.pop(output, None)
+                if grad_output is not None and output.retains_grad:
+                    output.grad = grad_output
+                grad_outputs.append(grad_output)
             grad_inputs = function.backward(*grad_outputs)
             if not isinstance(grad_inputs, tuple):
                 grad_inputs = (grad_inputs,)
@@ -347,6 +357,7 @@ def _op_output(array, inputs):
     tensor.requires_grad = False
     tensor.grad = tensor.creator = tensor.name = None
     tensor.generation = 0
+    tensor.retains_grad = False
     return tensor
 
 

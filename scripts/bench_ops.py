@@ -1,0 +1,82 @@
+"""Forward + backward of single ops against PyTorch CPU, to locate the gaps: matmul,
+conv2d, max_pool2d, embedding lookup, softmax cross-entropy (float32)."""
+from __future__ import annotations
+
+import time
+
+from benchlib import interleaved, machine_facts, pin_threads, write_section
+
+import statistics
+
+import numpy as np
+
+import nnpipe.autograd.functions as F
+from nnpipe.autograd import Tensor
+
+REPEAT = 10
+
+
+def cases():
+    import torch
+
+    rng = np.random.default_rng(0)
+
+    def pair(shape):
+        array = rng.standard_normal(shape).astype(np.float32)
+        return Tensor(array, requires_grad=True), torch.tensor(array, requires_grad=True)
+
+    a, ta = pair((512, 784))
+    b, tb = pair((784, 256))
+    x, tx = pair((128, 1, 28, 28))
+    w, tw = pair((32, 1, 3, 3))
+    x2, tx2 = pair((128, 32, 14, 14))
+    w2, tw2 = pair((64, 32, 3, 3))
+    p, tp = pair((128, 32, 28, 28))
+    table, ttable = pair((30000, 100))
+    ids = rng.integers(0, 30000, (4096, 6))
+    tids = torch.from_numpy(ids)
+    z, tz = pair((1024, 10))
+    labels = rng.integers(0, 10, 1024)
+    tlabels = torch.from_numpy(labels)
+    tF = torch.nn.functional
+    return {
+        "matmul 512×784 @ 784×256": ((a, b), lambda: (a @ b).sum(), lambda: (ta @ tb).sum()),
+        "conv2d 128×1×28×28, 32 3×3, pad 1": ((x, w), lambda: F.conv2d(x, w, padding=1).sum(),
+                                               lambda: tF.conv2d(tx, tw, padding=1).sum()),
+        "conv2d 128×32×14×14, 64 3×3, pad 1": ((x2, w2), lambda: F.conv2d(x2, w2, padding=1).sum(),
+                                                lambda: tF.conv2d(tx2, tw2, padding=1).sum()),
+        "max_pool2d 2×2 on 128×32×28×28": ((p,), lambda: F.max_pool2d(p, 2).sum(), lambda: tF.max_pool2d(tp, 2).sum()),
+        "embedding 4096×6 rows of 30000×100": ((table,), lambda: F.embedding(table, ids).sum(),
+                                               lambda: tF.embedding(tids, ttable, sparse=True).sum()),
+        "softmax cross-entropy 1024×10": ((z,), lambda: F.cross_entropy(z, labels),
+                                          lambda: tF.cross_entropy(tz, tlabels)),
+    }
+
+
+def main():
+    threads = pin_threads()
+    started = time.time()
+    rows = ["| op (forward + backward) | nnpipe | PyTorch CPU | ratio |", "|---|---|---|---|"]
+    for name, (inputs, ours, theirs) in cases().items():
+        def run_ours():
+            for _ in range(REPEAT):
+                ours().backward()
+                for t in inputs:
+                    t.grad = None
+
+        def run_theirs():
+            for _ in range(REPEAT):
+                theirs().backward()
+
+        times = interleaved({"nnpipe": run_ours, "torch": run_theirs}, repeats=7, warmup=1)
+        mine, base = (statistics.median(times[k]) / REPEAT for k in ("nnpipe", "torch"))
+        rows.append(f"| {name} | {mine * 1e3:.3f} ms | {base * 1e3:.3f} ms | {mine / base:.2f}× |")
+        print(rows[-1], flush=True)
+    lines = [f"Machine: {machine_facts()}. Threads: {threads}.", "",
+             "Median time per forward + backward over 7 interleaved repeats of 10 calls (float32).", "", *rows, "",
+             f"Run took {time.time() - started:.0f} s."]
+    write_section("ops", "Single ops vs PyTorch (scripts/bench_ops.py)", lines)
+
+
+if __name__ == "__main__":
+    main()
