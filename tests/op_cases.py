@@ -115,6 +115,8 @@ CASES = [
     OpCase("batch_norm_4d", lambda x, g, b: F.batch_norm(x, g, b)[0],
            lambda x, g, b: _tF().batch_norm(x, None, None, g, b, training=True), [(3, 2, 4, 3), (2,), (2,)]),
     OpCase("conv2d", F.conv2d, lambda x, W, b: _tF().conv2d(x, W, b), [(2, 3, 6, 5), (4, 3, 3, 3), (4,)]),
+    OpCase("conv2d_same_padding", lambda x, W, b: F.conv2d(x, W, b, padding=(1, 2)),
+           lambda x, W, b: _tF().conv2d(x, W, b, padding=(1, 2)), [(2, 3, 5, 6), (4, 3, 3, 4), (4,)]),
     OpCase("conv2d_stride_pad", lambda x, W: F.conv2d(x, W, stride=2, padding=1),
            lambda x, W: _tF().conv2d(x, W, stride=2, padding=1), [(2, 2, 7, 6), (3, 2, 3, 2)]),
     OpCase("max_pool2d", lambda x: F.max_pool2d(x, 2), lambda x: _tF().max_pool2d(x, 2), [(2, 3, 6, 4)], "spread"),

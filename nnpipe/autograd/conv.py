@@ -67,9 +67,66 @@ def _scatter_windows(window_grad, padded_shape, kernel, stride, padding, dtype, 
     return gx[:, :, ph : hp - ph, pw : wp - pw]
 
 
+class _RowLayout:
+    """Stride-1 im2col on whole padded rows ("wide" columns).
+
+    Each (N, C) plane is zero-padded to Hp×Wp and stored flat with kw-1 spare zeros, so
+    the kernel offset (i, j) of all output rows is one contiguous run of OH·Wp values
+    starting at i·Wp + j.  The Wp - OW extra columns per row are junk in forward (sliced
+    off) and meet zero gradients in backward, so every copy and every col2im add runs
+    over long contiguous rows instead of OW-long pieces.
+    """
+
+    def __init__(self, x_shape, kernel, padding):
+        n, c, h, w = x_shape
+        (kh, kw), (ph, pw) = kernel, padding
+        self.n, self.c, self.h, self.w, self.kh, self.kw, self.ph, self.pw = n, c, h, w, kh, kw, ph, pw
+        self.hp, self.wp = h + 2 * ph, w + 2 * pw
+        self.oh, self.ow = self.hp - kh + 1, self.wp - kw + 1
+        self.plane = self.hp * self.wp + kw - 1
+        self.run = self.oh * self.wp
+
+    def interior(self, buffer):
+        """The (N, C, H, W) view of the unpadded image inside a plane buffer."""
+        padded = buffer[:, :, : self.hp * self.wp].reshape(self.n, self.c, self.hp, self.wp)
+        return padded[:, :, self.ph : self.ph + self.h, self.pw : self.pw + self.w]
+
+    def offsets(self, buffer):
+        """(C, kh, kw, N, OH·Wp) strided view: the run of every kernel offset in every plane."""
+        xp = get_array_module(buffer)
+        item = buffer.itemsize
+        strides = (self.plane * item, self.wp * item, item, self.c * self.plane * item, item)
+        return xp.lib.stride_tricks.as_strided(buffer, (self.c, self.kh, self.kw, self.n, self.run), strides)
+
+    def im2col(self, x):
+        xp = get_array_module(x)
+        buffer = xp.zeros((self.n, self.c, self.plane), dtype=x.dtype)
+        self.interior(buffer)[...] = x
+        col = xp.ascontiguousarray(self.offsets(buffer))
+        return col.reshape(self.c * self.kh * self.kw, self.n * self.run)
+
+    def widen(self, gy):
+        """(N, O, OH, OW) gradients as an (O, N·OH·Wp) matrix, zero in the junk columns."""
+        xp = get_array_module(gy)
+        wide = xp.zeros((gy.shape[1], self.n, self.oh, self.wp), dtype=gy.dtype)
+        wide[..., : self.ow] = gy.transpose(1, 0, 2, 3)
+        return wide.reshape(gy.shape[1], -1)
+
+    def col2im(self, gcol):
+        xp = get_array_module(gcol)
+        buffer = xp.zeros((self.n, self.c, self.plane), dtype=gcol.dtype)
+        runs = self.offsets(buffer)
+        gcol = gcol.reshape(self.c, self.kh, self.kw, self.n, self.run)
+        for i in range(self.kh):
+            for j in range(self.kw):
+                runs[:, i, j] += gcol[:, i, j]
+        return self.interior(buffer)
+
+
 class Conv2d(Function):
     """Forward lays the windows out channels-first as a (C·kh·kw, N·OH·OW) matrix, so the
-    copy reads whole rows of the image, and computes W (O, C·kh·kw) @ col in one GEMM."""
+    copy reads whole rows of the image, and computes W (O, C·kh·kw) @ col in one GEMM.
+    Stride-1 convolutions (the common case) use :class:`_RowLayout`."""
 
     def __init__(self, stride, padding):
         self.stride, self.padding = _pair(stride), _pair(padding)
@@ -82,29 +139,41 @@ class Conv2d(Function):
             raise ValueError(f"conv2d: input has {c} channels but weight expects {c_w} ({W.shape})")
         oh = _out_size(h, kh, self.stride[0], self.padding[0])
         ow = _out_size(w, kw, self.stride[1], self.padding[1])
-        xpad = _pad(x, self.padding)
-        self.padded_shape, self.kernel = xpad.shape, (kh, kw)
-        windows = _windows(xpad, self.kernel, self.stride)  # (N, C, OH, OW, kh, kw)
-        self.col = xp.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, n * oh * ow)
-        self.W = W
-        y = W.reshape(o, -1) @ self.col  # (O, N·OH·OW)
+        self.kernel, self.W = (kh, kw), W
+        self.rows = _RowLayout(x.shape, self.kernel, self.padding) if self.stride == (1, 1) else None
+        if self.rows:
+            self.col = self.rows.im2col(x)
+        else:
+            xpad = _pad(x, self.padding)
+            self.padded_shape = xpad.shape
+            windows = _windows(xpad, self.kernel, self.stride)  # (N, C, OH, OW, kh, kw)
+            self.col = xp.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, -1)
+        y = W.reshape(o, -1) @ self.col
         if b is not None:
             y += b[:, None]
-        return xp.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
+        y = y.reshape(o, n, oh, -1)[..., :ow]  # drops the junk columns of the row layout
+        return y.transpose(1, 0, 2, 3)
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        n, o, oh, ow = gy.shape
+        o = gy.shape[1]
         c, kh, kw = self.W.shape[1:]
-        gy2 = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, -1)  # (O, N·OH·OW)
+        if self.rows:
+            gy2 = self.rows.widen(gy)
+        else:
+            gy2 = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, -1)
         need_x, need_W = self.needs_input_grad[:2]
         gW = (gy2 @ self.col.T).reshape(self.W.shape) if need_W else None
-        gb = gy2.sum(axis=1) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
+        gb = gy.sum(axis=(0, 2, 3)) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
         gx = None
         if need_x:
-            gcol = (self.W.reshape(o, -1).T @ gy2).reshape(c, kh, kw, n, oh, ow)
-            gx = _scatter_windows(lambda i, j: gcol[:, i, j], self.padded_shape, self.kernel, self.stride,
-                                  self.padding, gy.dtype, xp, channels_first=True)
+            gcol = self.W.reshape(o, -1).T @ gy2
+            if self.rows:
+                gx = self.rows.col2im(gcol)
+            else:
+                gcol = gcol.reshape(c, kh, kw, *gy.shape[:1], *gy.shape[2:])
+                gx = _scatter_windows(lambda i, j: gcol[:, i, j], self.padded_shape, self.kernel, self.stride,
+                                      self.padding, gy.dtype, xp, channels_first=True)
         return gx, gW, gb
 
 
@@ -132,28 +201,34 @@ class _Pool2d(Function):
 
 class MaxPool2d(_Pool2d):
     """Max over each window; the gradient goes to the first maximum in row-major order
-    (as in PyTorch), found by comparing each offset's view with the output."""
+    (as in PyTorch).  Forward records which kernel offset won in a small integer array;
+    non-overlapping windows (stride = kernel, no padding) then write each offset's share
+    of the gradient straight into place, others add theirs up with a scatter."""
 
     def forward(self, x):
         xp = get_array_module(x)
-        views = self._prepare(x, -xp.inf)
-        self.y = views[0][2].copy()
-        for _, _, view in views[1:]:
-            xp.maximum(self.y, view, out=self.y)
-        return self.y
+        views = [view for _, _, view in self._prepare(x, -xp.inf)]
+        self.input_shape, self.padded_shape = x.shape, self.xpad.shape
+        del self.xpad
+        y = views[0].copy()
+        self.winner = xp.zeros(y.shape, dtype=xp.int8 if len(views) < 128 else xp.int32)
+        for offset, view in enumerate(views[1:], 1):
+            better = view > y  # strictly: a tie keeps the earlier offset
+            self.winner += better * (self.winner.dtype.type(offset) - self.winner)  # masked copies are slow
+            xp.maximum(y, view, out=y)
+        return y
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        taken = xp.zeros(gy.shape, dtype=bool)
-        views = list(_offset_views(self.xpad, self.kernel, self.stride, gy.shape[2:]))
-
-        def first_max(i, j):
-            view = views[i * self.kernel[1] + j][2]
-            winner = (view == self.y) & ~taken
-            taken[...] |= winner
-            return gy * winner
-
-        return _scatter_windows(first_max, self.xpad.shape, self.kernel, self.stride, self.padding, gy.dtype, xp)
+        kw = self.kernel[1]
+        if self.stride != self.kernel or self.padding != (0, 0):
+            return _scatter_windows(lambda i, j: gy * (self.winner == i * kw + j), self.padded_shape, self.kernel,
+                                    self.stride, self.padding, gy.dtype, xp)
+        covered = all(size == out * k for size, out, k in zip(self.input_shape[2:], gy.shape[2:], self.kernel))
+        gx = (xp.empty if covered else xp.zeros)(self.input_shape, dtype=gy.dtype)
+        for i, j, view in _offset_views(gx, self.kernel, self.stride, gy.shape[2:]):
+            xp.multiply(gy, self.winner == i * kw + j, out=view)
+        return gx
 
 
 class AvgPool2d(_Pool2d):
