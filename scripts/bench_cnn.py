@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from benchlib import interleaved, machine_facts, peak_rss_mb, pin_threads, ratio_table, write_section
+from benchlib import interleaved, machine_facts, peak_child, peak_rss_mb, pin_threads, ratio_table, write_section
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def main():
     runners = step_runners()
     started = time.time()
     times = interleaved(runners, repeats=5, warmup=1)
-    memory = {name: peak_rss_mb(run) for name, run in runners.items()}
+    memory = {name: peak_rss_mb(__file__, name) for name in runners}
     per_step = {name: statistics.median(samples) / STEPS * 1e3 for name, samples in times.items()}
     lines = [
         f"Machine: {machine_facts()}. Threads: {threads}.",
@@ -76,7 +76,7 @@ def main():
         *ratio_table(times, "PyTorch CPU"),
         "",
         "Per step: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in per_step.items()) + ". "
-        "Peak resident memory added by the steps (fresh forked process each): "
+        "Peak resident memory added by the steps (fresh process each): "
         + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items()) + ".",
         "",
         f"5 interleaved repeats after a warm-up; run took {time.time() - started:.0f} s.",
@@ -84,5 +84,5 @@ def main():
     write_section("cnn", "CNN training steps (scripts/bench_cnn.py)", lines)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not peak_child(step_runners):
     main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from benchlib import interleaved, machine_facts, peak_rss_mb, pin_threads, ratio_table, write_section
+from benchlib import interleaved, machine_facts, peak_child, peak_rss_mb, pin_threads, ratio_table, write_section
 
 import numpy as np
 
@@ -40,6 +40,7 @@ def epoch_runners():
     lr = np.float32(LR)
 
     def numpy_epoch():
+        nonlocal W1, b1, W2, b2
         for chosen in batches:
             x, y = x_all[chosen], y_all[chosen]
             h = x @ W1
@@ -84,7 +85,7 @@ def main():
     runners = epoch_runners()
     started = time.time()
     times = interleaved(runners, repeats=7, warmup=1)
-    memory = {name: peak_rss_mb(run) for name, run in runners.items()}
+    memory = {name: peak_rss_mb(__file__, name) for name in runners}
     lines = [
         f"Machine: {machine_facts()}. Threads: {threads}.",
         "",
@@ -112,5 +113,5 @@ def _ratio(times, a, b):
     return statistics.median(times[a]) / statistics.median(times[b])
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not peak_child(epoch_runners):
     main()

@@ -70,25 +70,37 @@ def _status_kb(key):
     raise KeyError(key)
 
 
-def peak_rss_mb(run):
-    """Peak resident memory (MB) that ``run()`` adds above the memory already in use,
-    measured in a forked child whose high-water mark is reset first (Linux)."""
-    import multiprocessing
+def measure_peak(run):
+    """Peak resident memory (MB) that ``run()`` adds above what is in use now (Linux):
+    the high-water mark is reset first, so earlier allocations do not count."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    before = _status_kb("VmRSS")
+    run()
+    return (_status_kb("VmHWM") - before) / 1024
 
-    def child(queue):
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # reset VmHWM to the current resident size
-        before = _status_kb("VmRSS")
-        run()
-        queue.put((_status_kb("VmHWM") - before) / 1024)
 
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    process = context.Process(target=child, args=(queue,))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+def peak_rss_mb(script, name):
+    """Run ``script --peak NAME`` in a fresh process (threads and fork do not mix) and
+    return the peak memory it reports for implementation ``name``."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, script, "--peak", name], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def peak_child(runners_factory):
+    """In a ``--peak NAME`` child: build the runners, measure one run of NAME, print MB.
+    Returns True when this process was such a child."""
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--peak":
+        pin_threads()
+        runners = runners_factory()
+        print(f"{measure_peak(runners[sys.argv[2]]):.1f}")
+        return True
+    return False
 
 
 def summary(samples):

@@ -29,8 +29,8 @@ def run(x_value=1.2):
     inverse_squared = named(inverse**2, "(1/x)²")
     bracket = named(log_x + inverse_squared, "log x + (1/x)²")
     y = named(three_sqrt_x * bracket, "y")
+    y.backward(retain_graph=True)  # keep the graph to draw it with its gradients
     dot = to_dot(y, title="y = 3 sqrt(x) (log x + 1/x^2)")
-    y.backward()
     nodes = [x, sqrt_x, three_sqrt_x, log_x, inverse, inverse_squared, bracket, y]
     return [(n.name, n.item(), float(n.grad)) for n in nodes], dot
 
