@@ -375,10 +375,3 @@ def predict(
 def version():
     """Print the nnpipe version."""
     typer.echo(__version__)
-
-
-def main():  # pragma: no cover
-    app()
-
-
-

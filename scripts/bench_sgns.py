@@ -9,7 +9,6 @@ import time
 
 from benchlib import machine_facts, pin_threads, write_section
 
-import numpy as np
 
 from nnpipe.config import load_config
 from nnpipe.data.text import load_corpus

@@ -1,6 +1,5 @@
 """Readers (IDX, CIFAR-10 binary), shipped-file checks, splits, normalisation, batching."""
 import gzip
-import io
 import struct
 import tarfile
 

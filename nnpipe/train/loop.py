@@ -84,7 +84,7 @@ class Trainer:
         total = config.train.epochs * (per_epoch if s.interval == "step" else 1)
         self.schedule = Schedule(s.name, config.optimizer.lr, total, s.warmup, s.interval, s.step_size,
                                  s.gamma, s.min_lr)
-        self.summed_loss = getattr(self.task, "loss_reduction", "mean") == "sum"
+        self.summed_loss = self.task.loss_reduction == "sum"
         self.monitor = config.train.early_stopping.metric
         self.maximise = "loss" not in self.monitor
         self.epoch = self.step = 0
@@ -105,7 +105,7 @@ class Trainer:
         (self.run_dir / "config.yaml").write_text(dump(self.config))
         (self.run_dir / "overrides.yaml").write_text(dump({"set": list(overrides)}))
         write_json(self.run_dir / "env.json", environment(self.device, self.config.seed))
-        self.task.save_extras(self.run_dir) if hasattr(self.task, "save_extras") else None
+        self.task.save_extras(self.run_dir)
         self._write_summary("running")
 
     def _write_summary(self, status, **extra):

@@ -7,9 +7,6 @@ import json
 import os
 from pathlib import Path
 
-TIMING_KEYS = ("time_s", "samples_per_s", "words_per_s", "wall_s")
-
-
 class MetricsLog:
     def __init__(self, run_dir):
         self.jsonl = Path(run_dir) / "metrics.jsonl"

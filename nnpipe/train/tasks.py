@@ -15,7 +15,7 @@ class ClassificationTask:
     """Image classification (MNIST, CIFAR-10): accuracy beside the loss."""
 
     unit = "samples"
-    default_metric = "val_accuracy"
+    loss_reduction = "mean"  # the loss is a batch mean: weigh it by the batch size
 
     def __init__(self, config, xp):
         data_cfg = config.data
@@ -29,6 +29,9 @@ class ClassificationTask:
             augment = functools.partial(random_crop_flip, padding=data_cfg.crop_padding, flip=data_cfg.flip)
         self.loader = BatchLoader(self.data.train_x, self.data.train_y, data_cfg.batch_size, data_cfg.shuffle,
                                   data_cfg.drop_last, seed=config.seed, augment=augment)
+
+    def save_extras(self, run_dir):
+        """Nothing beyond the config is needed to rebuild an image classifier."""
 
     def model_inputs(self):
         return {"input_shape": self.data.input_shape, "num_classes": len(self.data.classes)}

@@ -34,7 +34,6 @@ class TextBatches:
 class SkipGramTask:
     unit = "words"
     loss_reduction = "sum"  # the sgns loss sums over pairs; the bar shows it per pair
-    default_metric = "val_ws353"
 
     def __init__(self, config, xp):
         data = config.data

@@ -54,7 +54,7 @@ def main():
     results = {}
     for problem in PROBLEMS:
         results[problem] = {name: trajectory(problem, name) for name in OPTIMIZERS}
-    print(f"steps to f < tolerance (— when not reached within the budget)")
+    print("steps to f < tolerance (— when not reached within the budget)")
     print(f"{'optimizer':<10}" + "".join(f"{p:>12}" for p in PROBLEMS))
     for name in OPTIMIZERS:
         cells = [results[p][name][1] for p in PROBLEMS]

@@ -7,8 +7,6 @@ import math
 import numpy as np
 
 from ...backend import get_array_module
-
-
 from ..core import Function
 
 
