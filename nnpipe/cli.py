@@ -6,7 +6,6 @@ Bad input prints one line starting with ``error:`` and no traceback (``--debug``
 from __future__ import annotations
 
 import functools
-
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -100,7 +99,7 @@ def train(
     cfg = load_config(config, set_)
     checkpoint = None
     if resume:
-        run_dir = resolve_run(resume, Path(cfg.run.root) / cfg.run.name if resume == "latest" else cfg.run.root)
+        run_dir = resolve_run(resume, cfg.run.root, cfg.run.name)
         checkpoint = Path(resume) if Path(resume).is_file() else run_dir / "checkpoints" / "last.npz"
     echo = (lambda *a: None) if quiet else typer.echo
     trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo)
@@ -225,7 +224,7 @@ def plot(
 @app.command()
 @guarded
 def embed(
-    run: Optional[str] = typer.Argument(None, help="A skip-gram run directory (default: the latest run)."),
+    run: Optional[str] = typer.Argument(None, help="A skip-gram run directory (default: the latest skip-gram run)."),
     nearest: Optional[str] = typer.Option(None, "--nearest", help="Print the words closest to this one."),
     k: int = typer.Option(10, "-k", help="How many words to print."),
     analogy: Optional[Tuple[str, str, str]] = typer.Option(
@@ -256,7 +255,13 @@ def embed(
 
     if not (nearest or analogy or export or evaluate_):
         raise ConfigError("say what to do: --nearest WORD, --analogy A B C, --export FILE or --evaluate")
-    run_dir = resolve_run(run, root)
+    if run is None:  # the newest skip-gram run, even if other models were trained since
+        skipgram_runs = [found for found in find_runs(root) if (found / "vocab.tsv").is_file()]
+        if not skipgram_runs:
+            raise RunError(f"no skip-gram runs under {root}/: train one with nnpipe train configs/skipgram.yaml")
+        run_dir = skipgram_runs[-1]
+    else:
+        run_dir = resolve_run(run, root)
     vectors = load_word_vectors(run_dir, checkpoint)
     if nearest:
         word = nearest.lower()

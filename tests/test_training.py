@@ -79,6 +79,16 @@ def test_resume_from_a_mid_epoch_step_checkpoint_is_bit_exact(tmp_path):
     assert metric_rows(tmp_path / "copy") == metric_rows(tmp_path / "straight")
 
 
+def test_resume_latest_continues_the_newest_run_of_that_config(tmp_path):
+    config = write_config(tmp_path, train={"epochs": 1})
+    train(config)
+    run = only_run(tmp_path / "runs")
+    result = train(config, "--resume", "latest", "--set", "train.epochs=2")
+    assert str(run) in result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 2
+
+
 def test_keep_last_limits_step_checkpoints(tmp_path):
     config = write_config(tmp_path, train={"epochs": 1, "checkpoint_every": 50, "keep_last": 2})
     train(config)

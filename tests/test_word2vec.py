@@ -184,6 +184,21 @@ def test_embed_nearest_analogy_evaluate_export(skipgram_run, tmp_path):
     assert result.exit_code == 0 and out.read_text().split("\n")[0].split()[1] == "24"
 
 
+def test_embed_defaults_to_the_newest_skipgram_run(skipgram_run, tmp_path, monkeypatch):
+    shutil.copytree(skipgram_run, tmp_path / "runs/sg/20000101-000000-aaaa")
+    newer_mlp = tmp_path / "runs/mlp/29990101-000000-bbbb"
+    newer_mlp.mkdir(parents=True)
+    (newer_mlp / "config.yaml").write_text("model: {name: mlp}\n")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["embed", "--nearest", "whale", "-k", "2"])
+    assert result.exit_code == 0, result.output + result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    result = runner.invoke(app, ["embed", "--nearest", "whale"])
+    assert result.exit_code == 2 and "no skip-gram runs under runs/" in result.stderr
+
+
 def test_embed_unknown_word_and_wrong_run_are_clear_errors(skipgram_run, tmp_path):
     result = runner.invoke(app, ["embed", str(skipgram_run), "--nearest", "whalle"])
     assert result.exit_code == 2 and "close spellings: whale" in result.stderr

@@ -171,6 +171,7 @@ class Trainer:
             self.run_dir = path.parent.parent
         MetricsLog(self.run_dir).truncate_after(self.step, self.epoch)
         (self.run_dir / "config.yaml").write_text(dump(self.config))
+        self._write_summary("running")
 
     # ---- the loop ------------------------------------------------------------------------
     def _on_signal(self, signum, frame):

@@ -38,17 +38,20 @@ def find_runs(root) -> list:
     return sorted(runs, key=lambda run: (run.name, run.stat().st_mtime))
 
 
-def latest_run(root) -> Path:
-    runs = find_runs(root)
+def latest_run(root, name=None) -> Path:
+    """The newest run under ``root`` (only runs of config stem ``name`` when given)."""
+    runs = [run for run in find_runs(root) if name is None or run.parent.name == name]
     if not runs:
-        raise RunError(f"no runs under {root}/: train one first with nnpipe train CONFIG")
+        where = f"{root}/{name}/" if name else f"{root}/"
+        raise RunError(f"no runs under {where}: train one first with nnpipe train CONFIG")
     return runs[-1]
 
 
-def resolve_run(spec, root) -> Path:
-    """A run directory from 'latest', a run directory path, or a checkpoint path inside one."""
+def resolve_run(spec, root, name=None) -> Path:
+    """A run directory from 'latest' (of config stem ``name`` if given), a run directory
+    path, or a checkpoint path inside one."""
     if spec in (None, "latest"):
-        return latest_run(root)
+        return latest_run(root, name)
     path = Path(spec)
     if path.is_file() and path.parent.name == "checkpoints":
         return path.parent.parent

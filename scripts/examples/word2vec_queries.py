@@ -17,7 +17,7 @@ def rank_of(vectors, a, b, c, expected):
 
 
 def main(run_dir=None):
-    run = Path(run_dir) if run_dir else latest_run(Path("runs") / "skipgram")
+    run = Path(run_dir) if run_dir else latest_run("runs", "skipgram")
     vectors = load_word_vectors(run)
     print(f"run {run}")
     print("nearest to frog: " + ", ".join(f"{w} ({s:.2f})" for w, s in vectors.nearest("frog", 8)))
