@@ -194,7 +194,7 @@ class Trainer:
                     if self._end_epoch(log):
                         break
                 return self._finish()
-        except Interrupted:
+        except (Interrupted, KeyboardInterrupt):  # a second Ctrl-C stops without saving
             self._write_summary("interrupted")
             raise
         except Diverged as exc:
