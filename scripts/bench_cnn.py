@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from benchlib import interleaved, machine_facts, peak_child, peak_rss_mb, pin_threads, ratio_table, write_section
+from benchlib import header, peak_child, pin_threads, ratio_table, time_and_memory, write_section
 
 import numpy as np
 
@@ -62,13 +62,11 @@ def step_runners():
 
 def main():
     threads = pin_threads()
-    runners = step_runners()
     started = time.time()
-    times = interleaved(runners, repeats=5, warmup=1)
-    memory = {name: peak_rss_mb(__file__, name) for name in runners}
+    times, memory = time_and_memory(__file__, step_runners(), repeats=5)
     per_step = {name: statistics.median(samples) / STEPS * 1e3 for name, samples in times.items()}
     lines = [
-        f"Machine: {machine_facts()}. Threads: {threads}.",
+        header(threads),
         "",
         f"{STEPS} training steps (forward, loss, backward, Adam) of the configs/cnn.yaml network on MNIST batches "
         "of 128. Target: ≤ 1.0× PyTorch CPU (1.5× is the floor).",

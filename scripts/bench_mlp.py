@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from benchlib import interleaved, machine_facts, peak_child, peak_rss_mb, pin_threads, ratio_table, write_section
+from benchlib import header, peak_child, pin_threads, ratio_table, time_and_memory, write_section
 
 import numpy as np
 
@@ -82,12 +82,10 @@ def epoch_runners():
 
 def main():
     threads = pin_threads()
-    runners = epoch_runners()
     started = time.time()
-    times = interleaved(runners, repeats=7, warmup=1)
-    memory = {name: peak_rss_mb(__file__, name) for name in runners}
+    times, memory = time_and_memory(__file__, epoch_runners(), repeats=7)
     lines = [
-        f"Machine: {machine_facts()}. Threads: {threads}.",
+        header(threads),
         "",
         "One epoch (430 steps: forward, loss, backward, SGD update) of MLP 784-256-10 on the 55,000 MNIST "
         "training images, batch 128, float32, the same shuffled batches for all. "

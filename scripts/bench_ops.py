@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchlib import interleaved, machine_facts, pin_threads, write_section
+from benchlib import header, interleaved, pin_threads, write_section
 
 import statistics
 
@@ -72,7 +72,7 @@ def main():
         mine, base = (statistics.median(times[k]) / REPEAT for k in ("nnpipe", "torch"))
         rows.append(f"| {name} | {mine * 1e3:.3f} ms | {base * 1e3:.3f} ms | {mine / base:.2f}× |")
         print(rows[-1], flush=True)
-    lines = [f"Machine: {machine_facts()}. Threads: {threads}.", "",
+    lines = [header(threads), "",
              "Median time per forward + backward over 7 interleaved repeats of 10 calls (float32).", "", *rows, "",
              f"Run took {time.time() - started:.0f} s."]
     write_section("ops", "Single ops vs PyTorch (scripts/bench_ops.py)", lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchlib import machine_facts, pin_threads, write_section
+from benchlib import header, pin_threads, write_section
 
 
 from nnpipe.config import load_config
@@ -81,7 +81,7 @@ def main():
             print(rows[-1], flush=True)
     base = rows[1][2]
     lines = [
-        f"Machine: {machine_facts()}. Threads: {threads}.",
+        header(threads),
         "",
         f"Corpus: the six shipped corpora, {len(corpus.ids):,} in-vocabulary tokens, {len(corpus.vocab):,} words "
         f"(min_count {args.min_count}); D={args.dim}, window {args.window}, {args.negatives} negatives, sample "

@@ -103,6 +103,18 @@ def peak_child(runners_factory):
     return False
 
 
+def header(threads):
+    """The first line of every section: the machine and the thread pinning."""
+    return f"Machine: {machine_facts()}. Threads: {threads}."
+
+
+def time_and_memory(script, runners, repeats):
+    """Interleaved timings of ``runners`` and the peak memory of one run of each, the
+    latter measured by re-running ``script`` with --peak NAME in fresh processes."""
+    times = interleaved(runners, repeats=repeats, warmup=1)
+    return times, {name: peak_rss_mb(script, name) for name in runners}
+
+
 def summary(samples):
     """(median, spread as (max - min) / median) of a list of timings."""
     median = statistics.median(samples)
