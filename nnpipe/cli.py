@@ -17,6 +17,7 @@ from .config import ConfigError, dump, from_dict, load_config, read_yaml
 from .data import DataError
 from .nn import StateDictError
 from .train import CheckpointError, Diverged, Interrupted, RunError, Trainer, find_runs, resolve_run
+from .train.distributed import DistributedError
 from .train.rundir import read_json, write_json
 
 app = typer.Typer(help="nnpipe: train MLP, CNN and skip-gram models from YAML configs.",
@@ -24,7 +25,7 @@ app = typer.Typer(help="nnpipe: train MLP, CNN and skip-gram models from YAML co
 config_app = typer.Typer(help="Inspect configs.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError)
+USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError, DistributedError)
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 SetOption = typer.Option([], "--set", "-s", help="Override a config key: --set optimizer.lr=0.01 (repeatable).")
@@ -84,6 +85,8 @@ def train(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<stem>/<time>."),
     resume: Optional[str] = typer.Option(None, help="Continue a run: its directory, a checkpoint in it, or 'latest'."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
+    distributed: Optional[str] = typer.Option(
+        None, help="mpi: data-parallel over the ranks of mpiexec -n N (needs .[mpi])."),
     debug: bool = DebugOption,
 ):
     """Train a model.
@@ -95,14 +98,30 @@ def train(
       nnpipe train configs/cnn.yaml --set optimizer.lr=0.002 --set train.epochs=5
 
       nnpipe train configs/mlp.yaml --resume latest
+
+      mpiexec -n 2 nnpipe train configs/cnn.yaml --distributed mpi
     """
+    from .train.distributed import make_communicator
+
+    comm = make_communicator(distributed)
+    try:
+        _train(comm, config, set_, device, run_dir, resume, quiet)
+    except Exception as exc:
+        if comm.size > 1 and not isinstance(exc, USER_ERRORS + (Diverged, Interrupted)):
+            # a failure on one rank would leave the others waiting in a collective forever
+            typer.echo(f"error: rank {comm.rank}: {type(exc).__name__}: {exc}; aborting all ranks", err=True)
+            comm.abort(EXIT_FAILED)
+        raise
+
+
+def _train(comm, config, set_, device, run_dir, resume, quiet):
     cfg = load_config(config, set_)
     checkpoint = None
     if resume:
         run_dir = resolve_run(resume, cfg.run.root, cfg.run.name)
         checkpoint = Path(resume) if Path(resume).is_file() else run_dir / "checkpoints" / "last.npz"
-    echo = (lambda *a: None) if quiet else typer.echo
-    trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo)
+    echo = (lambda *a: None) if quiet or not comm.is_main else typer.echo
+    trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo, comm=comm)
     if checkpoint:
         trainer.resume(checkpoint)
     else:
@@ -110,6 +129,8 @@ def train(
     echo(_describe(cfg))
     echo(f"run directory: {trainer.run_dir}" + (f" (resumed at epoch {trainer.epoch}, step {trainer.step})" if checkpoint else ""))
     summary = trainer.fit()
+    if not comm.is_main:
+        return
     test = summary.get("test") or {}
     best = summary["best"]
     headline = ", ".join(f"test {k} {v:.4f}" for k, v in test.items() if isinstance(v, float))
@@ -374,6 +395,45 @@ def predict(
 
     for path, top in predict_images(resolve_run(run, root), inputs, k, checkpoint):
         typer.echo(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
+
+
+@app.command()
+@guarded
+def sweep(
+    config: Path = typer.Argument(..., help="The base YAML config."),
+    grid: List[str] = typer.Option([], "--grid", help="key.path=value1,value2 (repeatable; values are YAML)."),
+    random: Optional[int] = typer.Option(None, "--random", help="Run only N trials drawn from the grid."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --random draw."),
+    parallel: int = typer.Option(1, "--parallel", help="Trials run at once (local backend)."),
+    backend: str = typer.Option("local", "--backend", help="local (subprocesses) or ray (needs .[ray])."),
+    address: Optional[str] = typer.Option(None, "--address", help="Address of an existing Ray cluster."),
+    debug: bool = DebugOption,
+):
+    """Run a hyperparameter sweep; each trial is an ordinary run directory.
+
+    Examples:
+
+      nnpipe sweep configs/mlp.yaml --grid optimizer.lr=0.01,0.1 --grid model.hidden='[128],[256]'
+
+      nnpipe sweep configs/mlp.yaml --grid optimizer.lr=0.001,0.003,0.01 --random 2 --backend ray
+    """
+    from .train.sweep import Sweep, parse_grid
+
+    if not grid:
+        raise ConfigError("give at least one --grid key.path=value1,value2")
+    plan = Sweep(config, parse_grid(grid), random, seed)
+    typer.echo(f"sweep {plan.id}: {len(plan.trials)} trials in {plan.dir} ({backend})")
+    rows = plan.run(parallel, backend, address)
+    failed = [row for row in rows if row["status"] != "completed"]
+    for row in failed:
+        typer.echo(f"  trial {row['trial']} {row['status']}: {row['error']}", err=True)
+    best = rows[0] if rows and rows[0]["status"] == "completed" else None
+    if best:
+        metric = plan.config.train.early_stopping.metric
+        typer.echo(f"best: trial {best['trial']} {metric} {best[metric]:.4f} ({best['run_dir']}); "
+                   f"table: {plan.dir / 'results.md'}")
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

@@ -85,7 +85,7 @@ def verify_shipped(path: Path):
         raise DataError(f"{path}: sha256 {actual[:12]}… differs from the shipped file's {expected[:12]}…; "
                         "the file is damaged or replaced (restore it with git checkout)")
     ledger[name] = _stamp(path)
-    tmp = ledger_path.with_suffix(".tmp")
+    tmp = ledger_path.with_suffix(f".{os.getpid()}.tmp")  # several processes may verify at once
     tmp.write_text(json.dumps(ledger))
     os.replace(tmp, ledger_path)
 

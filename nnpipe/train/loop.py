@@ -23,6 +23,7 @@ from ..models import build_model
 from ..nn import LOSSES, build_loss
 from ..optim import OPTIMIZERS, Schedule, build_optimizer, clip_grad_norm, clip_grad_value
 from .checkpoint import CheckpointError, check_fits, load_checkpoint, save_checkpoint
+from .distributed import SingleProcess
 from .metrics import MetricsLog
 from .rundir import environment, new_run_dir, read_json, write_json
 from .tasks import build_task
@@ -64,7 +65,9 @@ def _optimizer_options(config: Config) -> dict:
 
 
 class Trainer:
-    def __init__(self, config: Config, run_dir=None, device=None, quiet=False, echo=print):
+    def __init__(self, config: Config, run_dir=None, device=None, quiet=False, echo=print, comm=None):
+        self.comm = comm or SingleProcess()
+        quiet = quiet or not self.comm.is_main  # only rank 0 talks
         self.config, self.quiet, self.echo = config, quiet, echo
         self.device = backend.parse_device(device or config.device)
         xp = backend.cupy_module() if self.device.startswith("cuda") else np
@@ -79,6 +82,7 @@ class Trainer:
         loss_options = {k: getattr(config.loss, k) for k in LOSSES[config.loss.name][1] if hasattr(config.loss, k)}
         self.loss_fn = build_loss(config.loss.name, **loss_options)
         self.optimizer = build_optimizer(config.optimizer.name, self.model.parameters(), **_optimizer_options(config))
+        self.comm.broadcast_parameters(self.model.parameters())
         s = config.schedule
         per_epoch = len(self.task.loader)
         total = config.train.epochs * (per_epoch if s.interval == "step" else 1)
@@ -99,8 +103,11 @@ class Trainer:
     # ---- run directory -------------------------------------------------------------------
     def start_run(self, overrides=()):
         """Make a fresh run directory and write config, overrides and environment."""
-        if self.run_dir is None:
+        if self.comm.is_main and self.run_dir is None:
             self.run_dir = new_run_dir(self.config.run.root, self.config.run.name)
+        self.run_dir = self.comm.share(self.run_dir)  # every rank reads checkpoints from it
+        if not self.comm.is_main:
+            return
         (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(dump(self.config))
         (self.run_dir / "overrides.yaml").write_text(dump({"set": list(overrides)}))
@@ -109,6 +116,8 @@ class Trainer:
         self._write_summary("running")
 
     def _write_summary(self, status, **extra):
+        if not self.comm.is_main:
+            return
         summary = read_json(self.run_dir / "summary.json", {}) if self.run_dir else {}
         summary.update({"status": status, "model": self.config.model["name"], "epochs_completed": self.epoch,
                         "epochs": self.config.train.epochs, "steps": self.step, "best": self.best,
@@ -117,6 +126,8 @@ class Trainer:
 
     # ---- checkpoints ---------------------------------------------------------------------
     def _checkpoint(self, name):
+        if not self.comm.is_main:
+            return
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         for index, state in enumerate(self.optimizer.state):
             arrays.update({f"optim/{index}/{key}": array for key, array in state.items()})
@@ -127,11 +138,13 @@ class Trainer:
                           "lr": self.optimizer.lr},
             "best": self.best, "bad_epochs": self.bad_epochs, "running": self.running, "wall_s": self.wall_s,
             "parameters": [[k, list(v.shape), str(v.dtype)] for k, v in self.model.state_dict().items()],
-            "config_digest": self.config.digest(),
+            "config_digest": self.config.digest(), "world_size": self.comm.size,
         }
         save_checkpoint(self.run_dir / "checkpoints" / name, arrays, manifest)
 
     def _save_step_checkpoint(self):
+        if not self.comm.is_main:
+            return
         self._checkpoint(f"step-{self.step}.npz")
         self._checkpoint("last.npz")
         keep = self.config.train.keep_last
@@ -169,8 +182,11 @@ class Trainer:
         self.running, self.wall_s = manifest["running"], manifest["wall_s"]
         if self.run_dir is None:
             self.run_dir = path.parent.parent
-        MetricsLog(self.run_dir).truncate_after(self.step, self.epoch)
-        (self.run_dir / "config.yaml").write_text(dump(self.config))
+        # any world size may resume: every rank walks the same global batches
+        self.comm.broadcast_parameters(self.model.parameters())
+        if self.comm.is_main:
+            MetricsLog(self.run_dir).truncate_after(self.step, self.epoch)
+            (self.run_dir / "config.yaml").write_text(dump(self.config))
         self._write_summary("running")
 
     # ---- the loop ------------------------------------------------------------------------
@@ -185,7 +201,7 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 handlers[signum] = signal.signal(signum, self._on_signal)
-        log = MetricsLog(self.run_dir)
+        log = MetricsLog(self.run_dir) if self.comm.is_main else None
         try:
             # overflow shows up as a non-finite loss and is reported as divergence
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -219,13 +235,16 @@ class Trainer:
         for batch, count in self.task.batches():
             t = self.step if self.schedule.interval == "step" else self.epoch
             self.optimizer.lr = self.schedule(t)
-            loss, sums = self.task.loss(self.model, self.loss_fn, batch)
+            shard = tuple(part[self.comm.shard(len(batch[0]))] for part in batch)
+            loss, sums = self.task.loss(self.model, self.loss_fn, shard)
             value = float(loss.data)
+            self.model.zero_grad()
+            loss.backward()
+            if self.comm.size > 1:
+                value, sums = self._combine(value, sums, len(shard[0]), len(batch[0]))
             if not math.isfinite(value):
                 raise Diverged(f"loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}); the last good "
                                "checkpoint is kept. Try a lower optimizer.lr or set train.grad_clip")
-            self.model.zero_grad()
-            loss.backward()
             if cfg.clip_value:
                 clip_grad_value(self.model.parameters(), cfg.clip_value)
             if cfg.grad_clip:
@@ -237,7 +256,7 @@ class Trainer:
             for key, amount in sums.items():
                 self.running["sums"][key] = self.running["sums"].get(key, 0) + amount
             seen_here += count
-            if self.step % cfg.log_every == 0:
+            if self.step % cfg.log_every == 0 and log:
                 log.append({"kind": "step", "epoch": self.epoch + 1, "step": self.step, "loss": value,
                             "lr": self.optimizer.lr})
             bar.update(1)
@@ -260,6 +279,17 @@ class Trainer:
         self.wall_s += self.epoch_time
         self.epoch_rate = seen_here / max(self.epoch_time, 1e-9)
 
+    def _combine(self, value, sums, local_count, global_count):
+        """Global-batch gradients, loss and sums on every rank; the stop flag travels in
+        the same Allreduce, so all ranks stop after the same step."""
+        keys = sorted(sums)
+        weighted = (local_count, global_count) if not self.summed_loss else (1, 1)
+        weight = weighted[0] / weighted[1]
+        scalars = [value * weight] + [sums[k] for k in keys] + [float(self.stop_requested)]
+        reduced = self.comm.combine(self.model.parameters(), *weighted, scalars)
+        self.stop_requested = reduced[-1] > 0
+        return float(reduced[0]), {k: int(round(v)) for k, v in zip(keys, reduced[1:-1])}
+
     def _mean_loss(self):
         """The epoch's loss so far, per sample (per pair for a summed loss)."""
         samples = self.running["samples"]
@@ -279,7 +309,7 @@ class Trainer:
         row = {"kind": "epoch", "epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.lr,
                "train_loss": self._mean_loss()}
         row.update({f"train_{k}": v for k, v in self.task.epoch_metrics(self.running["sums"], samples).items()})
-        validation = self.task.evaluate(self.model, self.loss_fn, "val")
+        validation = self.task.evaluate(self.model, self.loss_fn, "val", self.comm)
         row.update({f"val_{k}": v for k, v in validation.items() if not isinstance(v, dict)})
         row.update({"time_s": round(self.epoch_time, 3), f"{self.task.unit}_per_s": round(self.epoch_rate, 1)})
         self.epoch += 1
@@ -292,7 +322,8 @@ class Trainer:
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
-        log.append(row)
+        if log:
+            log.append(row)
         self._checkpoint("last.npz")
         if improved or current is None:
             self._checkpoint("best.npz")
@@ -307,9 +338,10 @@ class Trainer:
         return False
 
     def _finish(self):
+        self.comm.barrier()  # rank 0 has written best.npz before anyone reads it
         best = self.run_dir / "checkpoints" / "best.npz"
         if best.is_file():
             self.load_weights(best)
-        test = self.task.evaluate(self.model, self.loss_fn, "test")
+        test = self.task.evaluate(self.model, self.loss_fn, "test", self.comm)
         self._write_summary("completed", test=test)
-        return read_json(self.run_dir / "summary.json")
+        return read_json(self.run_dir / "summary.json") if self.comm.is_main else {}

@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd import Tensor, no_grad
 from ..backend import to_numpy
 from ..data import BatchLoader, load_image_data, random_crop_flip
+from .distributed import SingleProcess
 
 
 class ClassificationTask:
@@ -59,11 +60,15 @@ class ClassificationTask:
     def epoch_metrics(sums, samples):
         return {"accuracy": sums.get("correct", 0) / max(samples, 1)}
 
-    def evaluate(self, model, loss_fn, split="val"):
-        """Loss, accuracy and per-class accuracy of ``model`` on a split, in eval mode."""
+    def evaluate(self, model, loss_fn, split="val", comm=None):
+        """Loss, accuracy and per-class accuracy of ``model`` on a split, in eval mode.
+        With several ranks each evaluates its shard and the sums are added up."""
+        comm = comm or SingleProcess()
         x, y = self.data.split(split)
         if len(x) == 0:
             return {}
+        part = comm.shard(len(x))
+        x, y = x[part], y[part]
         was_training = model.training
         model.eval()
         total_loss, predictions = 0.0, []
@@ -74,12 +79,16 @@ class ClassificationTask:
                 total_loss += float(loss_fn(logits, yb).data) * len(yb)
                 predictions.append(to_numpy(logits.data.argmax(axis=1)))
         model.train(was_training)
-        predicted = np.concatenate(predictions)
-        hits = predicted == y
-        classes = self.data.classes
-        per_class = {name: float(hits[y == k].mean()) if (y == k).any() else None
-                     for k, name in enumerate(classes)}
-        return {"loss": total_loss / len(y), "accuracy": float(hits.mean()), "per_class": per_class}
+        predicted = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+        classes = len(self.data.classes)
+        hits = np.bincount(y[predicted == y], minlength=classes)
+        counts = np.bincount(y, minlength=classes)
+        sums = comm.sum(np.concatenate([[total_loss], hits, counts]))
+        hits, counts = sums[1:1 + classes], sums[1 + classes:]
+        per_class = {name: float(hits[k] / counts[k]) if counts[k] else None
+                     for k, name in enumerate(self.data.classes)}
+        return {"loss": float(sums[0] / counts.sum()), "accuracy": float(hits.sum() / counts.sum()),
+                "per_class": per_class}
 
 
 def build_task(config, xp):

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
+from .distributed import SingleProcess
 
 
 class TextBatches:
@@ -97,12 +98,17 @@ class SkipGramTask:
     def word_vectors(self, model):
         return WordVectors(self.corpus.vocab.words, model.vectors())
 
-    def evaluate(self, model, loss_fn, split="val"):
+    def evaluate(self, model, loss_fn, split="val", comm=None):
         """WordSim-353 Spearman and Google-analogy accuracy (30,000 most frequent words).
 
-        Skip-gram has no held-out text: both splits report the same word-vector metrics."""
-        with no_grad():
-            vectors = self.word_vectors(model)
-        rho, _, _ = vectors.evaluate_word_pairs(self.wordsim)
-        accuracy, _, _, _ = vectors.evaluate_analogies(self.analogies)
-        return {"ws353": rho, "analogy": accuracy}
+        Skip-gram has no held-out text: both splits report the same word-vector metrics.
+        With several ranks (identical parameters) rank 0 computes and shares them."""
+        comm = comm or SingleProcess()
+        metrics = None
+        if comm.is_main:
+            with no_grad():
+                vectors = self.word_vectors(model)
+            rho, _, _ = vectors.evaluate_word_pairs(self.wordsim)
+            accuracy, _, _, _ = vectors.evaluate_analogies(self.analogies)
+            metrics = {"ws353": rho, "analogy": accuracy}
+        return comm.share(metrics)

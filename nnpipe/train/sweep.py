@@ -1,0 +1,170 @@
+"""Hyperparameter sweeps: a grid (or a seeded random sample of it) of --set overrides,
+each trial an ordinary run directory, run by local subprocesses or as Ray tasks.
+
+``runs/<stem>/sweep-<id>/trial-<k>/`` holds each trial; ``sweep.json`` and
+``results.md``/``results.csv`` (sorted by the chosen metric) sit beside them.  The id
+hashes the config and the grid, so running the same sweep again finds its trials:
+completed ones are skipped, interrupted ones resume from their last checkpoint.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..config import ConfigError, load_config
+from .rundir import RunError, read_json, write_json
+
+
+def parse_grid(items):
+    """{'optimizer.lr': [0.01, 0.1], ...} from ``key=v1,v2`` strings (values are YAML, so
+    ``model.hidden=[128],[256]`` gives two lists)."""
+    grid = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise ConfigError(f"--grid {item!r}: expected key.path=value1,value2,...")
+        try:
+            parsed = yaml.safe_load(f"[{values}]")
+        except yaml.YAMLError:
+            raise ConfigError(f"--grid {item!r}: the values are not valid YAML") from None
+        grid[key] = parsed
+    return grid
+
+
+def trials(grid, random=None, seed=0):
+    """Every combination of the grid, or ``random`` of them drawn with ``seed``."""
+    keys = list(grid)
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    if random is not None and random < len(combos):
+        chosen = np.random.default_rng(seed).choice(len(combos), size=random, replace=False)
+        combos = [combos[i] for i in sorted(chosen)]
+    return combos
+
+
+def _override_args(overrides):
+    return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+
+
+def trial_command(config, overrides, run_dir, resume):
+    # absolute paths: a Ray worker need not share the driver's working directory
+    command = [sys.executable, "-m", "nnpipe", "train", str(Path(config).resolve()), "--quiet",
+               "--run-dir", str(Path(run_dir).resolve())]
+    for item in _override_args(overrides):
+        command += ["--set", item]
+    if resume:
+        command += ["--resume", str(Path(run_dir).resolve())]
+    return command
+
+
+def _run_trial(command):
+    """Run one trial in its own process; returns the exit code and the last error line."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    return result.returncode, lines[-1] if lines else ""
+
+
+class Sweep:
+    def __init__(self, config_path, grid, random=None, seed=0):
+        self.config_path = Path(config_path)
+        self.config = load_config(self.config_path)  # validates the base config first
+        self.grid, self.random, self.seed = grid, random, seed
+        self.trials = trials(grid, random, seed)
+        for overrides in self.trials:  # a bad value fails here, before anything runs
+            load_config(self.config_path, _override_args(overrides))
+        key = json.dumps({"config": self.config_path.read_text(), "grid": grid, "random": random, "seed": seed},
+                         sort_keys=True)
+        self.id = hashlib.sha256(key.encode()).hexdigest()[:8]
+        self.dir = Path(self.config.run.root) / self.config.run.name / f"sweep-{self.id}"
+
+    def trial_dir(self, index):
+        return self.dir / f"trial-{index:03d}"
+
+    def pending(self):
+        """(index, command) for every trial that is not completed yet."""
+        work = []
+        for index, overrides in enumerate(self.trials):
+            run_dir = self.trial_dir(index)
+            status = read_json(run_dir / "summary.json", {}).get("status")
+            if status == "completed":
+                continue
+            resume = (run_dir / "checkpoints" / "last.npz").is_file()
+            if not resume and run_dir.exists():
+                shutil.rmtree(run_dir)  # a trial that never reached a checkpoint starts over
+            work.append((index, trial_command(self.config_path, overrides, run_dir, resume)))
+        return work
+
+    def run(self, parallel=1, backend="local", address=None):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        work = self.pending()
+        if backend == "local":
+            with ThreadPoolExecutor(max_workers=max(parallel, 1)) as pool:
+                outcomes = list(pool.map(lambda item: _run_trial(item[1]), work))
+        elif backend == "ray":
+            outcomes = _run_on_ray([command for _, command in work], address)
+        else:
+            raise ConfigError(f"unknown --backend {backend!r}; valid: local, ray")
+        errors = {index: outcome for (index, _), outcome in zip(work, outcomes) if outcome[0] != 0}
+        return self.report(errors)
+
+    def report(self, errors=None):
+        """Write sweep.json and the results tables; return the rows, best first."""
+        metric = self.config.train.early_stopping.metric
+        maximise = "loss" not in metric
+        rows = []
+        for index, overrides in enumerate(self.trials):
+            summary = read_json(self.trial_dir(index) / "summary.json", {})
+            best = (summary.get("best") or {}).get("value")
+            test = summary.get("test") or {}
+            rows.append({"trial": index, **{k: json.dumps(v) for k, v in overrides.items()},
+                         "status": summary.get("status", "not started"), metric: best,
+                         **{f"test_{k}": v for k, v in test.items() if isinstance(v, float)},
+                         "run_dir": str(self.trial_dir(index)),
+                         "error": (errors or {}).get(index, (0, ""))[1]})
+        rows.sort(key=lambda r: (r[metric] is None, -(r[metric] or 0) if maximise else (r[metric] or 0)))
+        write_json(self.dir / "sweep.json", {"id": self.id, "config": str(self.config_path), "grid": self.grid,
+                                             "random": self.random, "seed": self.seed, "metric": metric,
+                                             "trials": rows})
+        columns = list(rows[0]) if rows else []
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        with open(self.dir / "results.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        shown = [c for c in columns if c not in ("run_dir", "error")]
+        lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+        for row in rows:
+            lines.append("| " + " | ".join(_cell(row.get(c)) for c in shown) + " |")
+        (self.dir / "results.md").write_text("\n".join(lines) + "\n")
+        return rows
+
+
+def _cell(value):
+    return f"{value:.4f}" if isinstance(value, float) else "" if value is None else str(value)
+
+
+def _run_on_ray(commands, address=None):
+    """Each trial as a Ray task holding one CPU; a local Ray instance unless ``address``."""
+    try:
+        import ray
+    except ImportError:
+        raise RunError('--backend ray needs Ray: pip install -e ".[ray]"') from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        remote = ray.remote(num_cpus=1)(_run_trial)
+        return ray.get([remote.remote(command) for command in commands])
+    finally:
+        if started_here:
+            ray.shutdown()

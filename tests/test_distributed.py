@@ -1,0 +1,161 @@
+"""Data-parallel training over real MPI ranks (mpiexec from the mpich wheel) and
+hyperparameter sweeps on local subprocesses and on a local Ray instance."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnpipe.cli import app
+from nnpipe.train import load_checkpoint
+from pipeline_helpers import checkpoint_arrays, write_config
+
+runner = CliRunner()
+
+
+def mpiexec():
+    pytest.importorskip("mpi4py")
+    beside_python = Path(sys.executable).parent / "mpiexec"
+    found = str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
+    assert found, "the mpi extra installs mpich, which provides mpiexec"
+    return found
+
+
+def train_ranks(ranks, config, run_dir, cwd, timeout=240):
+    command = [sys.executable, "-m", "nnpipe", "train", str(config), "--distributed", "mpi", "--quiet",
+               "--run-dir", str(run_dir)]
+    if ranks > 1:
+        command = [mpiexec(), "-n", str(ranks)] + command
+    env = dict(os.environ, NNPIPE_CACHE=str(cwd / "cache"))
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+@pytest.mark.slow
+def test_two_ranks_give_the_one_rank_parameters_and_accuracy(tmp_path):
+    config = write_config(tmp_path, model={"dropout": 0.0}, train={"epochs": 1}, data={"batch_size": 250})
+    for ranks in (1, 2):
+        result = train_ranks(ranks, config, tmp_path / f"ranks{ranks}", tmp_path)
+        assert result.returncode == 0, result.stderr
+    one, two = (checkpoint_arrays(tmp_path / f"ranks{r}/checkpoints/last.npz") for r in (1, 2))
+    for key in one:
+        if key.startswith("model/"):
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-4, atol=1e-6)
+    _, manifest = load_checkpoint(tmp_path / "ranks2/checkpoints/last.npz")
+    assert manifest["world_size"] == 2
+    accuracy = [json.loads((tmp_path / f"ranks{r}/summary.json").read_text())["test"]["accuracy"] for r in (1, 2)]
+    assert accuracy[0] > 0.85 and abs(accuracy[0] - accuracy[1]) < 0.005
+
+
+@pytest.mark.slow
+def test_a_killed_rank_ends_the_job_without_corrupting_checkpoints(tmp_path):
+    config = write_config(tmp_path, model={"hidden": [256], "dropout": 0.0}, data={"batch_size": 32},
+                          train={"epochs": 3, "log_every": 5, "checkpoint_every": 40})
+    env = dict(os.environ, NNPIPE_CACHE=str(tmp_path / "cache"))
+    log = open(tmp_path / "job.log", "w")
+    job = subprocess.Popen([mpiexec(), "-n", "2", sys.executable, "-m", "nnpipe", "train", str(config),
+                            "--distributed", "mpi", "--quiet", "--run-dir", str(tmp_path / "run")],
+                           stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+    deadline = time.time() + 90
+    while time.time() < deadline and not list((tmp_path / "run/checkpoints").glob("step-*.npz")):
+        time.sleep(0.2)
+    assert list((tmp_path / "run/checkpoints").glob("step-*.npz")), (tmp_path / "job.log").read_text()
+    ranks = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _is_rank(int(pid), str(config))]
+    assert len(ranks) == 2
+    os.kill(max(ranks), signal.SIGKILL)
+    job.wait(timeout=60)
+    log.close()
+    assert job.returncode != 0
+    for checkpoint in (tmp_path / "run/checkpoints").glob("*.npz"):
+        load_checkpoint(checkpoint)  # every checkpoint left behind is whole
+
+
+def _is_rank(pid, config):
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return config.encode() in command and b"--distributed" in command and not any(b"mpiexec" in c for c in command)
+
+
+@pytest.mark.slow
+def test_skipgram_sparse_rows_are_allgathered_not_densified(tmp_path):
+    import yaml
+
+    config = tmp_path / "sg.yaml"
+    config.write_text(yaml.safe_dump({
+        "seed": 1, "model": {"name": "skipgram", "dim": 16, "negatives": 3},
+        "data": {"name": "text", "corpus": ["corpus/melville-moby-dick.txt.gz"], "batch_size": 2000},
+        "loss": {"name": "sgns"}, "optimizer": {"name": "sgd", "lr": 0.025},
+        "schedule": {"name": "linear", "min_lr": 0.0001},
+        "train": {"epochs": 1, "early_stopping": {"metric": "val_ws353"}}, "device": "cpu"}))
+    for ranks in (1, 2):
+        result = train_ranks(ranks, config, tmp_path / f"ranks{ranks}", tmp_path)
+        assert result.returncode == 0, result.stderr
+    one, two = (checkpoint_arrays(tmp_path / f"ranks{r}/checkpoints/last.npz") for r in (1, 2))
+    for key in ("model/center.weight", "model/context.weight"):
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-4, atol=1e-6)
+
+
+def test_distributed_without_a_known_backend_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["train", str(write_config(tmp_path)), "--distributed", "gloo"])
+    assert result.exit_code == 2 and "unknown --distributed 'gloo'; valid: mpi" in result.stderr
+
+
+def sweep(*args):
+    return runner.invoke(app, ["sweep", *map(str, args)])
+
+
+def test_local_sweep_runs_ranks_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+    config = write_config(tmp_path, train={"epochs": 1})
+    args = (config, "--grid", "optimizer.lr=0.0005,0.005", "--grid", "model.hidden=[8],[16]", "--random", "3",
+            "--parallel", "2")
+    result = sweep(*args)
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = next((tmp_path / "runs/tiny").glob("sweep-*"))
+    report = json.loads((folder / "sweep.json").read_text())
+    values = [row["val_accuracy"] for row in report["trials"]]
+    assert len(values) == 3 and values == sorted(values, reverse=True)
+    assert all(row["status"] == "completed" for row in report["trials"])
+    assert "| trial |" in (folder / "results.md").read_text() and (folder / "results.csv").is_file()
+    assert f"best: trial {report['trials'][0]['trial']}" in result.output
+    # interrupt one trial (as if the machine had stopped) and drop another: a rerun redoes only those
+    first, second = (folder / f"trial-{row['trial']:03d}" for row in report["trials"][:2])
+    summary = json.loads((first / "summary.json").read_text())
+    (first / "summary.json").write_text(json.dumps(dict(summary, status="interrupted")))
+    shutil.rmtree(second)
+    untouched = folder / f"trial-{report['trials'][2]['trial']:03d}" / "checkpoints/last.npz"
+    stamp = untouched.stat().st_mtime_ns
+    result = sweep(*args)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert json.loads((first / "summary.json").read_text())["status"] == "completed"
+    assert (second / "summary.json").is_file() and untouched.stat().st_mtime_ns == stamp
+
+
+def test_sweep_refuses_bad_grids_before_running(tmp_path):
+    config = write_config(tmp_path)
+    for grid, message in [("optimizer.lr", "expected key.path=value1,value2"),
+                          ("optimizer.lerning_rate=0.1,0.2", "optimizer.lerning_rate: unknown key"),
+                          ("optimizer.lr=-1,0.1", "optimizer.lr: must be > 0")]:
+        result = sweep(config, "--grid", grid)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_ray_backend_runs_trials_as_ray_tasks(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    config = write_config(tmp_path, train={"epochs": 1})
+    result = sweep(config, "--grid", "optimizer.lr=0.0005,0.005", "--backend", "ray")
+    assert result.exit_code == 0, result.output + result.stderr
+    report = json.loads(next((tmp_path / "runs/tiny").glob("sweep-*/sweep.json")).read_text())
+    assert [row["status"] for row in report["trials"]] == ["completed", "completed"]
