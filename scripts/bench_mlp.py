@@ -83,7 +83,7 @@ def epoch_runners():
 def main():
     threads = pin_threads()
     started = time.time()
-    times, memory = time_and_memory(__file__, epoch_runners(), repeats=7)
+    times, memory = time_and_memory(__file__, epoch_runners(), repeats=11)
     lines = [
         header(threads),
         "",
@@ -100,7 +100,7 @@ def main():
         "Peak resident memory added by one epoch (fresh process each, data already loaded): "
         + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items()) + ".",
         "",
-        f"7 interleaved repeats after a warm-up; spread = (max - min) / median; run took {time.time() - started:.0f} s.",
+        f"11 interleaved repeats after a warm-up; spread = (max - min) / median; run took {time.time() - started:.0f} s.",
     ]
     write_section("mlp", "MLP epoch (scripts/bench_mlp.py)", lines)
 
