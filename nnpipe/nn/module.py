@@ -1,6 +1,7 @@
 """Module: a tree of layers that registers parameters and sub-modules by attribute."""
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 
 import numpy as np
@@ -81,12 +82,12 @@ class Module:
 
     # ---- modes and devices ------------------------------------------------------------
     def train(self, mode=True):
+        """Training mode (dropout active, batch statistics) for the whole tree."""
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
 
-    def eval(self):
-        return self.train(False)
+    eval = functools.partialmethod(train, False)  # evaluation mode: model.eval()
 
     def zero_grad(self):
         for parameter in self.parameters():
