@@ -427,9 +427,9 @@ def sweep(
     failed = [row for row in rows if row["status"] != "completed"]
     for row in failed:
         typer.echo(f"  trial {row['trial']} {row['status']}: {row['error']}", err=True)
-    best = rows[0] if rows and rows[0]["status"] == "completed" else None
+    metric = plan.config.train.early_stopping.metric
+    best = rows[0] if rows and isinstance(rows[0][metric], float) else None
     if best:
-        metric = plan.config.train.early_stopping.metric
         typer.echo(f"best: trial {best['trial']} {metric} {best[metric]:.4f} ({best['run_dir']}); "
                    f"table: {plan.dir / 'results.md'}")
     if failed:
