@@ -264,6 +264,14 @@ def test_graph_png_without_graphviz_is_a_clear_error(tmp_path):
     assert_clean_failure(result, 2, "needs Graphviz's dot")
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot to render")
+def test_graph_png_with_graphviz(tmp_path):
+    out = tmp_path / "g.png"
+    result = invoke("graph", "x*x + 1", "--var", "x=2", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_predict_npy_and_png_with_clear_shape_errors(workspace, tmp_path):
     from nnpipe.data.mnist import load_idx_dataset
     from nnpipe.data.files import REPO_DATA
