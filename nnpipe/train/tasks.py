@@ -24,7 +24,6 @@ class ClassificationTask:
                                     data_cfg.mean, data_cfg.std, data_cfg.files)
         data_cfg.mean, data_cfg.std = self.data.mean, self.data.std  # stored in the run's config
         self.xp = xp
-        self.batch_size = data_cfg.batch_size
         augment = None
         if data_cfg.augment:
             augment = functools.partial(random_crop_flip, padding=data_cfg.crop_padding, flip=data_cfg.flip)
