@@ -63,19 +63,21 @@ class Module:
     def modules(self):
         return [module for _, module in self.named_modules()]
 
+    def _named(self, registry):
+        """(dotted name, value) for every entry of ``registry`` in the whole tree."""
+        for prefix, module in self.named_modules():
+            for name, value in getattr(module, registry).items():
+                yield (f"{prefix}.{name}" if prefix else name), value
+
     def named_parameters(self):
         """(dotted name, Parameter) pairs in registration order."""
-        for prefix, module in self.named_modules():
-            for name, parameter in module._parameters.items():
-                yield (f"{prefix}.{name}" if prefix else name), parameter
+        return self._named("_parameters")
 
     def parameters(self):
         return [parameter for _, parameter in self.named_parameters()]
 
     def named_buffers(self):
-        for prefix, module in self.named_modules():
-            for name, array in module._buffers.items():
-                yield (f"{prefix}.{name}" if prefix else name), array
+        return self._named("_buffers")
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())

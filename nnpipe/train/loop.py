@@ -246,9 +246,9 @@ class Trainer:
                 raise Diverged(f"loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}); the last good "
                                "checkpoint is kept. Try a lower optimizer.lr or set train.grad_clip")
             if cfg.clip_value:
-                clip_grad_value(self.model.parameters(), cfg.clip_value)
+                clip_grad_value(self.optimizer.params, cfg.clip_value)
             if cfg.grad_clip:
-                clip_grad_norm(self.model.parameters(), cfg.grad_clip)
+                clip_grad_norm(self.optimizer.params, cfg.grad_clip)
             self.optimizer.step()
             self.step += 1
             self.running["loss_sum"] += value if self.summed_loss else value * count
@@ -286,7 +286,7 @@ class Trainer:
         weighted = (local_count, global_count) if not self.summed_loss else (1, 1)
         weight = weighted[0] / weighted[1]
         scalars = [value * weight] + [sums[k] for k in keys] + [float(self.stop_requested)]
-        reduced = self.comm.combine(self.model.parameters(), *weighted, scalars)
+        reduced = self.comm.combine(self.optimizer.params, *weighted, scalars)
         self.stop_requested = reduced[-1] > 0
         return float(reduced[0]), {k: int(round(v)) for k, v in zip(keys, reduced[1:-1])}
 
