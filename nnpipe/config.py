@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import types
@@ -13,65 +12,25 @@ from pathlib import Path
 
 import yaml
 
-from .models import MODELS, model_options
+from .models import MODELS
 from .nn import LOSSES
-from .optim import OPTIMIZERS, Schedule
+from .optim import OPTIMIZERS, SCHEDULES
+from .registry import Section, UnknownComponent, suggest
+from .tasks import TASKS
 
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names every problem."""
 
 
-@dataclass
-class DataConfig:
-    name: str = "mnist"  # mnist | cifar10 | text
-    root: typing.Optional[str] = None  # default: $NNPIPE_DATA, else the repository's data/
-    batch_size: int = 128
-    val_split: int = 5000
-    shuffle: bool = True
-    drop_last: bool = False
-    augment: bool = False  # random crops of padded images (+ horizontal flips), per batch
-    crop_padding: int = 4  # pixels of zero padding the crops move within
-    flip: bool = True  # also flip half the images horizontally (off for digits)
-    files: typing.Optional[dict] = None  # IDX file names by role (train_images, ...)
-    mean: typing.Optional[list] = None  # per-channel normalisation; filled in from the training split
-    std: typing.Optional[list] = None
-    # text (skip-gram) options
-    corpus: typing.Optional[list] = None  # text files; default: every shipped corpus
-    min_count: int = 5
-    max_vocab: typing.Optional[int] = None
-    sample: float = 1e-3
-    window: int = 5
-    chunk_words: int = 100_000
+# Sections that name a registered component; each is validated against that component's
+# own options, so a new optimizer, loss, schedule, model or data kind needs no change here.
+COMPONENTS = {"model": MODELS, "data": TASKS, "loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+DEFAULT_NAMES = {"model": "mlp", "data": "mnist", "loss": "cross_entropy", "optimizer": "adam", "schedule": "constant"}
 
 
-@dataclass
-class LossConfig:
-    name: str = "cross_entropy"
-    label_smoothing: float = 0.0
-    margin: float = 1.0
-
-
-@dataclass
-class OptimizerConfig:
-    name: str = "adam"
-    lr: float = 0.001
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = False
-    betas: list = field(default_factory=lambda: [0.9, 0.999])
-    eps: typing.Optional[float] = None  # default: the optimizer's own
-    alpha: float = 0.99
-
-
-@dataclass
-class ScheduleConfig:
-    name: str = "constant"  # constant | step | exponential | cosine | linear
-    interval: str = "step"  # step | epoch
-    warmup: int = 0
-    step_size: int = 1
-    gamma: float = 0.1
-    min_lr: float = 0.0
+def _default_section(kind):
+    return lambda: COMPONENTS[kind].get(DEFAULT_NAMES[kind]).section()
 
 
 @dataclass
@@ -100,21 +59,24 @@ class RunConfig:
 @dataclass
 class Config:
     seed: int = 0
-    model: dict = field(default_factory=lambda: {"name": "mlp"})
-    data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    model: Section = field(default_factory=_default_section("model"))
+    data: Section = field(default_factory=_default_section("data"))
+    loss: Section = field(default_factory=_default_section("loss"))
+    optimizer: Section = field(default_factory=_default_section("optimizer"))
+    schedule: Section = field(default_factory=_default_section("schedule"))
     train: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
     run: RunConfig = field(default_factory=RunConfig)
+
+    def __getitem__(self, key):
+        return getattr(self, key)
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
     def digest(self):
         """A short hash of the parts that fix the shapes of a model (model and data name)."""
-        key = json.dumps({"model": self.model, "data": self.data.name}, sort_keys=True)
+        key = json.dumps({"model": dataclasses.asdict(self.model), "data": self.data.name}, sort_keys=True)
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -140,13 +102,9 @@ def _matches(value, kind):
     return isinstance(value, origin or kind)
 
 
-def _suggest(key, valid):
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _build(cls, data, path, problems):
-    """An instance of dataclass ``cls`` from ``data``, appending problems as strings."""
+def _build(cls, data, path, problems, drop_unknown=False):
+    """An instance of dataclass ``cls`` from ``data``, appending problems as strings.
+    ``drop_unknown`` ignores keys ``cls`` does not have (configs written by older versions)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -157,32 +115,50 @@ def _build(cls, data, path, problems):
     values = {}
     for key, value in data.items():
         where = f"{path}.{key}" if path else str(key)
-        if key not in hints:
-            problems.append(f"{where}: unknown key{_suggest(str(key), names)}; valid: {', '.join(names)}")
-            continue
-        kind = hints[key]
-        if dataclasses.is_dataclass(kind):
-            values[key] = _build(kind, value, where, problems)
-        elif not _matches(value, kind):
-            problems.append(f"{where}: expected {_type_name(kind)}, got {value!r}")
+        if cls is Config and key in COMPONENTS:
+            values[key] = _build_section(key, value, problems, drop_unknown)
+        elif key not in hints:
+            if not drop_unknown:
+                problems.append(f"{where}: unknown key{suggest(key, names)}; valid: {', '.join(names)}")
+        elif dataclasses.is_dataclass(hints[key]):
+            values[key] = _build(hints[key], value, where, problems, drop_unknown)
+        elif not _matches(value, hints[key]):
+            problems.append(f"{where}: expected {_type_name(hints[key])}, got {value!r}")
         else:
-            values[key] = float(value) if kind is float else value
+            values[key] = float(value) if hints[key] is float else value
     return cls(**values)
 
 
-def _check_model(section, problems):
-    if not isinstance(section, dict) or "name" not in section:
-        problems.append(f"model.name: missing; valid: {', '.join(sorted(MODELS))}")
-        return
-    name = section["name"]
-    if name not in MODELS:
-        problems.append(f"model.name: unknown model {name!r}{_suggest(str(name), list(MODELS))}; "
-                        f"valid: {', '.join(sorted(MODELS))}")
-        return
-    options = {k: v for k, v in section.items() if k != "name"}
-    built = _build(model_options(name), options, "model", problems)
-    section.clear()
-    section.update({"name": name, **dataclasses.asdict(built)})
+def _build_section(kind, raw, problems, drop_unknown):
+    """The section of the component that ``raw['name']`` names, checked against its options."""
+    registry = COMPONENTS[kind]
+    if not isinstance(raw, dict):
+        problems.append(f"{kind}: expected a mapping, got {type(raw).__name__}")
+        return _default_section(kind)()
+    if kind == "model" and "name" not in raw:
+        problems.append(f"model.name: missing; valid: {', '.join(registry)}")
+        return _default_section(kind)()
+    try:
+        entry = registry.get(raw.get("name", DEFAULT_NAMES[kind]))
+    except UnknownComponent as exc:
+        problems.append(f"{kind}.name: {exc}")
+        return _default_section(kind)()
+    return _build(entry.section, raw, kind, problems, drop_unknown)
+
+
+# options that mean the same in whichever section they appear, with their valid range
+RANGES = {
+    "lr": (lambda v: v > 0, "must be > 0"),
+    "weight_decay": (lambda v: v >= 0, "must be >= 0"),
+    "batch_size": (lambda v: v >= 1, "must be >= 1"),
+    "val_split": (lambda v: v >= 0, "must be >= 0"),
+    "dropout": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "crop_padding": (lambda v: v >= 0, "must be >= 0"),
+    "sample": (lambda v: v >= 0, "must be >= 0"),
+    "window": (lambda v: v >= 1, "must be >= 1"),
+    "min_count": (lambda v: v >= 1, "must be >= 1"),
+    "warmup": (lambda v: v >= 0, "must be >= 0"),
+}
 
 
 def _check_ranges(config, problems):
@@ -190,10 +166,11 @@ def _check_ranges(config, problems):
         if not condition:
             problems.append(f"{where}: {message}")
 
-    need(config.optimizer.lr > 0, "optimizer.lr", f"must be > 0, got {config.optimizer.lr}")
-    need(config.optimizer.weight_decay >= 0, "optimizer.weight_decay", "must be >= 0")
-    need(config.data.batch_size >= 1, "data.batch_size", f"must be >= 1, got {config.data.batch_size}")
-    need(config.data.val_split >= 0, "data.val_split", "must be >= 0")
+    for kind in COMPONENTS:
+        for key, value in dataclasses.asdict(config[kind]).items():
+            if key in RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
+                in_range, message = RANGES[key]
+                need(in_range(value), f"{kind}.{key}", f"{message}, got {value}")
     need(config.train.epochs >= 1, "train.epochs", f"must be >= 1, got {config.train.epochs}")
     need(config.train.keep_last >= 0, "train.keep_last", "must be >= 0")
     need(config.train.log_every >= 1, "train.log_every", "must be >= 1")
@@ -203,36 +180,29 @@ def _check_ranges(config, problems):
     for key in ("grad_clip", "clip_value"):
         value = getattr(config.train, key)
         need(value is None or value > 0, f"train.{key}", f"must be > 0 or null, got {value}")
-    dropout = config.model.get("dropout")
-    need(dropout is None or 0 <= dropout < 1, "model.dropout", f"must be in [0, 1), got {dropout}")
-    need(config.data.name in ("mnist", "cifar10", "text"), "data.name",
-         f"unknown data set {config.data.name!r}; valid: mnist, cifar10, text")
-    need(config.loss.name in LOSSES, "loss.name",
-         f"unknown loss {config.loss.name!r}{_suggest(config.loss.name, list(LOSSES))}; valid: {', '.join(LOSSES)}")
-    need(config.optimizer.name in OPTIMIZERS, "optimizer.name",
-         f"unknown optimizer {config.optimizer.name!r}{_suggest(config.optimizer.name, list(OPTIMIZERS))}; "
-         f"valid: {', '.join(OPTIMIZERS)}")
-    need(config.schedule.name in Schedule.NAMES, "schedule.name",
-         f"unknown schedule {config.schedule.name!r}; valid: {', '.join(Schedule.NAMES)}")
     need(config.schedule.interval in ("step", "epoch"), "schedule.interval", "must be 'step' or 'epoch'")
-    need(config.data.crop_padding >= 0, "data.crop_padding", "must be >= 0")
-    need(config.data.sample >= 0, "data.sample", "must be >= 0")
-    need(config.data.window >= 1, "data.window", "must be >= 1")
-    need(config.data.min_count >= 1, "data.min_count", "must be >= 1")
 
 
-def from_dict(raw) -> Config:
-    """Validate a plain dict (as YAML gives it) into a Config, or raise ConfigError."""
+def _check_combination(config, problems):
+    """The data kind accepts the model and the loss (by their tags)."""
+    accepts = TASKS.get(config.data.name).builder.accepts
+    for kind, registry in (("model", MODELS), ("loss", LOSSES)):
+        name = config[kind].name
+        if accepts[kind] not in registry.get(name).tags:
+            fits = ", ".join(registry.tagged(accepts[kind])) or "none registered"
+            problems.append(f"{kind}.name: data {config.data.name!r} cannot train {kind} {name!r}; "
+                            f"it takes {fits}")
+
+
+def from_dict(raw, drop_unknown=False) -> Config:
+    """Validate a plain dict (as YAML gives it) into a Config, or raise ConfigError.
+    ``drop_unknown`` reads run configs written by older versions, whose sections held
+    the options of every component at once."""
     problems = []
-    raw = dict(raw or {})
-    model = raw.pop("model", {"name": "mlp"})
-    model = dict(model) if isinstance(model, dict) else model
-    config = _build(Config, raw, "", problems)
-    _check_model(model, problems)
-    if isinstance(model, dict):
-        config.model = model
+    config = _build(Config, dict(raw or {}), "", problems, drop_unknown)
     if not problems:
         _check_ranges(config, problems)
+        _check_combination(config, problems)
     if problems:
         raise ConfigError("; ".join(problems))
     return config

@@ -131,8 +131,8 @@ def test_resume_with_different_model_shapes_is_refused(workspace):
     ws, config, run = workspace
     before = snapshot(ws)
     result = invoke("train", config, "--resume", run, "--set", "model.hidden=[32]")
-    assert_clean_failure(result, 2, "does not fit the configured model: 1.weight is (784, 16) in the checkpoint "
-                                    "but (784, 32) in the model")
+    assert_clean_failure(result, 2, "does not fit the configured model: 1.weight: shape (784, 16) in the state, "
+                                    "(784, 32) in the model")
     assert snapshot(ws) == before
 
 

@@ -81,7 +81,9 @@ def test_7_word2vec_queries_rank_the_expected_answers(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     (run / "vocab.tsv").write_text("".join(f"{w}\t{100 - i}\n" for i, w in enumerate(words)))
     (run / "summary.json").write_text('{"model": "skipgram"}')
+    (run / "config.yaml").write_text("model: {name: skipgram, dim: 16}\ndata: {name: text}\nloss: {name: sgns}\n")
     vectors = np.stack([base[w] for w in words]).astype(np.float32)
-    save_checkpoint(run / "checkpoints/best.npz", {"model/center.weight": vectors}, {})
+    save_checkpoint(run / "checkpoints/best.npz", {"model": {"center.weight": vectors,
+                                                             "context.weight": np.zeros_like(vectors)}})
     results = example("word2vec_queries").main(run)
     assert results[("man", "king", "woman")][0] == 1 and results[("france", "paris", "italy")][0] == 1

@@ -208,7 +208,7 @@ def test_embed_unknown_word_and_wrong_run_are_clear_errors(skipgram_run, tmp_pat
     (fake / "config.yaml").write_text("model: {name: mlp}\n")
     (fake / "summary.json").write_text('{"model": "mlp"}')
     result = runner.invoke(app, ["embed", str(fake), "--nearest", "whale"])
-    assert result.exit_code == 2 and "is not a skip-gram run" in result.stderr
+    assert result.exit_code == 2 and "is not a word-vector run" in result.stderr
     result = runner.invoke(app, ["embed", str(skipgram_run)])
     assert result.exit_code == 2 and "--nearest WORD" in result.stderr
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import nn
-from .registry import register
+from .registry import MODELS
 
 
 @dataclass
@@ -29,7 +29,7 @@ def _conv_out(size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
-@register("cnn", CNNOptions)
+@MODELS.register("cnn", CNNOptions, tags=("classifier",))
 def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
     if len(input_shape) != 3:
         raise ValueError(f"cnn needs image input (C, H, W), got shape {tuple(input_shape)}")

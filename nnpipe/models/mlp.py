@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 
 from .. import nn
-from .registry import register
+from .registry import MODELS
 
 
 @dataclass
@@ -17,7 +17,7 @@ class MLPOptions:
     init: str = "kaiming_uniform"
 
 
-@register("mlp", MLPOptions)
+@MODELS.register("mlp", MLPOptions, tags=("classifier",))
 def build_mlp(options: MLPOptions, rng, input_shape, num_classes, **_):
     nonlinearity = options.activation if options.activation in nn.init.GAINS else "relu"
     layers = [nn.Flatten()]

@@ -11,19 +11,18 @@ from dataclasses import dataclass
 
 from .. import nn
 from ..backend import to_numpy
-from .registry import register
+from .registry import MODELS
 
 
 @dataclass
 class SkipGramOptions:
     dim: int = 100
-    negatives: int = 5
+    negatives: int = 5  # negative samples per pair, drawn by the text task
 
 
 class SkipGram(nn.Module):
-    def __init__(self, vocab_size, dim, negatives, rng):
+    def __init__(self, vocab_size, dim, rng):
         super().__init__()
-        self.negatives = negatives
         self.center = nn.Embedding(vocab_size, dim, rng=rng)
         self.context = nn.Embedding(vocab_size, dim, scale=0)
 
@@ -38,8 +37,8 @@ class SkipGram(nn.Module):
         return to_numpy(self.center.weight.data)
 
 
-@register("skipgram", SkipGramOptions)
+@MODELS.register("skipgram", SkipGramOptions, tags=("word_vectors",))
 def build_skipgram(options: SkipGramOptions, rng, vocab_size, **_):
     if not vocab_size:
         raise ValueError("skipgram needs a vocabulary: build it from a text dataset first")
-    return SkipGram(vocab_size, options.dim, options.negatives, rng)
+    return SkipGram(vocab_size, options.dim, rng)

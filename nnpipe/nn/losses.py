@@ -1,37 +1,37 @@
-"""Losses by the names a config uses.  Each is a callable ``loss(output, target)``."""
+"""Losses by the names a config uses.  Each is a callable ``loss(output, target)``; its
+other parameters are its options (``loss: {name: cross_entropy, label_smoothing: 0.1}``).
+
+Tags say what a loss compares, so a data kind can accept the right ones:
+``classification`` (class scores against integer labels), ``word_vectors`` (the
+(centre, context, negatives) vectors of a word-vector model, no target), ``regression``
+and ``multilabel`` (targets shaped like the output: no shipped data kind has them).
+"""
 from __future__ import annotations
 
 import functools
 
 import nnpipe.autograd.functions as F
 
+from ..registry import Registry
 
-def _sgns(output, target=None, reduction="sum"):
-    """The skip-gram model returns (centre, context, negatives) vectors; target is unused.
+LOSSES = Registry("loss", inputs=2)
+
+LOSSES.register("cross_entropy", tags=("classification",))(F.cross_entropy)
+LOSSES.register("nll", tags=("classification",))(F.nll)
+LOSSES.register("multiclass_hinge", tags=("classification",))(F.multiclass_hinge)
+LOSSES.register("mse", tags=("regression",))(F.mse)
+LOSSES.register("bce_with_logits", tags=("multilabel",))(F.binary_cross_entropy_with_logits)
+
+
+@LOSSES.register("sgns", tags=("word_vectors",))
+def sgns(output, target=None, reduction: str = "sum"):
+    """A word-vector model returns (centre, context, negatives) vectors; target is unused.
     Summed over pairs by default, so the learning rate is word2vec's per-pair step."""
     return F.sgns(*output, reduction=reduction)
-
-
-LOSSES = {
-    "cross_entropy": (F.cross_entropy, {"label_smoothing"}),
-    "nll": (F.nll, set()),
-    "mse": (F.mse, set()),
-    "bce_with_logits": (F.binary_cross_entropy_with_logits, set()),
-    "multiclass_hinge": (F.multiclass_hinge, {"margin"}),
-    "sgns": (_sgns, {"reduction"}),
-}
 
 
 def build_loss(name, **options):
     """The loss function ``name`` with its options bound, e.g. build_loss('cross_entropy',
     label_smoothing=0.1)."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
-    function, allowed = LOSSES[name]
-    unknown = set(options) - allowed
-    if unknown:
-        raise ValueError(
-            f"loss {name!r} takes no option {', '.join(sorted(unknown))}"
-            + (f"; valid: {', '.join(sorted(allowed))}" if allowed else "")
-        )
-    return functools.partial(function, **options) if options else function
+    function = LOSSES.get(name).builder
+    return functools.partial(function, **LOSSES.options(name, options))

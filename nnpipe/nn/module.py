@@ -1,7 +1,6 @@
 """Module: a tree of layers that registers parameters and sub-modules by attribute."""
 from __future__ import annotations
 
-import functools
 from collections import OrderedDict
 
 import numpy as np
@@ -89,7 +88,9 @@ class Module:
             object.__setattr__(module, "training", mode)
         return self
 
-    eval = functools.partialmethod(train, False)  # evaluation mode: model.eval()
+    def eval(self):
+        """Evaluation mode (no dropout, running statistics) for the whole tree."""
+        return self.train(False)
 
     def zero_grad(self):
         for parameter in self.parameters():
@@ -128,7 +129,7 @@ class Module:
                 continue
             value = np.asarray(backend.to_numpy(state[name]))
             if value.shape != current.shape:
-                raise StateDictError(f"{name}: shape {value.shape} in the state does not match {current.shape}")
+                raise StateDictError(f"{name}: shape {value.shape} in the state, {current.shape} in the model")
             xp = backend.get_array_module(current)
             current[...] = xp.asarray(value.astype(current.dtype, copy=False))
 

@@ -1,17 +1,24 @@
-"""Optimizers, learning-rate schedules and gradient clipping: ``import nnpipe.optim as optim``."""
+"""Optimizers, learning-rate schedules and gradient clipping: ``import nnpipe.optim as optim``.
+
+How to add an optimizer: write ``optim/<name>.py`` with a subclass of :class:`Optimizer`
+decorated ``@OPTIMIZERS.register("<name>")`` whose ``__init__(self, params, lr: float = ...,
+<option>: <type> = <default>)`` lists its options and whose ``update(param, grad, state)``
+changes the arrays in place; import it below.  A config then says ``optimizer: {name:
+<name>, <option>: ...}``.  A schedule is the same with ``@SCHEDULES.register`` on a curve
+``f(progress, base_lr, <option>=...)`` (see ``schedules.py``).
+"""
+from . import optimizers
 from .clip import clip_grad_norm, clip_grad_value
 from .optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, AdamW, Momentum, Optimizer, RMSProp
-from .schedules import Schedule
+from .schedules import SCHEDULES, Schedule
 
 
 def build_optimizer(name, params, **options):
     """An optimizer by its config name, e.g. build_optimizer('adam', model.parameters(), lr=1e-3)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](params, **options)
+    return OPTIMIZERS.get(name).builder(params, **OPTIMIZERS.options(name, options))
 
 
 __all__ = [
-    "OPTIMIZERS", "SGD", "AdaGrad", "Adam", "AdamW", "Momentum", "Optimizer", "RMSProp", "Schedule",
-    "build_optimizer", "clip_grad_norm", "clip_grad_value",
+    "OPTIMIZERS", "SCHEDULES", "SGD", "AdaGrad", "Adam", "AdamW", "Momentum", "Optimizer", "RMSProp", "Schedule",
+    "build_optimizer", "clip_grad_norm", "clip_grad_value", "optimizers",
 ]

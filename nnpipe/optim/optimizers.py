@@ -12,12 +12,15 @@ import math
 
 from ..autograd import SparseRows
 from ..backend import get_array_module
+from ..registry import Registry
+
+OPTIMIZERS = Registry("optimizer", inputs=1)
 
 
 class Optimizer:
     state_names: tuple = ()
 
-    def __init__(self, params, lr, weight_decay=0.0):
+    def __init__(self, params, lr: float, weight_decay: float = 0.0):
         if lr <= 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
         self.params = list(params)
@@ -68,12 +71,15 @@ class Optimizer:
     # ---- checkpointing ----------------------------------------------------------------
     def state_dict(self):
         return {
+            "kind": type(self).__name__,
             "step_count": self.step_count,
             "lr": self.lr,
             "state": [{name: array for name, array in s.items()} for s in self.state],
         }
 
     def load_state_dict(self, saved):
+        if saved.get("kind", type(self).__name__) != type(self).__name__:
+            raise ValueError(f"the state is of optimizer {saved['kind']}, this one is {type(self).__name__}")
         if len(saved["state"]) != len(self.state):
             raise ValueError(
                 f"optimizer state holds {len(saved['state'])} parameters, this optimizer has {len(self.state)}"
@@ -87,19 +93,25 @@ class Optimizer:
         self.lr = float(saved["lr"])
 
 
+@OPTIMIZERS.register("sgd")
 class SGD(Optimizer):
     """p ← p - lr·g"""
+
+    def __init__(self, params, lr: float = 0.001, weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
 
     def update(self, param, grad, state):
         param -= param.dtype.type(self.lr) * grad
 
 
+@OPTIMIZERS.register("momentum")
 class Momentum(Optimizer):
     """v ← μ·v + g;  p ← p - lr·v  (Nesterov: p ← p - lr·(g + μ·v))."""
 
     state_names = ("velocity",)
 
-    def __init__(self, params, lr, momentum=0.9, nesterov=False, weight_decay=0.0):
+    def __init__(self, params, lr: float = 0.001, momentum: float = 0.9, nesterov: bool = False,
+                 weight_decay: float = 0.0):
         self.momentum, self.nesterov = momentum, nesterov
         super().__init__(params, lr, weight_decay)
 
@@ -111,12 +123,13 @@ class Momentum(Optimizer):
         param -= lr * (grad + mu * velocity) if self.nesterov else lr * velocity
 
 
+@OPTIMIZERS.register("adagrad")
 class AdaGrad(Optimizer):
     """s ← s + g²;  p ← p - lr·g/(√s + ε)"""
 
     state_names = ("sum_squares",)
 
-    def __init__(self, params, lr=0.01, eps=1e-10, weight_decay=0.0):
+    def __init__(self, params, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0):
         self.eps = eps
         super().__init__(params, lr, weight_decay)
 
@@ -126,12 +139,13 @@ class AdaGrad(Optimizer):
         param -= param.dtype.type(self.lr) * grad / (xp.sqrt(state["sum_squares"]) + param.dtype.type(self.eps))
 
 
+@OPTIMIZERS.register("rmsprop")
 class RMSProp(Optimizer):
     """s ← α·s + (1-α)·g²;  p ← p - lr·g/(√s + ε)"""
 
     state_names = ("mean_square",)
 
-    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0):
+    def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0):
         self.alpha, self.eps = alpha, eps
         super().__init__(params, lr, weight_decay)
 
@@ -144,13 +158,15 @@ class RMSProp(Optimizer):
         param -= param.dtype.type(self.lr) * grad / (xp.sqrt(square) + param.dtype.type(self.eps))
 
 
+@OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """m ← β1·m + (1-β1)·g;  v ← β2·v + (1-β2)·g²;
     p ← p - lr·m̂/(√v̂ + ε) with bias corrections m̂ = m/(1-β1ᵗ), v̂ = v/(1-β2ᵗ)."""
 
     state_names = ("m", "v")
 
-    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params, lr: float = 0.001, betas: list = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
         self.beta1, self.beta2 = betas
         self.eps = eps
         super().__init__(params, lr, weight_decay)
@@ -170,19 +186,17 @@ class Adam(Optimizer):
         param -= dtype(step_size) * m / denom
 
 
+@OPTIMIZERS.register("adamw")
 class AdamW(Adam):
     """Adam with decoupled weight decay: p ← p·(1 - lr·λ) before the Adam step."""
 
     decoupled_decay = True
 
-    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+    def __init__(self, params, lr: float = 0.001, betas: list = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01):
         super().__init__(params, lr, betas, eps, weight_decay)
 
     def update(self, param, grad, state):
         param *= param.dtype.type(1 - self.lr * self.weight_decay)
         super().update(param, grad, state)
 
-
-OPTIMIZERS = {
-    "sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW,
-}

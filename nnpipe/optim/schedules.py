@@ -1,49 +1,68 @@
 """Learning-rate schedules: pure functions of the step (or epoch) count, so a checkpoint
-needs only the counter to resume them exactly."""
+needs only the counter to resume them exactly.
+
+Each schedule is a registered curve ``lr = curve(t, span, base_lr, <options>)`` of the
+units ``t`` done after warm-up, out of ``span``; :class:`Schedule` adds the linear warm-up
+and the ``interval`` (``step`` or ``epoch``) that every schedule shares.
+"""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
+from ..registry import Registry
+
 
 @dataclass
+class ScheduleCommon:
+    interval: str = "step"  # step | epoch: what t counts
+    warmup: int = 0  # units of linear warm-up from 0 before the curve starts
+
+
+SCHEDULES = Registry("schedule", inputs=3, base=ScheduleCommon)
+
+
+@SCHEDULES.register("constant")
+def constant(t, span, base_lr):
+    return base_lr
+
+
+@SCHEDULES.register("step")
+def step(t, span, base_lr, step_size: int = 1, gamma: float = 0.1):
+    """Multiply by ``gamma`` every ``step_size`` units."""
+    return base_lr * gamma ** (t // step_size)
+
+
+@SCHEDULES.register("exponential")
+def exponential(t, span, base_lr, gamma: float = 0.1):
+    return base_lr * gamma**t
+
+
+@SCHEDULES.register("cosine")
+def cosine(t, span, base_lr, min_lr: float = 0.0):
+    """Half a cosine from ``base_lr`` down to ``min_lr`` over the run (SGDR without restarts)."""
+    progress = min(t / span, 1.0)
+    return min_lr + (base_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@SCHEDULES.register("linear")
+def linear(t, span, base_lr, min_lr: float = 0.0):
+    """word2vec's decay: straight down to a floor of ``min_lr``."""
+    return max(min_lr, base_lr * (1 - min(t / span, 1.0)))
+
+
 class Schedule:
-    """lr(t) for t = iterations (``interval='step'``) or epochs done (``interval='epoch'``).
+    """lr(t) for t = iterations (``interval='step'``) or epochs done (``interval='epoch'``);
+    ``total`` is the number of t units in the run (cosine and linear need it)."""
 
-    name: constant | step | exponential | cosine | linear.  ``total`` is the number of
-    t units in the run (cosine and linear need it); ``warmup`` units of linear warm-up
-    from 0 come first.  ``min_lr`` is the floor of cosine and linear decay.
-    """
-
-    name: str
-    base_lr: float
-    total: int = 0
-    warmup: int = 0
-    interval: str = "step"
-    step_size: int = 1
-    gamma: float = 0.1
-    min_lr: float = 0.0
-
-    NAMES = ("constant", "step", "exponential", "cosine", "linear")
-
-    def __post_init__(self):
-        if self.name not in self.NAMES:
-            raise ValueError(f"unknown schedule {self.name!r}; valid: {', '.join(self.NAMES)}")
-        if self.interval not in ("step", "epoch"):
-            raise ValueError(f"schedule interval must be 'step' or 'epoch', got {self.interval!r}")
+    def __init__(self, name, base_lr, total=0, warmup=0, interval="step", **options):
+        if interval not in ("step", "epoch"):
+            raise ValueError(f"schedule interval must be 'step' or 'epoch', got {interval!r}")
+        self.name, self.base_lr, self.total, self.warmup, self.interval = name, base_lr, total, warmup, interval
+        self.curve = functools.partial(SCHEDULES.get(name).builder, **SCHEDULES.options(name, options))
 
     def __call__(self, t: int) -> float:
         if t < self.warmup:
             return self.base_lr * (t + 1) / self.warmup
-        t -= self.warmup
-        span = max(self.total - self.warmup, 1)
-        if self.name == "constant":
-            return self.base_lr
-        if self.name == "step":
-            return self.base_lr * self.gamma ** (t // self.step_size)
-        if self.name == "exponential":
-            return self.base_lr * self.gamma**t
-        progress = min(t / span, 1.0)
-        if self.name == "cosine":
-            return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
-        return max(self.min_lr, self.base_lr * (1 - progress))
+        return self.curve(t - self.warmup, max(self.total - self.warmup, 1), self.base_lr)

@@ -1,7 +1,12 @@
 """Checkpoints: one ``.npz`` of named arrays plus a JSON manifest stored inside it.
 
-Written atomically (temp file in the same folder, flush, fsync, ``os.replace``), read
-with ``allow_pickle=False``, and validated before anything is loaded into a model.
+A checkpoint is a tree of states, each made by its owner's ``state_dict()``: the
+trainer's counters at the root, ``model``, ``optimizer`` and ``task`` below it.  Arrays
+anywhere in the tree are stored as npz entries named by their path (``model/0.weight``,
+``optimizer/state/0/m``); everything else goes into the manifest, where each array is
+replaced by ``{"__array__": path}``.  Written atomically (temp file in the same folder,
+flush, fsync, ``os.replace``), read with ``allow_pickle=False``, and validated before
+anything is loaded into a model.
 """
 from __future__ import annotations
 
@@ -11,22 +16,47 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import is_cupy_array, to_numpy
+from ..nn import StateDictError
+from .rundir import RunError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "__manifest__"
+ARRAY = "__array__"
 
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, damaged, of another format, or does not fit the model."""
 
 
-def save_checkpoint(path, arrays: dict, manifest: dict):
-    """Write ``arrays`` and ``manifest`` to ``path`` so that it is never seen half-written."""
+def _flatten(tree, path, arrays):
+    """The JSON skeleton of ``tree``, moving every array into ``arrays`` under its path."""
+    if isinstance(tree, np.ndarray) or is_cupy_array(tree):
+        arrays[path] = np.ascontiguousarray(to_numpy(tree))
+        return {ARRAY: path}
+    if isinstance(tree, dict):
+        return {key: _flatten(value, f"{path}/{key}" if path else str(key), arrays) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_flatten(value, f"{path}/{index}", arrays) for index, value in enumerate(tree)]
+    return tree
+
+
+def _unflatten(skeleton, arrays):
+    if isinstance(skeleton, dict):
+        if set(skeleton) == {ARRAY}:
+            return arrays[skeleton[ARRAY]]
+        return {key: _unflatten(value, arrays) for key, value in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [_unflatten(value, arrays) for value in skeleton]
+    return skeleton
+
+
+def save_checkpoint(path, state: dict):
+    """Write the state tree to ``path`` so that it is never seen half-written."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = {name: np.ascontiguousarray(to_numpy(array)) for name, array in arrays.items()}
-    manifest = dict(manifest, format_version=FORMAT_VERSION)
+    payload = {}
+    manifest = dict(_flatten(state, "", payload), format_version=FORMAT_VERSION)
     payload[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
     try:
         with open(tmp, "wb") as handle:
@@ -48,7 +78,7 @@ def save_checkpoint(path, arrays: dict, manifest: dict):
 
 
 def load_checkpoint(path):
-    """(arrays, manifest) from a checkpoint, or CheckpointError saying what is wrong."""
+    """(arrays by path, manifest) of a checkpoint, or CheckpointError saying what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -69,23 +99,43 @@ def load_checkpoint(path):
         manifest = json.loads(arrays.pop(MANIFEST).tobytes().decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: its manifest is damaged ({exc})") from None
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version not in (1, FORMAT_VERSION):
         raise CheckpointError(f"{path}: checkpoint format {version!r}, this nnpipe reads format {FORMAT_VERSION}")
     return arrays, manifest
 
 
-def check_fits(path, manifest, model):
-    """Raise CheckpointError unless the checkpoint's parameters match ``model``'s shapes."""
-    saved = {name: tuple(shape) for name, shape, _ in manifest.get("parameters", [])}
-    own = {name: tuple(array.shape) for name, array in model.state_dict().items()}
-    problems = [f"{name} is {saved[name]} in the checkpoint but {own[name]} in the model"
-                for name in own if name in saved and saved[name] != own[name]]
-    missing = [name for name in own if name not in saved]
-    extra = [name for name in saved if name not in own]
-    if missing:
-        problems.append("model has no saved " + ", ".join(missing))
-    if extra:
-        problems.append("checkpoint has unknown " + ", ".join(extra))
-    if problems:
-        raise CheckpointError(f"{path} does not fit the configured model: " + "; ".join(problems))
+def read_state(path):
+    """The whole state tree of a checkpoint written by this version (for resuming)."""
+    arrays, manifest = load_checkpoint(path)
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {manifest['format_version']} was written by nnpipe 0.1; "
+                              f"resuming needs format {FORMAT_VERSION} (eval, embed and predict still read it)")
+    return _unflatten(manifest, arrays)
+
+
+def model_state(path):
+    """The model parameters of a checkpoint of any readable format, by parameter name."""
+    arrays, _ = load_checkpoint(path)
+    return {key[len("model/"):]: array for key, array in arrays.items() if key.startswith("model/")}
+
+
+def load_model_weights(model, path, state=None):
+    """Load a checkpoint's parameters (or its already read ``state``) into ``model``."""
+    try:
+        model.load_state_dict(model_state(path) if state is None else state)
+    except StateDictError as exc:
+        raise CheckpointError(f"{path} does not fit the configured model: {exc}") from None
+
+
+def find_checkpoint(target, run_dir, which="best") -> Path:
+    """The checkpoint a command means: ``target`` itself when it is a file, else
+    ``checkpoints/<which>.npz`` of ``run_dir``."""
+    if target and Path(target).is_file():
+        return Path(target)
+    if which not in ("best", "last"):
+        raise RunError(f"--checkpoint must be best or last, got {which!r}")
+    path = Path(run_dir) / "checkpoints" / f"{which}.npz"
+    if not path.is_file():
+        raise CheckpointError(f"run {run_dir} has no checkpoints/{which}.npz (was it trained for at least one epoch?)")
+    return path

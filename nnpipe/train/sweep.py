@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from ..config import ConfigError, load_config
+from .metrics import sort_key
 from .rundir import RunError, read_json, write_json
 
 
@@ -119,7 +120,6 @@ class Sweep:
     def report(self, errors=None):
         """Write sweep.json and the results tables; return the rows, best first."""
         metric = self.config.train.early_stopping.metric
-        maximise = "loss" not in metric
         rows = []
         for index, overrides in enumerate(self.trials):
             summary = read_json(self.trial_dir(index) / "summary.json", {})
@@ -130,7 +130,8 @@ class Sweep:
                          **{f"test_{k}": v for k, v in test.items() if isinstance(v, float)},
                          "run_dir": str(self.trial_dir(index)),
                          "error": (errors or {}).get(index, (0, ""))[1]})
-        rows.sort(key=lambda r: (r[metric] is None, -(r[metric] or 0) if maximise else (r[metric] or 0)))
+        rank = sort_key(metric)
+        rows.sort(key=lambda row: rank(row[metric]))
         write_json(self.dir / "sweep.json", {"id": self.id, "config": str(self.config_path), "grid": self.grid,
                                              "random": self.random, "seed": self.seed, "metric": metric,
                                              "trials": rows})

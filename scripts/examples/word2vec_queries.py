@@ -4,7 +4,7 @@ paris − france + italy with the rank of the expected answer among all words.""
 import sys
 from pathlib import Path
 
-from nnpipe.train.embeddings import load_word_vectors
+from nnpipe.commands.embed import load_word_vectors
 from nnpipe.train.rundir import latest_run
 
 QUERIES = [("man", "king", "woman", "queen"), ("france", "paris", "italy", "rome")]

@@ -1,10 +1,32 @@
-"""Training curves of runs, drawn with matplotlib (the ``plot`` extra)."""
+"""``nnpipe plot``: training curves of runs, drawn with matplotlib (the ``plot`` extra)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
-from .metrics import MetricsLog
-from .rundir import RunError
+import typer
+
+from ..train import resolve_run
+from ..train.metrics import MetricsLog
+from ..train.rundir import RunError
+from .common import DebugOption, RootOption, guarded
+
+
+@guarded
+def plot(
+    run_dirs: List[str] = typer.Argument(None, help="Run directories (default: the latest run)."),
+    metric: str = typer.Option("loss,accuracy", help="Comma-separated metrics to draw, one panel each."),
+    out: Path = typer.Option(Path("curves.png"), help="Output image (.png, .svg, .pdf)."),
+    root: Path = RootOption,
+    debug: bool = DebugOption,
+):
+    """Draw training and validation curves of one or several runs on shared axes.
+
+    Example: nnpipe plot runs/mlp/A runs/mlp/B --metric loss --out curves.png
+    """
+    runs = [resolve_run(spec, root) for spec in (run_dirs or ["latest"])]
+    plot_runs(runs, [m.strip() for m in metric.split(",") if m.strip()], out)
+    typer.echo(f"wrote {out}")
 
 
 def plot_runs(run_dirs, metrics, out):

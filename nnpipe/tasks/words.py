@@ -7,12 +7,24 @@ negatives from ``default_rng([seed, epoch, batch])``.  So the loader's position 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
 
 from ..autograd import no_grad
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
-from .distributed import SingleProcess
+from .registry import TASKS
+
+
+@dataclass
+class TextOptions:
+    corpus: Optional[list] = None  # text files; default: every shipped corpus
+    min_count: int = 5  # words seen fewer times are dropped
+    max_vocab: Optional[int] = None
+    sample: float = 1e-3  # frequent-word subsampling threshold (Mikolov's formula)
+    window: int = 5  # maximum window; each centre draws 1..window
 
 
 class TextBatches:
@@ -32,14 +44,19 @@ class TextBatches:
         self.epoch, self.batch_index, self.seed = int(state["epoch"]), int(state["batch_index"]), int(state["seed"])
 
 
+def _corpus(data):
+    return load_corpus(data.corpus, data.root, data.min_count, data.max_vocab)
+
+
+@TASKS.register("text", TextOptions)
 class SkipGramTask:
+    accepts = {"model": "word_vectors", "loss": "word_vectors"}
     unit = "words"
-    loss_reduction = "sum"  # the sgns loss sums over pairs; the bar shows it per pair
 
     def __init__(self, config, xp):
         data = config.data
         self.xp = xp
-        self.corpus = load_corpus(data.corpus, data.root, data.min_count, data.max_vocab)
+        self.corpus = _corpus(data)
         self.sentence_of = self.corpus.sentence_of
         self.keep = keep_probabilities(self.corpus.vocab.counts, data.sample)
         self.sampler = NegativeSampler(self.corpus.vocab.counts)
@@ -48,6 +65,14 @@ class SkipGramTask:
         self.wordsim = default_eval_file(WORDSIM, data.root)
         self.analogies = default_eval_file(ANALOGIES, data.root)
         self._subsampled = (None, None)
+
+    @staticmethod
+    def sample(config):
+        """(model inputs, a batch of two pairs with their negatives, no labels)."""
+        vocab = len(_corpus(config.data).vocab)
+        k = config.model.get("negatives", 5)
+        batch = (np.array([0, 1]), np.array([2, 3]), np.arange(2 * k).reshape(2, k) % vocab)
+        return {"vocab_size": vocab}, batch, None
 
     def model_inputs(self):
         return {"vocab_size": len(self.corpus.vocab)}
@@ -92,18 +117,22 @@ class SkipGramTask:
         return loss, {"pairs": len(batch[0])}
 
     @staticmethod
+    def loss_terms(sums, samples):
+        """How many terms a summed loss adds up: one per (centre, context) pair."""
+        return sums.get("pairs", 0)
+
+    @staticmethod
     def epoch_metrics(sums, samples):
         return {"pairs_per_word": sums.get("pairs", 0) / max(samples, 1)}
 
     def word_vectors(self, model):
         return WordVectors(self.corpus.vocab.words, model.vectors())
 
-    def evaluate(self, model, loss_fn, split="val", comm=None):
+    def evaluate(self, model, loss_fn, split, comm):
         """WordSim-353 Spearman and Google-analogy accuracy (30,000 most frequent words).
 
         Skip-gram has no held-out text: both splits report the same word-vector metrics.
         With several ranks (identical parameters) rank 0 computes and shares them."""
-        comm = comm or SingleProcess()
         metrics = None
         if comm.is_main:
             with no_grad():

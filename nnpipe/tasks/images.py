@@ -1,22 +1,41 @@
-"""What the training loop trains: a task supplies batches, the loss of a batch with its
-running statistics, and evaluation.  One loop serves every model."""
+"""Image classification (MNIST, CIFAR-10): batches of normalised NCHW images, accuracy
+beside the loss, per-class accuracy in evaluation."""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 from ..autograd import Tensor, no_grad
 from ..backend import to_numpy
 from ..data import BatchLoader, load_image_data, random_crop_flip
-from .distributed import SingleProcess
+from ..data.cifar import CLASSES as CIFAR_CLASSES
+from .registry import TASKS
+
+# input shape (C, H, W) and class names of each image data kind
+IMAGE_KINDS = {"mnist": ((1, 28, 28), [str(d) for d in range(10)]), "cifar10": ((3, 32, 32), CIFAR_CLASSES)}
 
 
+@dataclass
+class ImageOptions:
+    val_split: int = 5000  # images held out of the training set, chosen by the seed
+    shuffle: bool = True
+    drop_last: bool = False
+    augment: bool = False  # random crops of padded images (+ horizontal flips), per batch
+    crop_padding: int = 4  # pixels of zero padding the crops move within
+    flip: bool = True  # also flip half the images horizontally (off for digits)
+    files: Optional[dict] = None  # IDX file names by role (train_images, ...)
+    mean: Optional[list] = None  # per-channel normalisation; filled in from the training split
+    std: Optional[list] = None
+
+
+@TASKS.register("mnist", ImageOptions)
+@TASKS.register("cifar10", ImageOptions)
 class ClassificationTask:
-    """Image classification (MNIST, CIFAR-10): accuracy beside the loss."""
-
+    accepts = {"model": "classifier", "loss": "classification"}
     unit = "samples"
-    loss_reduction = "mean"  # the loss is a batch mean: weigh it by the batch size
 
     def __init__(self, config, xp):
         data_cfg = config.data
@@ -29,6 +48,13 @@ class ClassificationTask:
             augment = functools.partial(random_crop_flip, padding=data_cfg.crop_padding, flip=data_cfg.flip)
         self.loader = BatchLoader(self.data.train_x, self.data.train_y, data_cfg.batch_size, data_cfg.shuffle,
                                   data_cfg.drop_last, seed=config.seed, augment=augment)
+
+    @staticmethod
+    def sample(config):
+        """(model inputs, a batch of two blank images, their labels), without loading data."""
+        shape, classes = IMAGE_KINDS[config.data.name]
+        inputs = {"input_shape": shape, "num_classes": len(classes)}
+        return inputs, Tensor(np.zeros((2,) + shape, np.float32)), np.zeros(2, np.int64)
 
     def save_extras(self, run_dir):
         """Nothing beyond the config is needed to rebuild an image classifier."""
@@ -49,20 +75,24 @@ class ClassificationTask:
         correct = int((logits.data.argmax(axis=1) == y).sum())
         return loss, {"correct": correct}
 
+    @staticmethod
+    def loss_terms(sums, samples):
+        """How many terms a summed loss adds up: one per image."""
+        return samples
+
+    @staticmethod
+    def epoch_metrics(sums, samples):
+        return {"accuracy": sums.get("correct", 0) / max(samples, 1)}
+
     def state_dict(self):
         return self.loader.state_dict()
 
     def load_state_dict(self, state):
         self.loader.load_state_dict(state)
 
-    @staticmethod
-    def epoch_metrics(sums, samples):
-        return {"accuracy": sums.get("correct", 0) / max(samples, 1)}
-
-    def evaluate(self, model, loss_fn, split="val", comm=None):
+    def evaluate(self, model, loss_fn, split, comm):
         """Loss, accuracy and per-class accuracy of ``model`` on a split, in eval mode.
         With several ranks each evaluates its shard and the sums are added up."""
-        comm = comm or SingleProcess()
         x, y = self.data.split(split)
         if len(x) == 0:
             return {}
@@ -88,11 +118,3 @@ class ClassificationTask:
                      for k, name in enumerate(self.data.classes)}
         return {"loss": float(sums[0] / counts.sum()), "accuracy": float(hits.sum() / counts.sum()),
                 "per_class": per_class}
-
-
-def build_task(config, xp):
-    if config.data.name in ("mnist", "cifar10"):
-        return ClassificationTask(config, xp)
-    from .text_task import SkipGramTask  # noqa: PLC0415  (text data only when asked for)
-
-    return SkipGramTask(config, xp)

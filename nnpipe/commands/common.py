@@ -1,0 +1,76 @@
+"""What every command shares: exit codes, the error guard, common options, and reading
+a run's config and model."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from ..backend import DeviceError
+from ..config import Config, ConfigError, from_dict, read_yaml
+from ..data import DataError
+from ..models import build_model
+from ..nn import StateDictError
+from ..tasks import TASKS
+from ..train import CheckpointError, Diverged, Interrupted, RunError
+from ..train.distributed import DistributedError
+
+USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError, DistributedError)
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+SetOption = typer.Option([], "--set", "-s", help="Override a config key: --set optimizer.lr=0.01 (repeatable).")
+DebugOption = typer.Option(False, "--debug", help="Show the full traceback on errors.")
+RootOption = typer.Option(Path("runs"), "--root", help="Folder holding the runs.")
+CheckpointOption = typer.Option("best", "--checkpoint", help="best or last.")
+
+
+def fail(message, code):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(command):
+    """Turn known failures into one-line messages and the documented exit codes."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except USER_ERRORS as exc:
+            if debug:
+                raise
+            fail(exc, EXIT_USAGE)
+        except Diverged as exc:
+            if debug:
+                raise
+            fail(f"training diverged: {exc}", EXIT_FAILED)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            typer.echo(f"\n{exc or 'interrupted'}", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:  # noqa: BLE001  (anything else is a bug or an environment problem)
+            if debug:
+                raise
+            fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", EXIT_FAILED)
+
+    return wrapper
+
+
+def run_config(run_dir) -> Config:
+    """The resolved config a run was trained with (older runs' extra keys are ignored)."""
+    return from_dict(read_yaml(Path(run_dir) / "config.yaml"), drop_unknown=True)
+
+
+def model_from_config(config: Config):
+    """(model, example batch, example labels or None) for a config, without loading image
+    data (a text config reads its cached vocabulary)."""
+    inputs, batch, labels = TASKS.get(config.data.name).builder.sample(config)
+    try:
+        model = build_model(config.model, np.random.default_rng(config.seed), **inputs)
+    except ValueError as exc:
+        raise ConfigError(f"model: {exc}") from None
+    return model, batch, labels

@@ -1,0 +1,96 @@
+"""``nnpipe embed``: query, evaluate and export the word vectors of a trained run."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+import typer
+
+from ..config import ConfigError
+from ..data.text import Vocabulary
+from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
+from ..models import MODELS, build_model
+from ..train import find_checkpoint, find_runs, load_model_weights, resolve_run
+from ..train.rundir import RunError
+from .common import CheckpointOption, DebugOption, RootOption, guarded, run_config
+
+
+def is_word_vector_run(run_dir) -> bool:
+    return (Path(run_dir) / "vocab.tsv").is_file()
+
+
+def load_word_vectors(run_dir, which="best") -> WordVectors:
+    """The word vectors of a finished run: its model rebuilt from config.yaml and
+    vocab.tsv, its checkpoint's weights loaded, and the model's own ``vectors()``."""
+    run_dir = Path(run_dir)
+    config = run_config(run_dir)
+    if not is_word_vector_run(run_dir) or "word_vectors" not in MODELS.get(config.model.name).tags:
+        raise RunError(f"{run_dir} is not a word-vector run (model {config.model.name!r}, no vocab.tsv)")
+    vocab = Vocabulary.load(run_dir / "vocab.tsv")
+    model = build_model(config.model, np.random.default_rng(config.seed), vocab_size=len(vocab))
+    load_model_weights(model, find_checkpoint(None, run_dir, which))
+    return WordVectors(vocab.words, model.vectors())
+
+
+def _print_words(title, rows):
+    typer.echo(title)
+    for rank, (word, score) in enumerate(rows, 1):
+        typer.echo(f"  {rank:>3}  {word:<20} {score:.4f}")
+
+
+@guarded
+def embed(
+    run: Optional[str] = typer.Argument(None, help="A word-vector run directory (default: the latest one)."),
+    nearest: Optional[str] = typer.Option(None, "--nearest", help="Print the words closest to this one."),
+    k: int = typer.Option(10, "-k", help="How many words to print."),
+    analogy: Optional[Tuple[str, str, str]] = typer.Option(
+        None, "--analogy", help="A B C: words x with B - A + C ≈ x (man king woman → queen)."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the vectors in word2vec format."),
+    binary: bool = typer.Option(False, "--binary", help="With --export: the binary word2vec format."),
+    evaluate_: bool = typer.Option(False, "--evaluate", help="WordSim-353 Spearman and Google-analogy accuracy."),
+    wordsim: Optional[Path] = typer.Option(None, help="Word-pair similarity file (default: data/wordeval/wordsim353.tsv)."),
+    analogies: Optional[Path] = typer.Option(None, help="Analogy file (default: data/wordeval/questions-words.txt)."),
+    checkpoint: str = CheckpointOption,
+    root: Path = RootOption,
+    debug: bool = DebugOption,
+):
+    """Query the word vectors of a trained skip-gram run.
+
+    Examples:
+
+      nnpipe embed --nearest frog
+
+      nnpipe embed --analogy man king woman
+
+      nnpipe embed runs/skipgram/20261125-101500-a3f9 --export vectors.txt
+
+      nnpipe embed --evaluate
+    """
+    if not (nearest or analogy or export or evaluate_):
+        raise ConfigError("say what to do: --nearest WORD, --analogy A B C, --export FILE or --evaluate")
+    if run is None:  # the newest word-vector run, even if other models were trained since
+        found = [path for path in find_runs(root) if is_word_vector_run(path)]
+        if not found:
+            raise RunError(f"no skip-gram runs under {root}/: train one with nnpipe train configs/skipgram.yaml")
+        run_dir = found[-1]
+    else:
+        run_dir = resolve_run(run, root)
+    vectors = load_word_vectors(run_dir, checkpoint)
+    if nearest:
+        word = nearest.lower()
+        _print_words(f"nearest to {word!r}", vectors.nearest(word, k))
+    if analogy:
+        a, b, c = (w.lower() for w in analogy)
+        _print_words(f"{b} - {a} + {c}", vectors.analogy(a, b, c, k))
+    if evaluate_:
+        rho, used, oov = vectors.evaluate_word_pairs(wordsim or default_eval_file(WORDSIM))
+        typer.echo(f"WordSim-353 Spearman {rho:.4f} ({used} pairs, {oov} out of vocabulary)")
+        accuracy, sections, answered, skipped = vectors.evaluate_analogies(analogies or default_eval_file(ANALOGIES))
+        typer.echo(f"analogy accuracy {accuracy:.4f} ({answered} questions, {skipped} out of the "
+                   f"30,000 most frequent words)")
+        for section, value in sections.items():
+            typer.echo(f"  {section:<28} {value:.4f}")
+    if export:
+        vectors.save_word2vec(export, binary=binary)
+        typer.echo(f"wrote {len(vectors.words):,} vectors of size {vectors.vectors.shape[1]} to {export}")

@@ -1,0 +1,151 @@
+"""``nnpipe graph``: the computational graph of a model's forward pass and loss, or of an
+arithmetic expression in a small safe grammar, as Graphviz DOT (or PNG/SVG via ``dot``)."""
+from __future__ import annotations
+
+import ast
+import math
+import shutil
+import subprocess
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import typer
+
+import nnpipe.autograd.functions as F
+
+from ..autograd import Tensor
+from ..autograd.graph import to_dot
+from ..config import ConfigError, load_config
+from ..nn import build_loss
+from ..train.rundir import RunError
+from .common import DebugOption, SetOption, guarded, model_from_config
+
+
+class ExpressionError(ValueError):
+    """An expression outside the small grammar nnpipe draws."""
+
+
+def _functions():
+    return {"exp": F.exp, "log": F.log, "sqrt": F.sqrt, "tanh": F.tanh, "sigmoid": F.sigmoid, "relu": F.relu,
+            "max": F.maximum, "abs": F.abs}
+
+
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b}
+
+
+def parse_expression(text, variables):
+    """Build the graph of an arithmetic expression such as ``3*sqrt(x)*(log(x) + 1/x**2)``.
+
+    Grammar: numbers, the names in ``variables`` (floats, made float64 leaf tensors),
+    + - * / **, unary minus, parentheses and exp log sqrt tanh sigmoid relu max abs.
+    Parsed with ``ast`` and walked by hand: no Python code is ever run.  Returns
+    (output tensor, {name: leaf tensor}).
+    """
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from None
+    leaves = {name: Tensor(np.float64(value), requires_grad=True) for name, value in variables.items()}
+    for name, leaf in leaves.items():
+        leaf.name = name
+    functions = _functions()
+
+    def build(node):
+        if isinstance(node, ast.Expression):
+            return build(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in leaves:
+                return leaves[node.id]
+            if node.id in ("pi", "e"):
+                return getattr(math, node.id)
+            raise ExpressionError(f"unknown name {node.id!r}: give it a value with --var {node.id}=...")
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = build(node.left), build(node.right)
+            if not isinstance(left, Tensor) and not isinstance(right, Tensor):
+                return _BINARY[type(node.op)](left, right)
+            return _BINARY[type(node.op)](left if isinstance(left, Tensor) else Tensor(np.float64(left)), right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = build(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions \
+                and not node.keywords:
+            args = [build(a) for a in node.args]
+            args = [a if isinstance(a, Tensor) else Tensor(np.float64(a)) for a in args]
+            return functions[node.func.id](*args)
+        raise ExpressionError(f"{ast.dump(node)[:40]}… is outside the expression grammar "
+                              "(numbers, variables, + - * / **, exp log sqrt tanh sigmoid relu max abs)")
+
+    output = build(tree)
+    if not isinstance(output, Tensor):
+        raise ExpressionError(f"{text!r} uses no variable, so it has no graph to draw")
+    output.name = output.name or "out"
+    return output, leaves
+
+
+def render_dot(dot: str, out: Path):
+    """Render DOT text to an image with Graphviz's ``dot`` program, when it is installed."""
+    program = shutil.which("dot")
+    if program is None:
+        raise RunError(f"writing {out.suffix} needs Graphviz's dot (apt-get install graphviz); "
+                       "use --out graph.dot to get the DOT text instead")
+    result = subprocess.run([program, f"-T{out.suffix.lstrip('.')}", "-o", str(out)], input=dot, text=True,
+                            capture_output=True)
+    if result.returncode != 0:
+        raise RunError(f"dot could not render {out}: {result.stderr.strip()}")
+
+
+def _model_graph(path, overrides):
+    config = load_config(path, overrides)
+    model, batch, labels = model_from_config(config)
+    loss_fn = build_loss(config.loss.name, **config.loss.options())
+    loss = loss_fn(model(batch), labels)
+    loss.name = f"loss ({config.loss.name})"
+    return loss, config.run.name
+
+
+def _expression_graph(text, assignments):
+    variables = {}
+    for item in assignments:
+        name, _, value = item.partition("=")
+        try:
+            variables[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--var {item!r}: expected name=number") from None
+    try:
+        output, _ = parse_expression(text, variables)
+    except ExpressionError as exc:
+        raise ConfigError(str(exc)) from None
+    output.backward(retain_graph=True)  # draw the gradients too
+    return output, "expression"
+
+
+@guarded
+def graph(
+    target: str = typer.Argument(..., help="A YAML config, or an expression such as '3*sqrt(x)*(log(x)+1/x**2)'."),
+    var: List[str] = typer.Option([], "--var", help="A variable of the expression: --var x=1.2 (repeatable)."),
+    out: Path = typer.Option(Path("graph.dot"), help="graph.dot, or .png/.svg (needs Graphviz's dot)."),
+    set_: List[str] = SetOption,
+    debug: bool = DebugOption,
+):
+    """Draw the computational graph of a model's forward pass and loss, or of an expression.
+
+    Examples:
+
+      nnpipe graph configs/mlp.yaml --out mlp.dot
+
+      nnpipe graph '3*sqrt(x)*(log(x) + 1/x**2)' --var x=1.2 --out example.png
+    """
+    if Path(target).suffix in (".yaml", ".yml") or Path(target).is_file():
+        output, title = _model_graph(Path(target), set_)
+    else:
+        output, title = _expression_graph(target, var)
+    dot = to_dot(output, title=title)
+    if out.suffix == ".dot":
+        out.write_text(dot)
+    else:
+        render_dot(dot, out)
+    typer.echo(f"wrote {out}")

@@ -1,0 +1,56 @@
+"""``nnpipe summary``: a layer table of a config's model, like Keras' ``summary()``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import typer
+
+from .. import nn
+from ..autograd import no_grad
+from ..config import load_config
+from .common import DebugOption, SetOption, guarded, model_from_config
+
+
+def layer_table(model, batch):
+    """Rows of (name, type, output shape, parameters, trainable parameters) for each
+    top-level layer, found by running one forward pass on ``batch``."""
+    rows = []
+    with no_grad():
+        if isinstance(model, nn.Sequential):
+            x = batch
+            outputs = []
+            for layer in model._modules.values():
+                x = layer(x)
+                outputs.append(x)
+        else:
+            outputs = model(batch)
+        for (name, layer), out in zip(model._modules.items(), outputs):
+            count = layer.num_parameters()
+            rows.append((name, type(layer).__name__, tuple(out.shape[1:]), count, count))
+    return rows
+
+
+def format_table(rows):
+    header = ("layer", "type", "output shape", "params", "trainable")
+    cells = [header] + [(n, t, str(s), f"{p:,}", f"{tr:,}") for n, t, s, p, tr in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in cells]
+    lines.insert(1, "-" * len(lines[0]))
+    total = sum(r[3] for r in rows)
+    lines.append("-" * len(lines[0]))
+    lines.append(f"total parameters {total:,} (trainable {sum(r[4] for r in rows):,}), "
+                 f"{total * 4 / 1024**2:.2f} MB as float32")
+    return "\n".join(lines)
+
+
+@guarded
+def summary(config: Path = typer.Argument(..., help="YAML config."), set_: List[str] = SetOption,
+            debug: bool = DebugOption):
+    """Layer table of a config's model (name, type, output shape, parameters) and totals.
+
+    Example: nnpipe summary configs/cnn.yaml --set model.channels='[8, 16]'
+    """
+    model, batch, _ = model_from_config(load_config(config, set_))
+    typer.echo(format_table(layer_table(model, batch)))

@@ -1,0 +1,39 @@
+"""What a config builds before any training: the device, the task with its data, the
+model and the loss.  The trainer adds an optimizer and a schedule; evaluation needs no
+more than this."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import backend
+from ..config import Config, ConfigError
+from ..models import build_model
+from ..nn import build_loss
+from ..tasks import build_task
+
+
+@dataclass
+class Parts:
+    device: str
+    task: object
+    model: object
+    loss_fn: object
+    model_rng: np.random.Generator
+
+
+def assemble(config: Config, device=None) -> Parts:
+    device = backend.parse_device(device or config.device)
+    xp = backend.cupy_module() if device.startswith("cuda") else np
+    task = build_task(config, xp)
+    # the model's own generator: initialisation, then dropout masks (saved in checkpoints)
+    model_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
+    try:
+        model = build_model(config.model, model_rng, **task.model_inputs())
+    except ValueError as exc:
+        raise ConfigError(f"model: {exc}") from None
+    if device != "cpu":
+        model.to(device)
+    loss_fn = build_loss(config.loss.name, **config.loss.options())
+    return Parts(device, task, model, loss_fn, model_rng)
