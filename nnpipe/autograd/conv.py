@@ -13,13 +13,20 @@ from __future__ import annotations
 from ..backend import get_array_module
 from .core import Function
 
+__all__ = ["conv_output_size", "conv2d", "max_pool2d", "avg_pool2d"]  # F gathers them
+
 
 def _pair(value):
     return (value, value) if isinstance(value, int) else tuple(value)
 
 
+def conv_output_size(size, kernel, stride=1, padding=0):
+    """Output length of a convolution or pooling window along one axis (< 1: no fit)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
 def _out_size(size, kernel, stride, padding):
-    out = (size + 2 * padding - kernel) // stride + 1
+    out = conv_output_size(size, kernel, stride, padding)
     if out < 1:
         raise ValueError(
             f"window {kernel} with stride {stride} and padding {padding} does not fit input size {size}"
@@ -177,6 +184,12 @@ class Conv2d(Function):
         return gx, gW, gb
 
 
+def conv2d(x, W, b=None, stride=1, padding=0):
+    """2-D cross-correlation: x (N, C, H, W), W (O, C, kh, kw), b (O,) -> (N, O, OH, OW)."""
+    function = Conv2d(stride, padding)
+    return function(x, W) if b is None else function(x, W, b)
+
+
 def _offset_views(x, kernel, stride, out_shape):
     """For each kernel offset (i, j), in row-major order, the (N, C, OH, OW) strided view
     of the element at that offset in every window."""
@@ -231,6 +244,10 @@ class MaxPool2d(_Pool2d):
         return gx
 
 
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    return MaxPool2d(*_pool_args(kernel_size, stride, padding))(x)
+
+
 class AvgPool2d(_Pool2d):
     """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
 
@@ -250,20 +267,10 @@ class AvgPool2d(_Pool2d):
                                 gy.dtype, xp)
 
 
-def conv2d(x, W, b=None, stride=1, padding=0):
-    """2-D cross-correlation: x (N, C, H, W), W (O, C, kh, kw), b (O,) -> (N, O, OH, OW)."""
-    function = Conv2d(stride, padding)
-    return function(x, W) if b is None else function(x, W, b)
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    return AvgPool2d(*_pool_args(kernel_size, stride, padding))(x)
 
 
 def _pool_args(kernel_size, stride, padding):
     kernel = _pair(kernel_size)
     return kernel, kernel if stride is None else _pair(stride), _pair(padding)
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    return MaxPool2d(*_pool_args(kernel_size, stride, padding))(x)
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    return AvgPool2d(*_pool_args(kernel_size, stride, padding))(x)

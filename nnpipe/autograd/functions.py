@@ -1,22 +1,13 @@
-"""The public function namespace: ``import nnpipe.autograd.functions as F``."""
-from .conv import avg_pool2d, conv2d, max_pool2d
-from .ops.arith import abs_ as abs, add, div, matmul, maximum, mul, neg, power, sub  # noqa: A001
-from .ops.elementwise import (
-    dropout, exp, gelu, leaky_relu, log, log_sigmoid, log_softmax, relu, sigmoid, softmax,
-    softplus, sqrt, tanh,
-)
-from .ops.layers import batch_norm, embedding, linear
-from .ops.losses import (
-    binary_cross_entropy_with_logits, cross_entropy, mse, multiclass_hinge, nll, sgns,
-)
-from .ops.reduce import broadcast_to, logsumexp, max, mean, sum, sum_to  # noqa: A001
-from .ops.shape import concat, gather, getitem, reshape, stack, transpose
+"""The public function namespace: ``import nnpipe.autograd.functions as F``.
 
-__all__ = [
-    "abs", "add", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits",
-    "broadcast_to", "concat", "conv2d", "cross_entropy", "div", "dropout", "embedding", "exp",
-    "gather", "gelu", "getitem", "leaky_relu", "linear", "log", "log_sigmoid", "log_softmax",
-    "logsumexp", "matmul", "max", "max_pool2d", "maximum", "mean", "mse", "mul",
-    "multiclass_hinge", "neg", "nll", "power", "relu", "reshape", "sgns", "sigmoid", "softmax",
-    "softplus", "sqrt", "stack", "sub", "sum", "sum_to", "tanh", "transpose",
-]
+Gathered from each ops module's ``__all__``, so a new op is written once, in its module,
+as a Function class with its wrapper under it.  A wrapper named with a trailing
+underscore (``abs_``, to leave a builtin alone inside its module) is ``F.abs`` here.
+"""
+from . import conv
+from .ops import arith, elementwise, layer_functions, loss_functions, reduce, shape
+
+_MODULES = (arith, elementwise, layer_functions, loss_functions, reduce, shape, conv)
+
+__all__ = sorted(name.rstrip("_") for module in _MODULES for name in module.__all__)
+globals().update({name.rstrip("_"): getattr(module, name) for module in _MODULES for name in module.__all__})

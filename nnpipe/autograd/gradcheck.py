@@ -9,14 +9,13 @@ from .sparse import SparseRows
 
 
 def _weighted_output(fn, tensors, weights):
-    out = fn(*tensors)
-    return out, float(backend.to_numpy((out.data * weights).sum()))
+    return float(backend.to_numpy((fn(*tensors).data * weights).sum()))
 
 
 def numerical_grad(fn, arrays, weights, eps=1e-6):
     """d/dx Σ(fn(*arrays) · weights) for each array, by central differences."""
     grads = []
-    for index, array in enumerate(arrays):
+    for array in arrays:
         grad = np.zeros(array.shape, dtype=np.float64)
         for position in np.ndindex(array.shape):
             original = array[position]
@@ -24,8 +23,7 @@ def numerical_grad(fn, arrays, weights, eps=1e-6):
             for delta in (eps, -eps):
                 array[position] = original + delta
                 with no_grad():
-                    _, value = _weighted_output(fn, [Tensor(a) for a in arrays], weights)
-                values.append(value)
+                    values.append(_weighted_output(fn, [Tensor(a) for a in arrays], weights))
             array[position] = original
             grad[position] = (values[0] - values[1]) / (2 * eps)
         grads.append(grad)

@@ -7,7 +7,6 @@ partial file.  Used only when a data set is not already present locally.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 import urllib.request
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .files import DataError, cache_dir
+from .files import DataError, cache_dir, file_digest
 
 _MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 # Published checksums: MNIST and CIFAR-10 publish md5 digests of the original archives
@@ -33,33 +32,18 @@ SOURCES = {
     ],
     "cifar10": [("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", "cifar-10-binary.tar.gz",
                  ("md5", "c32a1d4ab5d03f1284b67883e8d87530"))],
-    # text8 has no published checksum; its size (31,344,016 bytes zipped) is checked instead.
-    "text8": [("http://mattmahoney.net/dc/text8.zip", "text8.zip", None)],
 }
-EXPECTED_SIZES = {"text8.zip": 31344016}
 CHUNK = 1 << 16
-
-
-def _digest(path, algorithm):
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check(path: Path, checksum, url):
     if checksum is not None:
         algorithm, expected = checksum
-        actual = _digest(path, algorithm)
+        actual = file_digest(path, algorithm)
         if actual != expected:
             path.unlink(missing_ok=True)
             raise DataError(f"{url}: {algorithm} {actual} does not match the published {expected}; "
                             "the partial file was deleted")
-    expected_size = EXPECTED_SIZES.get(path.name.removesuffix(".part"))
-    if expected_size is not None and path.stat().st_size != expected_size:
-        path.unlink(missing_ok=True)
-        raise DataError(f"{url}: {path.stat().st_size} bytes, expected {expected_size}; the partial file was deleted")
 
 
 def download(url: str, dest, checksum=None, progress=True, timeout=30.0) -> Path:

@@ -46,17 +46,26 @@ def cache_dir() -> Path:
     return path
 
 
-def sha256_of(path: Path, chunk=1 << 20) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm="sha256", chunk=1 << 20) -> str:
+    """The hex digest of a file, read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
 
 
-def _stamp(path: Path):
+def file_stamp(path: Path):
+    """(path, size, mtime): changes whenever the file is replaced or edited."""
     stat = path.stat()
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+
+
+def cache_key(paths, **settings) -> str:
+    """A short key for data derived from ``paths`` with ``settings``: it changes whenever
+    a source file or a setting does."""
+    key = json.dumps({"files": [file_stamp(Path(p)) for p in paths], **settings}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def verify_shipped(path: Path):
@@ -78,13 +87,13 @@ def verify_shipped(path: Path):
         ledger = json.loads(ledger_path.read_text())
     except (OSError, ValueError):
         ledger = {}
-    if ledger.get(name) == _stamp(path):
+    if ledger.get(name) == file_stamp(path):
         return
-    actual = sha256_of(path)
+    actual = file_digest(path)
     if actual != expected:
         raise DataError(f"{path}: sha256 {actual[:12]}… differs from the shipped file's {expected[:12]}…; "
                         "the file is damaged or replaced (restore it with git checkout)")
-    ledger[name] = _stamp(path)
+    ledger[name] = file_stamp(path)
     tmp = ledger_path.with_suffix(f".{os.getpid()}.tmp")  # several processes may verify at once
     tmp.write_text(json.dumps(ledger))
     os.replace(tmp, ledger_path)

@@ -1,14 +1,12 @@
 """MNIST (or any data set in its IDX layout): four files in one folder."""
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .files import DataError, cache_dir, require, verify_shipped
+from .files import DataError, cache_dir, cache_key, require, verify_shipped
 from .idx import read_idx
 
 MNIST_FILES = {
@@ -21,9 +19,7 @@ MNIST_FILES = {
 
 def _decoded_cache(paths):
     """A cache file name that changes whenever any source file changes."""
-    stamps = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
-    key = hashlib.sha256(json.dumps(stamps).encode()).hexdigest()[:16]
-    return cache_dir() / f"idx-{key}.npz"
+    return cache_dir() / f"idx-{cache_key(paths)}.npz"
 
 
 def load_idx_dataset(root, files=None):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import collections
 import gzip
-import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import DataError, cache_dir, data_root, require, verify_shipped
+from .files import DataError, cache_dir, cache_key, data_root, require, verify_shipped
 
 SHIPPED_CORPORA = [
     "corpus/kjv-bible.txt.gz", "corpus/austen-novels.txt.gz", "corpus/shakespeare-plays.txt.gz",
@@ -97,17 +95,12 @@ def corpus_paths(files=None, root=None):
     return [require(Path(name) if Path(name).is_absolute() else root / name, "corpus file") for name in names]
 
 
-def _cache_key(paths, min_count, max_vocab):
-    stamps = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
-    key = json.dumps({"files": stamps, "min_count": min_count, "max_vocab": max_vocab, "token": TOKEN.pattern})
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
 def load_corpus(files=None, root=None, min_count=5, max_vocab=None) -> Corpus:
     """Tokenise the files, build the vocabulary (words seen ``min_count`` times, at most
     ``max_vocab`` of them) and encode the corpus, dropping out-of-vocabulary words."""
     paths = corpus_paths(files, root)
-    cached = cache_dir() / f"corpus-{_cache_key(paths, min_count, max_vocab)}.npz"
+    key = cache_key(paths, min_count=min_count, max_vocab=max_vocab, token=TOKEN.pattern)
+    cached = cache_dir() / f"corpus-{key}.npz"
     if cached.is_file():
         try:
             with np.load(cached, allow_pickle=False) as saved:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import nn
+from ..autograd.conv import conv_output_size
 from .registry import MODELS
 
 
@@ -25,10 +26,6 @@ class CNNOptions:
     init: str = "kaiming_uniform"
 
 
-def _conv_out(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 @MODELS.register("cnn", CNNOptions, tags=("classifier",))
 def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
     if len(input_shape) != 3:
@@ -38,8 +35,8 @@ def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
     for out_channels in options.channels:
         layers.append(nn.Conv2d(channels, out_channels, options.kernel_size, options.stride, options.padding,
                                 rng=rng, init_name=options.init))
-        height = _conv_out(height, options.kernel_size, options.stride, options.padding)
-        width = _conv_out(width, options.kernel_size, options.stride, options.padding)
+        height = conv_output_size(height, options.kernel_size, options.stride, options.padding)
+        width = conv_output_size(width, options.kernel_size, options.stride, options.padding)
         if options.batch_norm:
             layers.append(nn.BatchNorm2d(out_channels))
         layers.append(nn.activation(options.activation))

@@ -55,21 +55,26 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}")
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    pool = None  # the pooling function, set by each subclass
+
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return type(self).pool(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
 
 
-class AvgPool2d(MaxPool2d):
-    def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+class MaxPool2d(_Pool2d):
+    pool = staticmethod(F.max_pool2d)
+
+
+class AvgPool2d(_Pool2d):
+    pool = staticmethod(F.avg_pool2d)
 
 
 class Flatten(Module):

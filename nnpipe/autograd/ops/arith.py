@@ -4,8 +4,12 @@ from __future__ import annotations
 from ...backend import get_array_module
 from ..core import Function, Tensor, as_tensor
 
+__all__ = [  # the wrappers; F gathers them
+    "add", "sub", "mul", "div", "neg", "power", "matmul", "maximum", "abs_",
+]
 
-def _pair(a, b):
+
+def _operands(a, b):
     """Both operands as tensors.  A Python scalar takes the other operand's float dtype and
     an integer operand takes the float operand's dtype, so nothing drifts to float64."""
     if isinstance(a, Tensor):
@@ -28,12 +32,20 @@ class Add(Function):
         return gy, gy
 
 
+def add(a, b):
+    return Add()(*_operands(a, b))
+
+
 class Sub(Function):
     def forward(self, a, b):
         return a - b
 
     def backward(self, gy):
         return gy, -gy
+
+
+def sub(a, b):
+    return Sub()(*_operands(a, b))
 
 
 class Mul(Function):
@@ -44,6 +56,10 @@ class Mul(Function):
     def backward(self, gy):
         need_a, need_b = self.needs_input_grad
         return (gy * self.b if need_a else None), (gy * self.a if need_b else None)
+
+
+def mul(a, b):
+    return Mul()(*_operands(a, b))
 
 
 class Div(Function):
@@ -57,12 +73,20 @@ class Div(Function):
         return (ga if need_a else None), (-ga * self.a / self.b if need_b else None)
 
 
+def div(a, b):
+    return Div()(*_operands(a, b))
+
+
 class Neg(Function):
     def forward(self, x):
         return -x
 
     def backward(self, gy):
         return -gy
+
+
+def neg(x):
+    return Neg()(x)
 
 
 class PowScalar(Function):
@@ -96,6 +120,13 @@ class Pow(Function):
         return ga, gb
 
 
+def power(a, b):
+    """a ** b; a constant Python exponent uses the cheaper scalar rule."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)):
+        return PowScalar(b)(a)
+    return Pow()(*_operands(a, b))
+
+
 class MatMul(Function):
     """a @ b with NumPy's rules for 1-D operands and broadcast batch dimensions."""
 
@@ -124,6 +155,10 @@ class MatMul(Function):
         return ga, gb
 
 
+def matmul(a, b):
+    return MatMul()(*_operands(a, b))
+
+
 class Maximum(Function):
     """Elementwise max; a tie sends half of the gradient to each side."""
 
@@ -136,6 +171,10 @@ class Maximum(Function):
         return gy * a_wins, gy * (1 - a_wins)
 
 
+def maximum(a, b):
+    return Maximum()(*_operands(a, b))
+
+
 class Abs(Function):
     def forward(self, x):
         self.x = x
@@ -143,41 +182,6 @@ class Abs(Function):
 
     def backward(self, gy):
         return gy * get_array_module(gy).sign(self.x)
-
-
-def add(a, b):
-    return Add()(*_pair(a, b))
-
-
-def sub(a, b):
-    return Sub()(*_pair(a, b))
-
-
-def mul(a, b):
-    return Mul()(*_pair(a, b))
-
-
-def div(a, b):
-    return Div()(*_pair(a, b))
-
-
-def neg(x):
-    return Neg()(x)
-
-
-def power(a, b):
-    """a ** b; a constant Python exponent uses the cheaper scalar rule."""
-    if isinstance(a, Tensor) and isinstance(b, (int, float)):
-        return PowScalar(b)(a)
-    return Pow()(*_pair(a, b))
-
-
-def matmul(a, b):
-    return MatMul()(*_pair(a, b))
-
-
-def maximum(a, b):
-    return Maximum()(*_pair(a, b))
 
 
 def abs_(x):

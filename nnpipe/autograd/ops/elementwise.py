@@ -9,6 +9,11 @@ import numpy as np
 from ...backend import get_array_module
 from ..core import Function
 
+__all__ = [  # the wrappers; F gathers them
+    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "gelu", "softplus", "softmax",
+    "log_softmax", "dropout", "log_sigmoid",
+]
+
 
 class Exp(Function):
     def forward(self, x):
@@ -17,6 +22,10 @@ class Exp(Function):
 
     def backward(self, gy):
         return gy * self.y
+
+
+def exp(x):
+    return Exp()(x)
 
 
 class Log(Function):
@@ -28,6 +37,10 @@ class Log(Function):
         return gy / self.x
 
 
+def log(x):
+    return Log()(x)
+
+
 class Sqrt(Function):
     def forward(self, x):
         self.y = get_array_module(x).sqrt(x)
@@ -37,6 +50,10 @@ class Sqrt(Function):
         return gy / (2 * self.y)
 
 
+def sqrt(x):
+    return Sqrt()(x)
+
+
 class Tanh(Function):
     def forward(self, x):
         self.y = get_array_module(x).tanh(x)
@@ -44,6 +61,10 @@ class Tanh(Function):
 
     def backward(self, gy):
         return gy * (1 - self.y * self.y)
+
+
+def tanh(x):
+    return Tanh()(x)
 
 
 def _stable_sigmoid(x):
@@ -62,6 +83,10 @@ class Sigmoid(Function):
         return gy * self.y * (1 - self.y)
 
 
+def sigmoid(x):
+    return Sigmoid()(x)
+
+
 class ReLU(Function):
     """max(x, 0); the gradient at exactly 0 is 0 (as in PyTorch)."""
 
@@ -71,6 +96,10 @@ class ReLU(Function):
 
     def backward(self, gy):
         return gy * (self.y > 0)
+
+
+def relu(x):
+    return ReLU()(x)
 
 
 class LeakyReLU(Function):
@@ -83,6 +112,10 @@ class LeakyReLU(Function):
 
     def backward(self, gy):
         return gy * self.scale
+
+
+def leaky_relu(x, slope=0.01):
+    return LeakyReLU(slope)(x)
 
 
 class GELU(Function):
@@ -104,6 +137,10 @@ class GELU(Function):
         return gy * (half * (1 + t) + half * x * dt)
 
 
+def gelu(x):
+    return GELU()(x)
+
+
 class Softplus(Function):
     """log(1 + exp(x)) computed as max(x, 0) + log1p(exp(-|x|))."""
 
@@ -114,6 +151,10 @@ class Softplus(Function):
 
     def backward(self, gy):
         return gy * _stable_sigmoid(self.x)
+
+
+def softplus(x):
+    return Softplus()(x)
 
 
 class Softmax(Function):
@@ -131,7 +172,11 @@ class Softmax(Function):
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 
-def log_softmax_array(x, axis):
+def softmax(x, axis=-1):
+    return Softmax(axis)(x)
+
+
+def _log_softmax_array(x, axis):
     """x - logsumexp(x) on a raw array, shifted by the max."""
     xp = get_array_module(x)
     shifted = x - x.max(axis=axis, keepdims=True)
@@ -143,12 +188,16 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        self.y = log_softmax_array(x, self.axis)
+        self.y = _log_softmax_array(x, self.axis)
         return self.y
 
     def backward(self, gy):
         xp = get_array_module(gy)
         return gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    return LogSoftmax(axis)(x)
 
 
 class Dropout(Function):
@@ -167,55 +216,6 @@ class Dropout(Function):
         return gy * self.scale
 
 
-def exp(x):
-    return Exp()(x)
-
-
-def log(x):
-    return Log()(x)
-
-
-def sqrt(x):
-    return Sqrt()(x)
-
-
-def tanh(x):
-    return Tanh()(x)
-
-
-def sigmoid(x):
-    return Sigmoid()(x)
-
-
-def relu(x):
-    return ReLU()(x)
-
-
-def leaky_relu(x, slope=0.01):
-    return LeakyReLU(slope)(x)
-
-
-def gelu(x):
-    return GELU()(x)
-
-
-def softplus(x):
-    return Softplus()(x)
-
-
-def log_sigmoid(x):
-    """log σ(x) = -softplus(-x), stable for large |x|."""
-    return -softplus(-x)
-
-
-def softmax(x, axis=-1):
-    return Softmax(axis)(x)
-
-
-def log_softmax(x, axis=-1):
-    return LogSoftmax(axis)(x)
-
-
 def dropout(x, p=0.5, training=True, rng=None):
     """Inverted dropout drawing its mask from ``rng`` (a ``numpy.random.Generator``)."""
     if not 0 <= p < 1:
@@ -225,3 +225,8 @@ def dropout(x, p=0.5, training=True, rng=None):
     if rng is None:
         raise ValueError("dropout in training mode needs rng=numpy.random.Generator")
     return Dropout(p, rng)(x)
+
+
+def log_sigmoid(x):
+    """log σ(x) = -softplus(-x), stable for large |x|."""
+    return -softplus(-x)

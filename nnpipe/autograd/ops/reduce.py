@@ -4,6 +4,8 @@ from __future__ import annotations
 from ...backend import get_array_module
 from ..core import Function, sum_to_shape
 
+__all__ = ["sum", "mean", "max", "logsumexp", "broadcast_to", "sum_to"]  # the wrappers; F gathers them
+
 
 def _normalise_axes(axis, ndim):
     if axis is None:
@@ -34,6 +36,10 @@ class Sum(Function):
         return xp.broadcast_to(_expand(gy, self.axes, self.keepdims), self.shape)
 
 
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    return Sum(axis, keepdims)(x)
+
+
 class Mean(Sum):
     def forward(self, x):
         y = super().forward(x)
@@ -42,6 +48,10 @@ class Mean(Sum):
 
     def backward(self, gy):
         return super().backward(gy / gy.dtype.type(self.count))
+
+
+def mean(x, axis=None, keepdims=False):
+    return Mean(axis, keepdims)(x)
 
 
 class Max(Function):
@@ -60,6 +70,10 @@ class Max(Function):
         mask = (self.x == self.y).astype(gy.dtype)
         mask /= mask.sum(axis=self.axes, keepdims=True)
         return _expand(gy, self.axes, self.keepdims) * mask
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return Max(axis, keepdims)(x)
 
 
 class LogSumExp(Function):
@@ -81,6 +95,10 @@ class LogSumExp(Function):
         return _expand(gy, self.axes, self.keepdims) * xp.exp(self.x - self.y)
 
 
+def logsumexp(x, axis=-1, keepdims=False):
+    return LogSumExp(axis, keepdims)(x)
+
+
 class BroadcastTo(Function):
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -93,6 +111,10 @@ class BroadcastTo(Function):
         return sum_to_shape(gy, self.input_shape)
 
 
+def broadcast_to(x, shape):
+    return BroadcastTo(shape)(x)
+
+
 class SumTo(Function):
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -103,26 +125,6 @@ class SumTo(Function):
 
     def backward(self, gy):
         return get_array_module(gy).broadcast_to(gy, self.input_shape)
-
-
-def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return Sum(axis, keepdims)(x)
-
-
-def mean(x, axis=None, keepdims=False):
-    return Mean(axis, keepdims)(x)
-
-
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return Max(axis, keepdims)(x)
-
-
-def logsumexp(x, axis=-1, keepdims=False):
-    return LogSumExp(axis, keepdims)(x)
-
-
-def broadcast_to(x, shape):
-    return BroadcastTo(shape)(x)
 
 
 def sum_to(x, shape):

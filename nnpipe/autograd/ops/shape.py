@@ -4,6 +4,8 @@ from __future__ import annotations
 from ...backend import get_array_module
 from ..core import Function, Tensor, as_tensor
 
+__all__ = ["reshape", "transpose", "getitem", "gather", "concat", "stack"]  # the wrappers; F gathers them
+
 
 class Reshape(Function):
     def __init__(self, shape):
@@ -15,6 +17,10 @@ class Reshape(Function):
 
     def backward(self, gy):
         return gy.reshape(self.input_shape)
+
+
+def reshape(x, shape):
+    return Reshape(tuple(shape))(x)
 
 
 class Transpose(Function):
@@ -29,6 +35,10 @@ class Transpose(Function):
         if self.axes is None:
             return gy.transpose()
         return gy.transpose(xp.argsort(xp.asarray(self.axes)).tolist())
+
+
+def transpose(x, axes=None):
+    return Transpose(None if axes is None else tuple(axes))(x)
 
 
 def _plain_index(index):
@@ -64,6 +74,10 @@ class GetItem(Function):
         return gx
 
 
+def getitem(x, index):
+    return GetItem(_plain_index(index))(x)
+
+
 class Gather(Function):
     """``take_along_axis(x, indices, axis)``: pick one entry per position along ``axis``."""
 
@@ -83,6 +97,11 @@ class Gather(Function):
         return gx
 
 
+def gather(x, indices, axis=-1):
+    indices = indices.data if isinstance(indices, Tensor) else indices
+    return Gather(indices, axis)(x)
+
+
 class Concat(Function):
     def __init__(self, axis):
         self.axis = axis
@@ -97,6 +116,10 @@ class Concat(Function):
         return tuple(xp.split(gy, bounds, axis=self.axis))
 
 
+def concat(tensors, axis=0):
+    return Concat(axis)(*[as_tensor(t) for t in tensors])
+
+
 class Stack(Function):
     def __init__(self, axis):
         self.axis = axis
@@ -108,27 +131,6 @@ class Stack(Function):
         xp = get_array_module(gy)
         count = gy.shape[self.axis]
         return tuple(xp.take(gy, i, axis=self.axis) for i in range(count))
-
-
-def reshape(x, shape):
-    return Reshape(tuple(shape))(x)
-
-
-def transpose(x, axes=None):
-    return Transpose(None if axes is None else tuple(axes))(x)
-
-
-def getitem(x, index):
-    return GetItem(_plain_index(index))(x)
-
-
-def gather(x, indices, axis=-1):
-    indices = indices.data if isinstance(indices, Tensor) else indices
-    return Gather(indices, axis)(x)
-
-
-def concat(tensors, axis=0):
-    return Concat(axis)(*[as_tensor(t) for t in tensors])
 
 
 def stack(tensors, axis=0):

@@ -5,6 +5,10 @@ from ...backend import get_array_module
 from ..core import Function, Tensor, as_tensor
 from .elementwise import _stable_sigmoid
 
+__all__ = [  # the wrappers; F gathers them
+    "cross_entropy", "nll", "binary_cross_entropy_with_logits", "multiclass_hinge", "sgns", "mse",
+]
+
 
 def _labels(labels, like):
     labels = labels.data if isinstance(labels, Tensor) else labels
@@ -51,6 +55,12 @@ class CrossEntropy(Function):
         return grad
 
 
+def cross_entropy(logits, labels, label_smoothing=0.0):
+    """Softmax cross-entropy from logits (N, K) and integer labels (N,), batch mean."""
+    logits = as_tensor(logits)
+    return CrossEntropy(_labels(labels, logits), label_smoothing)(logits)
+
+
 class NLL(Function):
     """Mean of -logp[i, y_i] for log-probabilities ``logp``."""
 
@@ -69,6 +79,11 @@ class NLL(Function):
         return grad
 
 
+def nll(log_probs, labels):
+    log_probs = as_tensor(log_probs)
+    return NLL(_labels(labels, log_probs))(log_probs)
+
+
 class BCEWithLogits(Function):
     """Mean of max(z,0) - z·t + log(1 + e^{-|z|})."""
 
@@ -82,6 +97,11 @@ class BCEWithLogits(Function):
         diff = _stable_sigmoid(self.z) - self.t
         need_z, need_t = self.needs_input_grad
         return (gy * diff / n if need_z else None), (-gy * self.z / n if need_t else None)
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    logits = as_tensor(logits)
+    return BCEWithLogits()(logits, as_tensor(targets, like=logits))
 
 
 class MulticlassHinge(Function):
@@ -104,6 +124,11 @@ class MulticlassHinge(Function):
         grad = self.active.copy()
         grad[xp.arange(n), self.labels] = -self.active.sum(axis=1)
         return grad * (gy / grad.dtype.type(n))
+
+
+def multiclass_hinge(scores, labels, margin=1.0):
+    scores = as_tensor(scores)
+    return MulticlassHinge(_labels(labels, scores), margin)(scores)
 
 
 class SGNS(Function):
@@ -142,32 +167,11 @@ class SGNS(Function):
         return g_center, g_context, g_negatives
 
 
-def cross_entropy(logits, labels, label_smoothing=0.0):
-    """Softmax cross-entropy from logits (N, K) and integer labels (N,), batch mean."""
-    logits = as_tensor(logits)
-    return CrossEntropy(_labels(labels, logits), label_smoothing)(logits)
-
-
-def nll(log_probs, labels):
-    log_probs = as_tensor(log_probs)
-    return NLL(_labels(labels, log_probs))(log_probs)
-
-
-def binary_cross_entropy_with_logits(logits, targets):
-    logits = as_tensor(logits)
-    return BCEWithLogits()(logits, as_tensor(targets, like=logits))
+def sgns(center, context, negatives, reduction="mean"):
+    return SGNS(reduction)(center, context, negatives)
 
 
 def mse(prediction, target):
     """Mean squared error over all entries."""
     diff = prediction - target
     return (diff * diff).mean()
-
-
-def multiclass_hinge(scores, labels, margin=1.0):
-    scores = as_tensor(scores)
-    return MulticlassHinge(_labels(labels, scores), margin)(scores)
-
-
-def sgns(center, context, negatives, reduction="mean"):
-    return SGNS(reduction)(center, context, negatives)

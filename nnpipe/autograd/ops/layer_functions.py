@@ -5,6 +5,8 @@ from ...backend import get_array_module
 from ..core import Function, Tensor
 from ..sparse import SparseRows
 
+__all__ = ["linear", "embedding", "batch_norm"]  # the wrappers; F gathers them
+
 
 class Linear(Function):
     """y = x @ W + b with W of shape (in, out)."""
@@ -26,6 +28,10 @@ class Linear(Function):
         return gx, gW, gb
 
 
+def linear(x, W, b=None):
+    return Linear()(x, W) if b is None else Linear()(x, W, b)
+
+
 class Embedding(Function):
     """Row lookup W[indices]; the gradient of W is :class:`SparseRows`, never dense."""
 
@@ -39,6 +45,16 @@ class Embedding(Function):
     def backward(self, gy):
         rows = self.indices.reshape(-1)
         return SparseRows(rows, gy.reshape(rows.size, -1), self.table_shape)
+
+
+def embedding(W, indices):
+    """Rows of ``W`` at integer ``indices`` (any shape); output shape indices.shape + (D,)."""
+    indices = indices.data if isinstance(indices, Tensor) else indices
+    xp = get_array_module(W.data if isinstance(W, Tensor) else W)
+    indices = xp.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding indices must be integers, got {indices.dtype}")
+    return Embedding(indices)(W)
 
 
 class BatchNorm(Function):
@@ -72,20 +88,6 @@ class BatchNorm(Function):
             - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True)
         )
         return gx, ggamma, gbeta
-
-
-def linear(x, W, b=None):
-    return Linear()(x, W) if b is None else Linear()(x, W, b)
-
-
-def embedding(W, indices):
-    """Rows of ``W`` at integer ``indices`` (any shape); output shape indices.shape + (D,)."""
-    indices = indices.data if isinstance(indices, Tensor) else indices
-    xp = get_array_module(W.data if isinstance(W, Tensor) else W)
-    indices = xp.asarray(indices)
-    if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding indices must be integers, got {indices.dtype}")
-    return Embedding(indices)(W)
 
 
 def batch_norm(x, gamma, beta, eps=1e-5):
