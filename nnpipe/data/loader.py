@@ -25,16 +25,30 @@ def random_crop_flip(images, rng, padding=4, flip=True):
                   rows[:, None, :, None], cols[:, None, None, :]]
 
 
-class BatchLoader:
+class Position:
+    """Where a seeded loader stands: (epoch, batch index) and its seed are all it takes to
+    draw the same batches again, so they are its whole checkpointed state."""
+
+    def __init__(self, seed):
+        self.seed, self.epoch, self.batch_index = seed, 0, 0
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "batch_index": self.batch_index, "seed": self.seed}
+
+    def load_state_dict(self, state):
+        self.epoch, self.batch_index, self.seed = int(state["epoch"]), int(state["batch_index"]), int(state["seed"])
+
+
+class BatchLoader(Position):
     """Yields (x, y) batches of ``batch_size`` from arrays ``x`` and ``y``."""
 
     def __init__(self, x, y, batch_size, shuffle=True, drop_last=False, seed=0, augment=None):
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
+        super().__init__(seed)
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.seed, self.augment = seed, augment
-        self.epoch, self.batch_index = 0, 0
+        self.augment = augment
 
     def __len__(self):
         full, rest = divmod(len(self.x), self.batch_size)
@@ -57,9 +71,3 @@ class BatchLoader:
             self.batch_index += 1
             yield x, self.y[chosen]
         self.epoch, self.batch_index = self.epoch + 1, 0
-
-    def state_dict(self):
-        return {"epoch": self.epoch, "batch_index": self.batch_index, "seed": self.seed}
-
-    def load_state_dict(self, state):
-        self.epoch, self.batch_index, self.seed = int(state["epoch"]), int(state["batch_index"]), int(state["seed"])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from .. import nn
 from ..autograd.conv import conv_output_size
+from .dense import dense_layers
 from .registry import MODELS
 
 
@@ -46,13 +47,6 @@ def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
         if height < 1 or width < 1:
             raise ValueError(f"cnn: {len(options.channels)} conv/pool blocks shrink a {input_shape[1:]} image to nothing")
         channels = out_channels
-    layers.append(nn.Flatten())
-    features = channels * height * width
-    for size in options.hidden:
-        layers += [nn.Linear(features, size, rng=rng, init_name=options.init), nn.activation(options.activation)]
-        if options.dropout:
-            layers.append(nn.Dropout(options.dropout, rng=rng))
-        features = size
-    layers.append(nn.Linear(features, num_classes, rng=rng, init_name=options.init, nonlinearity="linear"))
-    return nn.Sequential(*layers)
+    head = dense_layers(channels * height * width, options, rng, num_classes)
+    return nn.Sequential(*layers, nn.Flatten(), *head)
 

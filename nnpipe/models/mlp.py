@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 
 from .. import nn
+from .dense import dense_layers
 from .registry import MODELS
 
 
@@ -20,15 +21,5 @@ class MLPOptions:
 @MODELS.register("mlp", MLPOptions, tags=("classifier",))
 def build_mlp(options: MLPOptions, rng, input_shape, num_classes, **_):
     nonlinearity = options.activation if options.activation in nn.init.GAINS else "relu"
-    layers = [nn.Flatten()]
-    width = math.prod(input_shape)
-    for size in options.hidden:
-        layers.append(nn.Linear(width, size, rng=rng, init_name=options.init, nonlinearity=nonlinearity))
-        if options.batch_norm:
-            layers.append(nn.BatchNorm1d(size))
-        layers.append(nn.activation(options.activation))
-        if options.dropout:
-            layers.append(nn.Dropout(options.dropout, rng=rng))
-        width = size
-    layers.append(nn.Linear(width, num_classes, rng=rng, init_name=options.init, nonlinearity="linear"))
-    return nn.Sequential(*layers)
+    return nn.Sequential(nn.Flatten(), *dense_layers(math.prod(input_shape), options, rng, num_classes, nonlinearity,
+                                                     options.batch_norm))

@@ -12,7 +12,7 @@ from ..autograd import Tensor, no_grad
 from ..backend import to_numpy
 from ..data import BatchLoader, load_image_data, random_crop_flip
 from ..data.cifar import CLASSES as CIFAR_CLASSES
-from .registry import TASKS
+from .registry import TASKS, Task
 
 # input shape (C, H, W) and class names of each image data kind
 IMAGE_KINDS = {"mnist": ((1, 28, 28), [str(d) for d in range(10)]), "cifar10": ((3, 32, 32), CIFAR_CLASSES)}
@@ -33,7 +33,7 @@ class ImageOptions:
 
 @TASKS.register("mnist", ImageOptions)
 @TASKS.register("cifar10", ImageOptions)
-class ClassificationTask:
+class ClassificationTask(Task):
     accepts = {"model": "classifier", "loss": "classification"}
     unit = "samples"
 
@@ -55,9 +55,6 @@ class ClassificationTask:
         shape, classes = IMAGE_KINDS[config.data.name]
         inputs = {"input_shape": shape, "num_classes": len(classes)}
         return inputs, Tensor(np.zeros((2,) + shape, np.float32)), np.zeros(2, np.int64)
-
-    def save_extras(self, run_dir):
-        """Nothing beyond the config is needed to rebuild an image classifier."""
 
     def model_inputs(self):
         return {"input_shape": self.data.input_shape, "num_classes": len(self.data.classes)}
@@ -83,12 +80,6 @@ class ClassificationTask:
     @staticmethod
     def epoch_metrics(sums, samples):
         return {"accuracy": sums.get("correct", 0) / max(samples, 1)}
-
-    def state_dict(self):
-        return self.loader.state_dict()
-
-    def load_state_dict(self, state):
-        self.loader.load_state_dict(state)
 
     def evaluate(self, model, loss_fn, split, comm):
         """Loss, accuracy and per-class accuracy of ``model`` on a split, in eval mode.

@@ -19,6 +19,25 @@ class DataCommon:
 TASKS = Registry("data", base=DataCommon)
 
 
+class Task:
+    """What the trainer asks of a data kind.  A subclass sets ``accepts`` ({"model": tag,
+    "loss": tag}) and ``unit`` (what ``batches()`` counts), builds ``self.loader`` (its
+    position is the task's checkpointed state) and provides ``sample``, ``model_inputs``,
+    ``batches``, ``loss``, ``loss_terms``, ``epoch_metrics`` and ``evaluate``."""
+
+    accepts: dict
+    unit: str
+
+    def save_extras(self, run_dir):
+        """Files beside the config that a finished run needs (e.g. its vocabulary)."""
+
+    def state_dict(self):
+        return self.loader.state_dict()
+
+    def load_state_dict(self, state):
+        self.loader.load_state_dict(state)
+
+
 def build_task(config, xp):
     """The task that ``config.data.name`` names, with its data loaded onto ``xp``."""
     return TASKS.get(config.data.name).builder(config, xp)

@@ -13,9 +13,10 @@ from typing import Optional
 import numpy as np
 
 from ..autograd import no_grad
+from ..data.loader import Position
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
-from .registry import TASKS
+from .registry import TASKS, Task
 
 
 @dataclass
@@ -27,21 +28,15 @@ class TextOptions:
     window: int = 5  # maximum window; each centre draws 1..window
 
 
-class TextBatches:
+class TextBatches(Position):
     """Position in the corpus: epoch and batch index, with len() = batches per epoch."""
 
     def __init__(self, tokens, batch_words, seed):
-        self.tokens, self.batch_words, self.seed = tokens, batch_words, seed
-        self.epoch, self.batch_index = 0, 0
+        super().__init__(seed)
+        self.tokens, self.batch_words = tokens, batch_words
 
     def __len__(self):
         return -(-self.tokens // self.batch_words)
-
-    def state_dict(self):
-        return {"epoch": self.epoch, "batch_index": self.batch_index, "seed": self.seed}
-
-    def load_state_dict(self, state):
-        self.epoch, self.batch_index, self.seed = int(state["epoch"]), int(state["batch_index"]), int(state["seed"])
 
 
 def _corpus(data):
@@ -49,7 +44,7 @@ def _corpus(data):
 
 
 @TASKS.register("text", TextOptions)
-class SkipGramTask:
+class SkipGramTask(Task):
     accepts = {"model": "word_vectors", "loss": "word_vectors"}
     unit = "words"
 
@@ -79,12 +74,6 @@ class SkipGramTask:
 
     def save_extras(self, run_dir):
         self.corpus.vocab.save(run_dir / "vocab.tsv")
-
-    def state_dict(self):
-        return self.loader.state_dict()
-
-    def load_state_dict(self, state):
-        self.loader.load_state_dict(state)
 
     def _epoch_stream(self, epoch):
         """Positions of the tokens kept by subsampling in ``epoch`` (drawn once per epoch)."""
