@@ -166,8 +166,12 @@ def test_run_directory_not_writable(tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
+    from nnpipe.config import ConfigError
+
     result = invoke("train", tmp_path / "nope.yaml", "--debug")
-    assert result.exit_code != 0 and result.exception is not None
+    assert isinstance(result.exception, ConfigError) and "config file not found" in str(result.exception)
+    quiet = invoke("train", tmp_path / "nope.yaml")
+    assert quiet.exit_code == 2 and not isinstance(quiet.exception, ConfigError)
 
 
 # ---- working commands ---------------------------------------------------------------------

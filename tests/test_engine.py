@@ -197,7 +197,14 @@ def test_unknown_device_and_missing_cuda_are_clear_errors():
     if not backend.cuda_available():
         with pytest.raises(backend.DeviceError, match="CuPy|GPU"):
             backend.parse_device("cuda")
-    assert backend.parse_device("auto") in ("cpu", "cuda:0")
+    expected = "cuda:0" if backend.cuda_available() else "cpu"
+    assert backend.parse_device("auto") == expected
+
+
+@pytest.mark.parametrize("available,expected", [(False, "cpu"), (True, "cuda:0")])
+def test_auto_device_follows_gpu_availability(monkeypatch, available, expected):
+    monkeypatch.setattr(backend, "cuda_available", lambda: available)
+    assert backend.parse_device("auto") == expected
 
 
 @pytest.mark.gpu
