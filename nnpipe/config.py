@@ -104,7 +104,8 @@ def _matches(value, kind):
 
 def _build(cls, data, path, problems, drop_unknown=False):
     """An instance of dataclass ``cls`` from ``data``, appending problems as strings.
-    ``drop_unknown`` ignores keys ``cls`` does not have (configs written by older versions)."""
+    ``drop_unknown`` reads configs written by older versions: it ignores keys ``cls`` does
+    not have, and nulls (then "the component's default") for keys that take no null."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -122,6 +123,8 @@ def _build(cls, data, path, problems, drop_unknown=False):
                 problems.append(f"{where}: unknown key{suggest(key, names)}; valid: {', '.join(names)}")
         elif dataclasses.is_dataclass(hints[key]):
             values[key] = _build(hints[key], value, where, problems, drop_unknown)
+        elif value is None and drop_unknown and not _matches(None, hints[key]):
+            continue
         elif not _matches(value, hints[key]):
             problems.append(f"{where}: expected {_type_name(hints[key])}, got {value!r}")
         else:

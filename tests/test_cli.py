@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from nnpipe import backend
 from nnpipe.cli import app
-from pipeline_helpers import only_run, snapshot, write_config
+from pipeline_helpers import checkpoint_arrays, only_run, snapshot, write_config
 
 runner = CliRunner()
 
@@ -182,6 +182,41 @@ def test_eval_reports_and_writes_eval_json(workspace):
     assert "accuracy" in result.output and "class" in result.output
     report = json.loads((run / "eval.json").read_text())
     assert report["split"] == "val" and 0.8 < report["accuracy"] <= 1 and len(report["per_class"]) == 10
+
+
+def _as_format_1(run):
+    """Rewrite a run as nnpipe 0.1 wrote it: checkpoints of flat ``model/…`` and ``optim/i/…``
+    arrays with a flat manifest, and a config whose sections held every component's options."""
+    import yaml
+
+    for path in (run / "checkpoints").glob("*.npz"):
+        with np.load(path) as archive:
+            manifest = json.loads(archive["__manifest__"].tobytes())
+            arrays = {k: archive[k] for k in archive.files if k.startswith("model/")}
+        arrays.update({f"optim/{k.split('/')[2]}/{k.split('/')[3]}": v for k, v in checkpoint_arrays(path).items()
+                       if k.startswith("optimizer/state/")})
+        old = {"epoch": manifest["epoch"], "step": manifest["step"], "task": manifest["task"], "format_version": 1,
+               "optimizer": {"name": "adam", "step_count": manifest["optimizer"]["step_count"], "lr": 0.001}}
+        np.savez(path, __manifest__=np.frombuffer(json.dumps(old).encode(), np.uint8), **arrays)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["optimizer"].update({"momentum": 0.9, "nesterov": False, "eps": None, "alpha": 0.99})
+    config["loss"].update({"margin": 1.0})
+    config["data"].update({"corpus": None, "min_count": 5, "sample": 0.001, "window": 5, "chunk_words": 100000})
+    config["schedule"].update({"step_size": 1, "gamma": 0.1, "min_lr": 0.0})
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_runs_of_nnpipe_0_1_still_evaluate_and_refuse_to_resume(workspace, tmp_path):
+    ws, config, run = workspace
+    assert invoke("eval", run).exit_code == 0
+    expected = json.loads((run / "eval.json").read_text())["accuracy"]
+    _as_format_1(run)
+    result = invoke("eval", run)
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "eval.json").read_text())["accuracy"] == expected
+    np.save(tmp_path / "digit.npy", np.zeros((28, 28), np.uint8))
+    assert invoke("predict", run, tmp_path / "digit.npy").exit_code == 0
+    assert_clean_failure(invoke("train", config, "--resume", run), 2, "checkpoint format 1 was written by nnpipe 0.1")
 
 
 def test_eval_defaults_to_latest_run(workspace, monkeypatch):
