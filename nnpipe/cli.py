@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from . import __version__
-from .commands import config, embed, eval, graph, plot, predict, runs, summary, sweep, train
+from .commands import config, data, embed, eval, graph, plot, predict, runs, summary, sweep, train
 
 app = typer.Typer(help="nnpipe: train MLP, CNN and word-vector models from YAML configs.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -21,6 +21,7 @@ COMMANDS = {
 for name, command in COMMANDS.items():
     app.command(name)(command)
 app.add_typer(config.app, name="config")
+app.add_typer(data.app, name="data")
 
 
 @app.command()

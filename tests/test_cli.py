@@ -297,6 +297,30 @@ def test_graph_of_config_and_expression(tmp_path):
     assert_clean_failure(invoke("graph", "2*y", "--var", "x=1"), 2, "unknown name 'y'")
 
 
+def test_graph_output_is_the_same_every_time(tmp_path):
+    config = write_config(tmp_path)
+    texts = []
+    for target, extra in ((config, []), ("3*sqrt(x)*(log(x) + 1/x**2)", ["--var", "x=1.2"])):
+        for attempt in range(2):
+            out = tmp_path / f"g{len(texts)}.dot"
+            assert invoke("graph", target, *extra, "--out", out).exit_code == 0
+            texts.append(out.read_text())
+    assert texts[0] == texts[1] and texts[2] == texts[3]
+    assert "t0 [shape=ellipse" in texts[2] and "f0 [shape=box" in texts[2]
+
+
+def test_data_verify_names_a_damaged_file(tmp_path):
+    from nnpipe.data.files import REPO_DATA
+
+    assert invoke("data", "verify").exit_code == 0
+    copy = tmp_path / "data"
+    shutil.copytree(REPO_DATA, copy)
+    (copy / "wordeval/wordsim353.tsv").write_text("tiger\tcat\t7.35\n")
+    result = invoke("data", "verify", "--root", copy)
+    assert result.exit_code == 2 and "DAMAGED  wordeval/wordsim353.tsv" in result.output
+    assert "1 of 12 data files" in result.stderr
+
+
 @pytest.mark.skipif(shutil.which("dot") is not None, reason="checks the message shown without Graphviz")
 def test_graph_png_without_graphviz_is_a_clear_error(tmp_path):
     result = invoke("graph", "x*x", "--var", "x=2", "--out", tmp_path / "g.png")

@@ -30,7 +30,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(206)
         else:
             self.send_response(200)
-        body = PAYLOAD[start:]
+        body = (getattr(Handler, "payload", PAYLOAD) if self.path == "/archive" else PAYLOAD)[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.path == "/cut":
@@ -58,6 +58,37 @@ def test_download_verifies_and_places_atomically(server, tmp_path):
     Handler.requests.clear()
     download(f"{server}/file", dest, SHA256, progress=False)  # present and verified: no request
     assert Handler.requests == []
+
+
+def test_data_fetch_command_downloads_where_the_cifar_loader_looks(server, tmp_path, monkeypatch):
+    """``nnpipe data fetch cifar10`` checks the archive's checksum and stores it in the
+    cache, and the CIFAR-10 loader finds it there when data.root lacks the files."""
+    import io
+    import tarfile
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from nnpipe.cli import app
+    from nnpipe.data import cifar, download as download_module
+
+    records = np.random.default_rng(0).integers(0, 10, (2, 1 + 3072)).astype(np.uint8)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in cifar.TRAIN_FILES + [cifar.TEST_FILE]:
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = records.nbytes
+            tar.addfile(info, io.BytesIO(records.tobytes()))
+    archive = buffer.getvalue()
+    monkeypatch.setattr(Handler, "payload", archive, raising=False)
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(download_module.SOURCES, "cifar10", [
+        (f"{server}/archive", cifar.ARCHIVE, ("sha256", hashlib.sha256(archive).hexdigest()))])
+    result = CliRunner().invoke(app, ["data", "fetch", "cifar10"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cache/cifar10" / cifar.ARCHIVE).read_bytes() == archive
+    (train_x, train_y), _ = cifar.load_cifar10(tmp_path / "empty")
+    assert train_x.shape == (10, 3, 32, 32) and train_y.tolist() == records[:, 0].tolist() * 5
 
 
 def test_checksum_mismatch_deletes_the_partial_file(server, tmp_path):

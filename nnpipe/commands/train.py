@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from ..config import load_config
-from ..train import Diverged, Interrupted, Trainer, resolve_run
+from ..train import Diverged, Interrupted, Trainer, find_checkpoint, resolve_run
 from ..train.distributed import make_communicator
 from .common import EXIT_FAILED, USER_ERRORS, DebugOption, SetOption, guarded
 
@@ -60,7 +60,7 @@ def _train(comm, config, set_, device, run_dir, resume, quiet):
     checkpoint = None
     if resume:
         run_dir = resolve_run(resume, cfg.run.root, cfg.run.name)
-        checkpoint = Path(resume) if Path(resume).is_file() else run_dir / "checkpoints" / "last.npz"
+        checkpoint = find_checkpoint(resume, run_dir, "last")
     echo = (lambda *a: None) if quiet or not comm.is_main else typer.echo
     trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo, comm=comm)
     if checkpoint:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import DataError
+from .files import DataError, cache_dir
 
 RECORD = 1 + 3 * 32 * 32
 TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
@@ -28,24 +28,30 @@ def parse_batch(raw: bytes, name: str):
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
+def _read_archive(archive: Path, names):
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+            missing = [n for n in names if n not in members]
+            if missing:
+                raise DataError(f"{archive}: archive lacks {', '.join(missing)}")
+            return {n: tar.extractfile(members[n]).read() for n in names}
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{archive}: cannot read the archive ({exc})") from None
+
+
 def _read_members(root: Path, names):
-    """Raw bytes of each named batch, from a folder or from the official archive."""
-    for folder in (root, root / "cifar-10-batches-bin"):
-        if all((folder / n).is_file() for n in names):
-            return {n: (folder / n).read_bytes() for n in names}
-    archive = root / ARCHIVE
-    if archive.is_file():
-        try:
-            with tarfile.open(archive, "r:gz") as tar:
-                members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
-                missing = [n for n in names if n not in members]
-                if missing:
-                    raise DataError(f"{archive}: archive lacks {', '.join(missing)}")
-                return {n: tar.extractfile(members[n]).read() for n in names}
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise DataError(f"{archive}: cannot read the archive ({exc})") from None
-    raise DataError(f"CIFAR-10 binary batches not found in {root} (expected {', '.join(names)} "
-                    f"or {ARCHIVE}); download with nnpipe.data.download.fetch('cifar10')")
+    """Raw bytes of each named batch, from a folder or the official archive in ``root``,
+    else in the cache folder that ``nnpipe data fetch cifar10`` downloads into."""
+    places = (root, cache_dir() / "cifar10")
+    for place in places:
+        for folder in (place, place / "cifar-10-batches-bin"):
+            if all((folder / n).is_file() for n in names):
+                return {n: (folder / n).read_bytes() for n in names}
+        if (place / ARCHIVE).is_file():
+            return _read_archive(place / ARCHIVE, names)
+    raise DataError(f"CIFAR-10 binary batches not found in {' or '.join(map(str, places))} (expected "
+                    f"{', '.join(names)} or {ARCHIVE}); download them with: nnpipe data fetch cifar10")
 
 
 def load_cifar10(root):

@@ -1,4 +1,10 @@
-"""Modules, layers, losses and initialisers: ``import nnpipe.nn as nn``."""
+"""Modules, layers, losses and initialisers: ``import nnpipe.nn as nn``.
+
+How to add a loss: write a function ``loss(output, target, <option>=<default>)`` (its
+differentiable op, if it needs one, goes in ``autograd/ops/loss_functions.py``) and
+register it in ``losses.py`` with ``LOSSES.register("<name>", tags=("classification",))``;
+a config then says ``loss: {name: <name>, <option>: ...}``.
+"""
 from . import init
 from .layers import (
     ACTIVATIONS, GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten,

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backend import is_cupy_array, to_numpy
 from ..nn import StateDictError
-from .rundir import RunError
+from .rundir import RunError, checkpoint_path
 
 FORMAT_VERSION = 2
 MANIFEST = "__manifest__"
@@ -135,7 +135,7 @@ def find_checkpoint(target, run_dir, which="best") -> Path:
         return Path(target)
     if which not in ("best", "last"):
         raise RunError(f"--checkpoint must be best or last, got {which!r}")
-    path = Path(run_dir) / "checkpoints" / f"{which}.npz"
+    path = checkpoint_path(run_dir, which)
     if not path.is_file():
         raise CheckpointError(f"run {run_dir} has no checkpoints/{which}.npz (was it trained for at least one epoch?)")
     return path

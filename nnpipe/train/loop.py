@@ -25,7 +25,7 @@ from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import SingleProcess
 from .metrics import MetricsLog, format_row, improved
-from .rundir import environment, new_run_dir, read_json, write_json
+from .rundir import checkpoint_path, environment, new_run_dir, read_json, write_json
 
 
 class Diverged(RuntimeError):
@@ -93,7 +93,7 @@ class Trainer:
         self.run_dir = self.comm.share(self.run_dir)  # every rank reads checkpoints from it
         if not self.comm.is_main:
             return
-        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        checkpoint_path(self.run_dir, "last").parent.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(dump(self.config))
         (self.run_dir / "overrides.yaml").write_text(dump({"set": list(overrides)}))
         write_json(self.run_dir / "env.json", environment(self.device, self.config.seed))
@@ -115,14 +115,15 @@ class Trainer:
             return
         state = self.state_dict()
         for name in names:
-            save_checkpoint(self.run_dir / "checkpoints" / name, state)
+            save_checkpoint(checkpoint_path(self.run_dir, name), state)
 
     def _save_step_checkpoint(self):
         if not self.comm.is_main:
             return
-        self._checkpoint(f"step-{self.step}.npz", "last.npz")
+        self._checkpoint(f"step-{self.step}", "last")
         keep = self.config.train.keep_last
-        steps = sorted(self.run_dir.glob("checkpoints/step-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
+        folder = checkpoint_path(self.run_dir, "last").parent
+        steps = sorted(folder.glob("step-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
         for old in steps[:-keep] if keep else steps:
             old.unlink(missing_ok=True)
 
@@ -257,7 +258,7 @@ class Trainer:
         if self.stop_requested:
             self._add_wall_time()
             self.progress.close()
-            self._checkpoint("last.npz")
+            self._checkpoint("last")
             raise Interrupted(f"interrupted at step {self.step}; resume with --resume {self.run_dir}")
 
     def _mean_loss(self):
@@ -294,7 +295,7 @@ class Trainer:
             self.bad_epochs += 1
         if log:
             log.append(row)
-        self._checkpoint("last.npz", *(["best.npz"] if better or current is None else []))
+        self._checkpoint("last", *(["best"] if better or current is None else []))
         self._write_summary("running")
         if not self.quiet:
             self.echo(f"epoch {self.epoch}/{self.config.train.epochs}: {format_row(row)}")
@@ -307,7 +308,7 @@ class Trainer:
 
     def _finish(self):
         self.comm.barrier()  # rank 0 has written best.npz before anyone reads it
-        best = self.run_dir / "checkpoints" / "best.npz"
+        best = checkpoint_path(self.run_dir, "best")
         if best.is_file():
             load_model_weights(self.model, best)
         test = self.task.evaluate(self.model, self.loss_fn, "test", self.comm)

@@ -19,6 +19,11 @@ class RunError(ValueError):
     """A run directory cannot be made, found or read."""
 
 
+def checkpoint_path(run_dir, name) -> Path:
+    """``<run>/checkpoints/<name>.npz``: where every checkpoint of a run lives."""
+    return Path(run_dir) / "checkpoints" / f"{name}.npz"
+
+
 def new_run_dir(root, name) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(root) / name / f"{stamp}-{secrets.token_hex(2)}"

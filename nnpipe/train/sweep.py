@@ -23,7 +23,7 @@ import yaml
 
 from ..config import ConfigError, load_config
 from .metrics import sort_key
-from .rundir import RunError, read_json, write_json
+from .rundir import RunError, checkpoint_path, read_json, write_json
 
 
 def parse_grid(items):
@@ -98,7 +98,7 @@ class Sweep:
             status = read_json(run_dir / "summary.json", {}).get("status")
             if status == "completed":
                 continue
-            resume = (run_dir / "checkpoints" / "last.npz").is_file()
+            resume = checkpoint_path(run_dir, "last").is_file()
             if not resume and run_dir.exists():
                 shutil.rmtree(run_dir)  # a trial that never reached a checkpoint starts over
             work.append((index, trial_command(self.config_path, overrides, run_dir, resume)))
