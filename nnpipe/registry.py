@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import inspect
+import pkgutil
 import typing
 
 
@@ -135,3 +137,11 @@ class Registry:
                              f"valid: {', '.join(sorted(own | shared))}")
         defaults = dataclasses.asdict(entry.options())
         return {**defaults, **{k: v for k, v in values.items() if k in own}}
+
+
+def import_submodules(package):
+    """Import every module of ``package`` (a package's ``__name__``), so that a component
+    in a new file registers itself without any other file naming it."""
+    path = importlib.import_module(package).__path__
+    for info in pkgutil.iter_modules(path):
+        importlib.import_module(f"{package}.{info.name}")

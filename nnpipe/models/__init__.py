@@ -2,10 +2,12 @@
 
 How to add a model: write ``models/<name>.py`` with an options dataclass and a builder
 ``build(options, rng, input_shape, num_classes, vocab_size)`` decorated
-``@MODELS.register("<name>", Options, tags=("classifier",))``, and import it below; a
-config then says ``model: {name: <name>, ...}``.
+``@MODELS.register("<name>", Options, tags=("classifier",))``; every module here is
+imported, so a config can then say ``model: {name: <name>, ...}``.
 """
-from . import cnn, mlp, skipgram  # noqa: F401  (each registers itself)
+from ..registry import import_submodules
 from .registry import MODELS, build_model
+
+import_submodules(__name__)  # each model file registers itself
 
 __all__ = ["MODELS", "build_model"]

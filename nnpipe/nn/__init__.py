@@ -1,9 +1,9 @@
 """Modules, layers, losses and initialisers: ``import nnpipe.nn as nn``.
 
-How to add a loss: write a function ``loss(output, target, <option>=<default>)`` (its
-differentiable op, if it needs one, goes in ``autograd/ops/loss_functions.py``) and
-register it in ``losses.py`` with ``LOSSES.register("<name>", tags=("classification",))``;
-a config then says ``loss: {name: <name>, <option>: ...}``.
+How to add a loss: write ``nn/<name>.py`` with a function ``loss(output, target,
+<option>=<default>)`` decorated ``@LOSSES.register("<name>", tags=("classification",))``
+(its op, if it needs a new one, goes in ``autograd/ops/loss_functions.py``); every module
+here is imported, so a config can then say ``loss: {name: <name>, <option>: ...}``.
 """
 from . import init
 from .layers import (
@@ -12,9 +12,12 @@ from .layers import (
 )
 from .losses import LOSSES, build_loss
 from .module import Module, Parameter, StateDictError
+from ..registry import import_submodules
 
 __all__ = [
     "ACTIVATIONS", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "Embedding",
     "Flatten", "GELU", "LOSSES", "LeakyReLU", "Linear", "MaxPool2d", "Module", "Parameter", "ReLU",
     "Sequential", "Sigmoid", "StateDictError", "Tanh", "activation", "build_loss", "init",
 ]
+
+import_submodules(__name__)  # each loss file registers itself

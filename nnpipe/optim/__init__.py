@@ -3,11 +3,12 @@
 How to add an optimizer: write ``optim/<name>.py`` with a subclass of :class:`Optimizer`
 decorated ``@OPTIMIZERS.register("<name>")`` whose ``__init__(self, params, lr: float = ...,
 <option>: <type> = <default>)`` lists its options and whose ``update(param, grad, state)``
-changes the arrays in place; import it below.  A config then says ``optimizer: {name:
-<name>, <option>: ...}``.  A schedule is the same with ``@SCHEDULES.register`` on a curve
-``f(progress, base_lr, <option>=...)`` (see ``schedules.py``).
+changes the arrays in place; every module here is imported, so a config can then say
+``optimizer: {name: <name>, <option>: ...}``.  A schedule is the same with
+``@SCHEDULES.register`` on a curve ``lr(t, span, base_lr, <option>=...)`` (see
+``schedules.py``).
 """
-from . import optimizers
+from ..registry import import_submodules
 from .clip import clip_grad_norm, clip_grad_value
 from .optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, AdamW, Momentum, Optimizer, RMSProp
 from .schedules import SCHEDULES, Schedule
@@ -20,5 +21,7 @@ def build_optimizer(name, params, **options):
 
 __all__ = [
     "OPTIMIZERS", "SCHEDULES", "SGD", "AdaGrad", "Adam", "AdamW", "Momentum", "Optimizer", "RMSProp", "Schedule",
-    "build_optimizer", "clip_grad_norm", "clip_grad_value", "optimizers",
+    "build_optimizer", "clip_grad_norm", "clip_grad_value",
 ]
+
+import_submodules(__name__)  # each optimizer and schedule file registers itself

@@ -2,11 +2,14 @@
 task supplies its batches, the loss of a batch with the running sums it adds, the epoch
 metrics and evaluation, and its own state (the loader position) for checkpoints.
 
-How to add a data kind: write ``tasks/<name>.py`` with an options dataclass and a task
-class decorated ``@TASKS.register("<name>", Options)``, whose ``accepts`` names the model
-and loss tags it trains (see ``images.py``); import it below.
+How to add a data kind: write ``tasks/<name>.py`` with an options dataclass and a
+subclass of :class:`Task` decorated ``@TASKS.register("<name>", Options)``, whose
+``accepts`` names the model and loss tags it trains (see ``images.py``); every module
+here is imported, so a config can then say ``data: {name: <name>, ...}``.
 """
-from . import images, words  # noqa: F401  (each registers itself)
-from .registry import TASKS, DataCommon, build_task
+from ..registry import import_submodules
+from .registry import TASKS, DataCommon, Task, build_task
 
-__all__ = ["TASKS", "DataCommon", "build_task"]
+import_submodules(__name__)  # each data kind registers itself
+
+__all__ = ["TASKS", "DataCommon", "Task", "build_task"]

@@ -31,8 +31,8 @@ class ImageOptions:
     std: Optional[list] = None
 
 
-@TASKS.register("mnist", ImageOptions)
 @TASKS.register("cifar10", ImageOptions)
+@TASKS.register("mnist", ImageOptions)
 class ClassificationTask(Task):
     accepts = {"model": "classifier", "loss": "classification"}
     unit = "samples"
