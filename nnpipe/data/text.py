@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..kernels import lazy, use_compiled
+
 from .files import DataError, cache_dir, cache_key, data_root, require, verify_shipped
+
+word2vec = lazy("word2vec")
 
 SHIPPED_CORPORA = [
     "corpus/kjv-bible.txt.gz", "corpus/austen-novels.txt.gz", "corpus/shakespeare-plays.txt.gz",
@@ -141,18 +145,28 @@ def keep_probabilities(counts, sample):
 
 
 class NegativeSampler:
-    """Draws word ids from the unigram distribution raised to 0.75, through a precomputed
-    table (as word2vec.c does): one random integer per sample."""
+    """Draws word ids from the unigram distribution raised to 0.75 by Walker's alias
+    method: a uniform word and a uniform number pick the word or its alias.  Exact, O(1)
+    per draw, and its two tables (one entry per word) stay in cache, unlike word2vec.c's
+    table of 10⁸ entries."""
 
-    def __init__(self, counts, power=0.75, table_size=10_000_000):
+    def __init__(self, counts, power=0.75):
         weights = counts.astype(np.float64) ** power
-        cumulative = np.cumsum(weights / weights.sum())
-        positions = (np.arange(table_size) + 0.5) / table_size
-        self.table = np.searchsorted(cumulative, positions).astype(np.int32)
-        np.minimum(self.table, len(counts) - 1, out=self.table)
+        scaled = weights * len(weights) / weights.sum()  # mean 1
+        self.keep = np.ones(len(weights))
+        self.alias = np.arange(len(weights))
+        small = [i for i in range(len(weights)) if scaled[i] < 1]  # setup only: one pass over the vocabulary
+        large = [i for i in range(len(weights)) if scaled[i] >= 1]
+        while small and large:
+            low, high = small.pop(), large[-1]
+            self.keep[low], self.alias[low] = scaled[low], high
+            scaled[high] -= 1 - scaled[low]
+            if scaled[high] < 1:
+                small.append(large.pop())
 
     def sample(self, rng, shape):
-        return self.table[rng.integers(0, len(self.table), shape)]
+        words = rng.integers(0, len(self.keep), shape)
+        return np.where(rng.random(shape) < self.keep[words], words, self.alias[words])
 
 
 def skipgram_pairs(ids, sentence_of, centers, window, rng):
@@ -163,6 +177,8 @@ def skipgram_pairs(ids, sentence_of, centers, window, rng):
     the centres: one pass per distance, never a loop over words.
     """
     reach = rng.integers(1, window + 1, len(centers))
+    if use_compiled(ids, sentence_of, centers):
+        return word2vec.skipgram_pairs(ids, sentence_of, centers, reach, window)
     center_out, context_out = [], []
     for distance in range(1, window + 1):
         within = reach >= distance

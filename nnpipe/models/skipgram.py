@@ -2,12 +2,15 @@
 
 Two tables: input (centre) vectors initialised U(-0.5/D, 0.5/D) and output (context)
 vectors initialised to zero, as in word2vec.c.  A batch is (centre, context, negatives)
-word ids; the loss is -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c).  Both tables get sparse-row
-gradients, so an optimizer step touches only the rows of the batch.
+word ids; the loss is -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c).  The model hands the loss
+its two tables with the ids (:class:`WordPairs`), so the ``sgns`` loss looks the vectors
+up itself, in one fused op (``F.skipgram_ns``); both tables get sparse-row gradients, so
+an optimizer step touches only the rows of the batch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .. import nn
 from ..backend import to_numpy
@@ -20,6 +23,16 @@ class SkipGramOptions:
     negatives: int = 5  # negative samples per pair, drawn by the text task
 
 
+class WordPairs(NamedTuple):
+    """What a word-vector model gives its loss: the tables and the ids of a batch."""
+
+    center_table: object  # Parameter (V, D): the input vectors
+    context_table: object  # Parameter (V, D): the output vectors
+    centers: object  # (B,) centre word ids
+    contexts: object  # (B,) context word ids
+    negatives: object  # (B, K) negative word ids
+
+
 class SkipGram(nn.Module):
     def __init__(self, vocab_size, dim, rng):
         super().__init__()
@@ -27,10 +40,8 @@ class SkipGram(nn.Module):
         self.context = nn.Embedding(vocab_size, dim, scale=0)
 
     def forward(self, batch):
-        """``batch`` is (centre ids (B,), context ids (B,), negative ids (B, K)); returns the
-        three looked-up vector sets for the sgns loss."""
-        center, context, negatives = batch
-        return self.center(center), self.context(context), self.context(negatives)
+        """``batch`` is (centre ids (B,), context ids (B,), negative ids (B, K))."""
+        return WordPairs(self.center.weight, self.context.weight, *batch)
 
     def vectors(self):
         """The input (centre) embeddings as a NumPy array (V, D)."""

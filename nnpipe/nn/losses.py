@@ -25,9 +25,10 @@ LOSSES.register("bce_with_logits", tags=("multilabel",))(F.binary_cross_entropy_
 
 @LOSSES.register("sgns", tags=("word_vectors",))
 def sgns(output, target=None, reduction: str = "sum"):
-    """A word-vector model returns (centre, context, negatives) vectors; target is unused.
-    Summed over pairs by default, so the learning rate is word2vec's per-pair step."""
-    return F.sgns(*output, reduction=reduction)
+    """A word-vector model returns (input table, output table, centre ids, context ids,
+    negative ids); target is unused.  Summed over pairs by default, so the learning rate
+    is word2vec's per-pair step."""
+    return F.skipgram_ns(*output, reduction=reduction)
 
 
 def build_loss(name, **options):

@@ -12,9 +12,11 @@ import math
 
 from ..autograd import SparseRows
 from ..backend import get_array_module
+from ..kernels import lazy, use_compiled
 from ..registry import Registry
 
 OPTIMIZERS = Registry("optimizer", inputs=1)
+sparse_updates = lazy("sparse_updates")
 
 
 class Optimizer:
@@ -54,10 +56,13 @@ class Optimizer:
         self.update(param, grad, state)
 
     def _sparse_step(self, param, grad, state):
+        values = grad.values.astype(param.dtype, copy=False)
+        if use_compiled(param, values) and self._update_rows(param, grad.rows, values, state):
+            return
         rows = grad.rows
         param_rows = param[rows]
         state_rows = {name: array[rows] for name, array in state.items()}
-        self._dense_step(param_rows, grad.values.astype(param.dtype, copy=False), state_rows)
+        self._dense_step(param_rows, values, state_rows)
         param[rows] = param_rows
         for name, array in state_rows.items():
             state[name][rows] = array
@@ -67,6 +72,11 @@ class Optimizer:
     def update(self, param, grad, state):
         """Change ``param`` (and ``state``) in place from ``grad``."""
         raise NotImplementedError
+
+    def _update_rows(self, param, rows, values, state):
+        """The same update on the distinct ``rows`` of ``param`` by a compiled kernel, in
+        place; False where this optimizer has none (then rows are gathered and scattered)."""
+        return False
 
     # ---- checkpointing ----------------------------------------------------------------
     def state_dict(self):
@@ -103,6 +113,11 @@ class SGD(Optimizer):
     def update(self, param, grad, state):
         param -= param.dtype.type(self.lr) * grad
 
+    def _update_rows(self, param, rows, values, state):
+        dtype = param.dtype.type
+        sparse_updates.sgd_rows(param, rows, values, dtype(self.lr), dtype(self.weight_decay))
+        return True
+
 
 @OPTIMIZERS.register("momentum")
 class Momentum(Optimizer):
@@ -137,6 +152,12 @@ class AdaGrad(Optimizer):
         xp = get_array_module(param)
         state["sum_squares"] += grad * grad
         param -= param.dtype.type(self.lr) * grad / (xp.sqrt(state["sum_squares"]) + param.dtype.type(self.eps))
+
+    def _update_rows(self, param, rows, values, state):
+        dtype = param.dtype.type
+        sparse_updates.adagrad_rows(param, state["sum_squares"], rows, values, dtype(self.lr), dtype(self.eps),
+                                    dtype(self.weight_decay))
+        return True
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -184,6 +205,15 @@ class Adam(Optimizer):
         denom = xp.sqrt(v) / dtype(math.sqrt(1 - self.beta2**t))
         denom += dtype(self.eps)
         param -= dtype(step_size) * m / denom
+
+    def _update_rows(self, param, rows, values, state):
+        if self.decoupled_decay:
+            return False
+        dtype, t = param.dtype.type, self.step_count
+        sparse_updates.adam_rows(param, state["m"], state["v"], rows, values, dtype(self.beta1), dtype(1 - self.beta1),
+                                 dtype(self.beta2), dtype(1 - self.beta2), dtype(self.lr / (1 - self.beta1**t)),
+                                 dtype(math.sqrt(1 - self.beta2**t)), dtype(self.eps), dtype(self.weight_decay))
+        return True
 
 
 @OPTIMIZERS.register("adamw")

@@ -1,13 +1,19 @@
 """Loss functions, fused for speed and stability; each averages over the batch."""
 from __future__ import annotations
 
+import numpy as np
+
 from ...backend import get_array_module
+from ...kernels import lazy, threads, use_compiled
 from ..core import Function, Tensor, as_tensor
+from ..sparse import SparseRows
 from .elementwise import _stable_sigmoid
 
 __all__ = [  # the wrappers; F gathers them
-    "cross_entropy", "nll", "binary_cross_entropy_with_logits", "multiclass_hinge", "sgns", "mse",
+    "cross_entropy", "nll", "binary_cross_entropy_with_logits", "multiclass_hinge", "sgns", "skipgram_ns", "mse",
 ]
+
+word2vec = lazy("word2vec")
 
 
 def _labels(labels, like):
@@ -142,23 +148,25 @@ class SGNS(Function):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
 
-    def _divisor(self, dtype):
-        return dtype.type(len(self.center) if self.reduction == "mean" else 1)
+    def divisor(self, pairs, dtype):
+        """What the summed loss is divided by: the number of pairs, or 1 for ``sum``."""
+        return dtype.type(pairs if self.reduction == "mean" else 1)
 
     def forward(self, center, context, negatives):
         xp = get_array_module(center)
         self.center, self.context, self.negatives = center, context, negatives
+        self.scale_by = self.divisor(len(center), center.dtype)
         pos = (center * context).sum(axis=1)
         neg = xp.einsum("bkd,bd->bk", negatives, center)
         self.pos_sig = _stable_sigmoid(pos)
         self.neg_sig = _stable_sigmoid(neg)
         # -log σ(s) = log(1 + e^{-s}) and -log σ(-s) = log(1 + e^{s}), both stable
         loss = xp.logaddexp(0, -pos).sum() + xp.logaddexp(0, neg).sum()
-        return loss / self._divisor(center.dtype)
+        return loss / self.scale_by
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        scale = gy / self._divisor(gy.dtype)
+        scale = gy / self.scale_by
         g_pos = (self.pos_sig - 1) * scale  # d loss / d (u_o·v_c)
         g_neg = self.neg_sig * scale  # d loss / d (u_k·v_c)
         g_center = g_pos[:, None] * self.context + xp.einsum("bk,bkd->bd", g_neg, self.negatives)
@@ -169,6 +177,59 @@ class SGNS(Function):
 
 def sgns(center, context, negatives, reduction="mean"):
     return SGNS(reduction)(center, context, negatives)
+
+
+class SkipGramNS(Function):
+    """:class:`SGNS` straight from the input table ``W_in`` and the output table ``W_out``
+    (V, D), for the id arrays ``centers`` (B,), ``contexts`` (B,) and ``negatives`` (B, K);
+    the gradients of both tables are :class:`SparseRows`.
+
+    On NumPy arrays a compiled kernel does it in one pass over the pairs, with no
+    (B, K, D) array of negative vectors, and returns the gradients already coalesced.
+    The reference (CuPy, or ``NNPIPE_KERNELS=reference``) gathers the vectors, applies
+    :class:`SGNS` and scatters its gradients as rows, exactly as three embedding lookups
+    followed by ``sgns`` would."""
+
+    def __init__(self, centers, contexts, negatives, reduction):
+        self.centers, self.contexts, self.negatives = centers, contexts, negatives
+        self.vectors_loss = SGNS(reduction)  # the per-pair formulas and the reduction
+
+    def forward(self, W_in, W_out):
+        self.shape = W_in.shape
+        self.compiled = use_compiled(W_in, W_out, self.centers, self.contexts, self.negatives)
+        if not self.compiled:
+            return self.vectors_loss.forward(W_in[self.centers], W_out[self.contexts], W_out[self.negatives])
+        self.W_in, self.W_out = W_in, W_out
+        self.g_pos = np.empty(len(self.centers), W_in.dtype)
+        self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
+        total = word2vec.sgns_forward(W_in, W_out, self.centers, self.contexts, self.negatives, self.g_pos, self.g_neg,
+                                      W_in.dtype.type(0))
+        self.scale_by = self.vectors_loss.divisor(len(self.centers), W_in.dtype)
+        return np.asarray(total / self.scale_by, dtype=W_in.dtype)
+
+    def backward(self, gy):
+        if not self.compiled:
+            g_center, g_context, g_negatives = self.vectors_loss.backward(gy)
+            xp = get_array_module(gy)
+            out_rows = xp.concatenate([self.contexts, self.negatives.reshape(-1)])
+            out_values = xp.concatenate([g_context, g_negatives.reshape(-1, self.shape[1])])
+            return SparseRows(self.centers, g_center, self.shape), SparseRows(out_rows, out_values, self.shape)
+        scale = (gy / self.scale_by).astype(self.W_in.dtype)
+        rows_in, values_in, rows_out, values_out = word2vec.sgns_backward(
+            self.W_in, self.W_out, self.centers, self.contexts, self.negatives, self.g_pos, self.g_neg, scale[()],
+            threads())
+        return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
+                SparseRows(rows_out, values_out, self.shape, coalesced=True))
+
+
+def skipgram_ns(W_in, W_out, centers, contexts, negatives, reduction="mean"):
+    """The negative-sampling loss of (centre, context) id pairs and their negatives, from
+    the two embedding tables; see :class:`SkipGramNS`."""
+    xp = get_array_module(W_in.data if isinstance(W_in, Tensor) else W_in)
+    ids = [xp.asarray(a.data if isinstance(a, Tensor) else a) for a in (centers, contexts, negatives)]
+    if any(a.dtype.kind not in "iu" for a in ids):
+        raise TypeError("skip-gram ids must be integers")
+    return SkipGramNS(*ids, reduction)(W_in, W_out)
 
 
 def mse(prediction, target):

@@ -1,0 +1,77 @@
+"""Compiled CPU kernels (Numba) for the ops where vectorised NumPy runs out.
+
+Every kernel here has a vectorised ``xp`` reference in the op that uses it (which is
+also the CuPy path on a GPU); the op calls the kernel only when :func:`use_compiled`
+says so for its arrays, and the tests check each kernel against its reference.
+
+The switch: ``NNPIPE_KERNELS=reference`` (environment) or :func:`set_mode` forces the
+reference path everywhere; the default ``auto`` uses the kernels on NumPy arrays when
+Numba imports.  Kernels are compiled on first use and cached on disk (``cache=True``):
+Numba keeps the cache in ``nnpipe/kernels/__pycache__``, or in its user-wide cache
+folder when the package folder is read-only; ``NUMBA_CACHE_DIR`` moves it.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+
+MODES = ("auto", "reference")
+_mode = os.environ.get("NNPIPE_KERNELS", "auto")
+
+try:
+    import numba
+except ImportError:  # the reference path serves everything
+    numba = None
+
+
+def set_mode(mode):
+    """``auto`` (compiled kernels where they apply) or ``reference`` (vectorised xp only)."""
+    global _mode
+    if mode not in MODES:
+        raise ValueError(f"kernel mode must be one of {', '.join(MODES)}, got {mode!r}")
+    _mode = mode
+
+
+def mode():
+    return _mode if _mode in MODES else "auto"
+
+
+def threads() -> int:
+    """How many threads a parallel kernel may use (Numba's setting; NUMBA_NUM_THREADS)."""
+    return numba.get_num_threads()
+
+
+def use_compiled(*arrays) -> bool:
+    """Whether an op on ``arrays`` takes its compiled kernel: Numba is there, the mode is
+    ``auto`` and every array is a NumPy array (CuPy arrays take the reference path)."""
+    return numba is not None and mode() == "auto" and all(isinstance(a, np.ndarray) for a in arrays)
+
+
+# Reassociation lets LLVM vectorise sums (dot products); no "nnan"/"ninf", so NaN and
+# infinity still behave (a divergence check after a kernel can be trusted).
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+def jit(*args, **options):
+    """``numba.njit`` with the project's settings: cached on disk, no Python objects."""
+    options.setdefault("cache", True)
+    options.setdefault("nogil", True)
+    return numba.njit(*args, **options)
+
+
+def jit_math(*args, **options):
+    """:func:`jit` that may reorder floating-point sums (for dot products and reductions)."""
+    options.setdefault("fastmath", FASTMATH)
+    return jit(*args, **options)
+
+
+class lazy:  # noqa: N801  (reads like the module it stands for)
+    """A kernel module imported on first use, so importing nnpipe does not import Numba."""
+
+    def __init__(self, name):
+        self._name = f"{__name__}.{name}"
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(self._name), attr)
