@@ -147,3 +147,29 @@ def ratio_table(rows, baseline_name):
         median, spread = summary(samples)
         out.append(f"| {name} | {fmt_time(median)} | {spread:.0%} | {median / base:.2f}× |")
     return out
+
+
+def compile_seconds(code):
+    """Seconds ``python -c code`` takes with an empty Numba cache (compiling every kernel
+    it calls) and then again with that cache filled (loading them), each in a fresh process."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        seconds = []
+        for _ in range(2):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=Path(__file__).resolve().parent.parent)
+            seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def kernel_threads():
+    """How many threads Numba's parallel kernels use."""
+    try:
+        import numba
+    except ImportError:
+        return "no Numba (reference path only)"
+    return f"{numba.get_num_threads()} Numba threads ({numba.config.THREADING_LAYER} threading layer)"

@@ -35,7 +35,7 @@ def test_skipgram_builds_with_word2vec_initialisation():
     model = build_model({"name": "skipgram", "dim": 20, "negatives": 3}, rng(), vocab_size=100)
     assert np.abs(model.center.weight.data).max() <= 0.5 / 20
     assert not model.context.weight.data.any()
-    batch = (np.array([1, 2]), np.array([3, 4]), np.array([[5, 6, 7], [8, 9, 1]]))
+    batch = (np.array([1, 2]), np.array([3, 4]), np.array([0, 1]), np.array([[5, 6, 7], [8, 9, 1]]))
     loss = nn.build_loss("sgns")(model(batch))
     assert loss.item() == pytest.approx(2 * 4 * np.log(2))  # all dot products are 0; summed over pairs
     assert nn.build_loss("sgns", reduction="mean")(model(batch)).item() == pytest.approx(4 * np.log(2))

@@ -69,7 +69,9 @@ def test_pairs_match_a_loop_reference_and_respect_sentences():
     ids = rng.integers(0, 50, 40)
     sentence_of = np.repeat([0, 1, 2], [15, 10, 15])
     centers = np.arange(5, 35)
-    got_c, got_o = skipgram_pairs(ids, sentence_of, centers, 3, np.random.default_rng(7))
+    got_w, got_o = skipgram_pairs(ids, sentence_of, centers, 3, np.random.default_rng(7))
+    got_c = ids[centers[got_w]]
+    assert (np.diff(got_w) >= 0).all()  # centre by centre
     reach = np.random.default_rng(7).integers(1, 4, len(centers))
     expected = []
     for center, b in zip(centers, reach):

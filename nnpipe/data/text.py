@@ -146,9 +146,10 @@ def keep_probabilities(counts, sample):
 
 class NegativeSampler:
     """Draws word ids from the unigram distribution raised to 0.75 by Walker's alias
-    method: a uniform word and a uniform number pick the word or its alias.  Exact, O(1)
-    per draw, and its two tables (one entry per word) stay in cache, unlike word2vec.c's
-    table of 10⁸ entries."""
+    method: one uniform number u per draw, whose integer part of u·V picks a word and
+    whose fraction decides between that word and its alias.  Exact, O(1) per draw, and
+    its two tables (one entry per word) stay in cache, unlike word2vec.c's table of 10⁸
+    entries."""
 
     def __init__(self, counts, power=0.75):
         weights = counts.astype(np.float64) ** power
@@ -165,29 +166,36 @@ class NegativeSampler:
                 small.append(large.pop())
 
     def sample(self, rng, shape):
-        words = rng.integers(0, len(self.keep), shape)
-        return np.where(rng.random(shape) < self.keep[words], words, self.alias[words])
+        uniform = rng.random(shape)
+        if use_compiled(uniform):
+            return word2vec.alias_draw(uniform, self.keep, self.alias)
+        scaled = uniform * len(self.keep)
+        words = scaled.astype(np.int64)
+        return np.where(scaled - words < self.keep[words], words, self.alias[words])
 
 
 def skipgram_pairs(ids, sentence_of, centers, window, rng):
-    """(centre, context) id pairs for the centre positions ``centers`` of a token stream.
+    """(window of each pair, context ids) for the centre positions ``centers`` of a token
+    stream; the window of a pair is the index in ``centers`` of its centre.
 
     Each centre draws its own window b uniform in 1..window (word2vec's dynamic window)
-    and pairs with every token at distance ≤ b in the same sentence.  Vectorised over
-    the centres: one pass per distance, never a loop over words.
+    and pairs with every token at distance ≤ b in the same sentence.  Pairs come centre
+    by centre (then by distance, left before right).  Vectorised over the centres: one
+    pass per distance, never a loop over words.
     """
     reach = rng.integers(1, window + 1, len(centers))
     if use_compiled(ids, sentence_of, centers):
         return word2vec.skipgram_pairs(ids, sentence_of, centers, reach, window)
-    center_out, context_out = [], []
+    window_out, context_out = [], []
     for distance in range(1, window + 1):
         within = reach >= distance
         for sign in (-1, 1):
             neighbours = centers + sign * distance
             valid = within & (neighbours >= 0) & (neighbours < len(ids))
-            positions = centers[valid]
-            neighbours = neighbours[valid]
-            same = sentence_of[positions] == sentence_of[neighbours]
-            center_out.append(ids[positions[same]])
+            same = np.zeros_like(valid)
+            same[valid] = sentence_of[centers[valid]] == sentence_of[neighbours[valid]]
+            window_out.append(np.flatnonzero(same))
             context_out.append(ids[neighbours[same]])
-    return np.concatenate(center_out), np.concatenate(context_out)
+    windows = np.concatenate(window_out)
+    order = np.argsort(windows, kind="stable")  # centre by centre, as the compiled kernel makes them
+    return windows[order], np.concatenate(context_out)[order]

@@ -16,24 +16,36 @@ from . import jit, jit_math
 
 @jit
 def skipgram_pairs(ids, sentence_of, centers, reach, window):
-    """(centre ids, context ids) in the reference's order: by distance, then left before
-    right, then centre position."""
+    """(window of each pair, context ids) in the reference's order: centre by centre,
+    then by distance, left before right."""
     count, total = len(centers), len(ids)
-    center_out = np.empty(count * 2 * window, ids.dtype)
+    window_out = np.empty(count * 2 * window, np.int64)
     context_out = np.empty(count * 2 * window, ids.dtype)
     made = 0
-    for distance in range(1, window + 1):
-        for sign in (-1, 1):
-            for j in range(count):
-                if reach[j] < distance:
-                    continue
-                position = centers[j]
+    for j in range(count):
+        position = centers[j]
+        for distance in range(1, reach[j] + 1):
+            for sign in (-1, 1):
                 neighbour = position + sign * distance
                 if 0 <= neighbour < total and sentence_of[position] == sentence_of[neighbour]:
-                    center_out[made] = ids[position]
+                    window_out[made] = j
                     context_out[made] = ids[neighbour]
                     made += 1
-    return center_out[:made], context_out[:made]
+    return window_out[:made], context_out[:made]
+
+
+@jit(parallel=True)
+def alias_draw(uniform, keep, alias):
+    """Walker's alias method, one uniform number per draw (see ``NegativeSampler``);
+    the choice is arithmetic, not a branch, which would be mispredicted half the time."""
+    flat_uniform = uniform.reshape(-1)
+    words = np.empty(flat_uniform.shape[0], np.int64)
+    for i in prange(flat_uniform.shape[0]):
+        scaled = flat_uniform[i] * len(keep)
+        word = np.int64(scaled)
+        use_alias = np.int64(scaled - word >= keep[word])
+        words[i] = word + use_alias * (alias[word] - word)
+    return words.reshape(uniform.shape)
 
 
 @jit
@@ -58,29 +70,51 @@ def _dot(a, b, zero):
     return total
 
 
-# The loss is summed in this many fixed chunks of pairs, whatever the number of threads,
+# The loss is summed in this many fixed chunks of windows, whatever the number of threads,
 # so it comes out bit for bit the same on any machine.
 LOSS_CHUNKS = 16
 
 
+@jit
+def window_starts(pair_window, windows):
+    """Offsets of each window's pairs (pairs are sorted by window): pairs of window w are
+    starts[w]:starts[w + 1]."""
+    starts = np.zeros(windows + 1, np.int64)
+    previous = 0
+    for w in pair_window:
+        if w < previous or w >= windows:
+            raise ValueError("skip-gram pairs must be sorted by window, with windows in range")
+        starts[w + 1] += 1
+        previous = w
+    for w in range(windows):
+        starts[w + 1] += starts[w]
+    return starts
+
+
 @jit_math(parallel=True)
-def sgns_forward(W_in, W_out, centers, contexts, negatives, g_pos, g_neg, zero):
-    """Σ over pairs of -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c); fills the derivatives of the
-    loss by the dot products: g_pos[b] = σ(u_o·v_c) - 1, g_neg[b, k] = σ(u_k·v_c).
-    ``zero`` is 0 in the tables' dtype (the dot products are summed in it)."""
-    pairs, k_count = negatives.shape
+def sgns_forward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, zero):
+    """Σ over pairs of -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), where the pairs of window w
+    (``starts[w]:starts[w + 1]``) share the centre ``window_centers[w]`` and the negatives
+    ``negatives[w]``: each negative's dot product is computed once per window and counts
+    once per pair.  Fills g_pos[b] = σ(u_o·v_c) - 1 and g_neg[w, k] = σ(u_k·v_c) (0 for a
+    window without pairs).  ``zero`` is 0 in the tables' dtype (dot products sum in it)."""
+    windows, k_count = negatives.shape
     partial = np.zeros(LOSS_CHUNKS)
     for chunk in prange(LOSS_CHUNKS):
         loss = 0.0
-        for b in range(chunk * pairs // LOSS_CHUNKS, (chunk + 1) * pairs // LOSS_CHUNKS):
-            v = W_in[centers[b]]
-            s = float(_dot(v, W_out[contexts[b]], zero))
-            loss += _softplus(-s)
-            g_pos[b] = _sigmoid(s) - 1.0
+        for w in range(chunk * windows // LOSS_CHUNKS, (chunk + 1) * windows // LOSS_CHUNKS):
+            v = W_in[window_centers[w]]
+            for b in range(starts[w], starts[w + 1]):
+                s = float(_dot(v, W_out[contexts[b]], zero))
+                loss += _softplus(-s)
+                g_pos[b] = _sigmoid(s) - 1.0
+            count = starts[w + 1] - starts[w]
             for k in range(k_count):
-                t = float(_dot(v, W_out[negatives[b, k]], zero))
-                loss += _softplus(t)
-                g_neg[b, k] = _sigmoid(t)
+                g_neg[w, k] = 0.0
+                if count:
+                    t = float(_dot(v, W_out[negatives[w, k]], zero))
+                    loss += count * _softplus(t)
+                    g_neg[w, k] = _sigmoid(t)
         partial[chunk] = loss
     total = 0.0
     for chunk in range(LOSS_CHUNKS):
@@ -96,55 +130,97 @@ def _axpy(a, x, y):
 
 
 @jit
-def _slots(keys, slot, rows, used):
-    """The slot of each key (a row of the gradient values), giving each new key the next
-    slot in order of first appearance; ``slot`` maps table rows to slots (-1: none yet)
-    and ``rows`` collects the distinct keys.  Returns (slots of ``keys``, slots used)."""
-    where = np.empty(keys.shape, np.int64)
-    flat_keys, flat_where = keys.reshape(-1), where.reshape(-1)
-    for i in range(flat_keys.shape[0]):
-        key = flat_keys[i]
+def _assign_slots(keys, slot, rows, used, where):
+    """Give each key not seen yet the next slot (its row of the gradient values) and
+    record every key's slot in ``where``; ``slot`` maps table rows to slots (-1: none),
+    ``rows`` collects the keys by slot.  Returns the number of slots used."""
+    for i in range(keys.shape[0]):
+        key = keys[i]
         if slot[key] < 0:
             slot[key] = used
             rows[used] = key
             used += 1
-        flat_where[i] = slot[key]
-    return where, used
+        where[i] = slot[key]
+    return used
 
 
-@jit_math(parallel=True)
-def sgns_backward(W_in, W_out, centers, contexts, negatives, g_pos, g_neg, scale, parts):
+@jit
+def _gradient_slots(vocab, window_centers, contexts, starts, negatives):
+    """Distinct rows of both gradients in order of first appearance, and where each
+    window's centre, each pair's context and each window's negatives go among them
+    (-1 for windows without pairs, which touch no row)."""
+    windows, k_count = negatives.shape
+    active = np.flatnonzero(starts[1:] > starts[:-1])  # windows with pairs
+    slot = np.full(vocab, -1, np.int64)
+    rows_in = np.empty(len(active), np.int64)
+    at_center = np.full(windows, -1, np.int64)
+    where = np.empty(len(active), np.int64)
+    used_in = _assign_slots(window_centers[active], slot, rows_in, 0, where)
+    at_center[active] = where
+    slot[rows_in[:used_in]] = -1
+    rows_out = np.empty(len(contexts) + len(active) * k_count, np.int64)
+    at_context = np.empty(len(contexts), np.int64)
+    used_out = _assign_slots(contexts, slot, rows_out, 0, at_context)
+    at_negative = np.full((windows, k_count), -1, np.int64)
+    where = np.empty(len(active) * k_count, np.int64)
+    used_out = _assign_slots(negatives[active].reshape(-1), slot, rows_out, used_out, where)
+    at_negative[active] = where.reshape(len(active), k_count)
+    return rows_in[:used_in], at_center, rows_out[:used_out], at_context, at_negative
+
+
+@jit(parallel=True)
+def _fill_gradients(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, scale, at_center,
+                    at_context, at_negative, values_in, values_out, parts):
+    for part in prange(parts):
+        used_in, used_out = len(values_in), len(values_out)
+        _input_rows(W_out, contexts, starts, negatives, g_pos, g_neg, scale, at_center, values_in,
+                    part * used_in // parts, (part + 1) * used_in // parts)
+        _output_rows(W_in, window_centers, starts, g_pos, g_neg, scale, at_context, at_negative, values_out,
+                     part * used_out // parts, (part + 1) * used_out // parts)
+
+
+@jit
+def sgns_backward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, scale, parts):
     """Coalesced row-sparse gradients of both tables: (rows_in, values_in, rows_out,
-    values_out), each row once, in order of first appearance.
+    values_out), each row once, in order of first appearance.  Windows without pairs
+    touch no row.
 
     ``parts`` threads split the gradient rows, not the pairs (each takes a range of slots):
     each row is summed over the pairs in their order by one thread, so the result does
     not depend on the number of threads and no per-thread buffers are needed."""
-    pairs, k_count = negatives.shape
-    vocab, dim = W_in.shape
-    slot = np.full(vocab, -1, np.int64)
-    rows_in = np.empty(pairs, np.int64)
-    at_center, used_in = _slots(centers, slot, rows_in, 0)
-    slot[rows_in[:used_in]] = -1
-    rows_out = np.empty(pairs * (k_count + 1), np.int64)
-    at_context, used_out = _slots(contexts, slot, rows_out, 0)
-    at_negative, used_out = _slots(negatives, slot, rows_out, used_out)
-    values_in = np.zeros((used_in, dim), W_in.dtype)
-    values_out = np.zeros((used_out, dim), W_out.dtype)
-    for part in prange(parts):
-        low, high = part * used_in // parts, (part + 1) * used_in // parts
-        for b in range(pairs):
-            if low <= at_center[b] < high:
-                target = values_in[at_center[b]]
+    rows_in, at_center, rows_out, at_context, at_negative = _gradient_slots(
+        W_in.shape[0], window_centers, contexts, starts, negatives)
+    values_in = np.zeros((len(rows_in), W_in.shape[1]), W_in.dtype)
+    values_out = np.zeros((len(rows_out), W_out.shape[1]), W_out.dtype)
+    _fill_gradients(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, scale, at_center,
+                    at_context, at_negative, values_in, values_out, parts)
+    return rows_in, values_in, rows_out, values_out
+
+
+@jit_math
+def _input_rows(W_out, contexts, starts, negatives, g_pos, g_neg, scale, at_center, values, low, high):
+    """The input-table gradient rows in slots low..high-1: each window's centre row gets
+    its pairs' context vectors and its negatives' vectors (once per pair)."""
+    for w in range(len(starts) - 1):
+        if low <= at_center[w] < high:
+            target = values[at_center[w]]
+            for b in range(starts[w], starts[w + 1]):
                 _axpy(g_pos[b] * scale, W_out[contexts[b]], target)
-                for k in range(k_count):
-                    _axpy(g_neg[b, k] * scale, W_out[negatives[b, k]], target)
-        low, high = part * used_out // parts, (part + 1) * used_out // parts
-        for b in range(pairs):
-            v = W_in[centers[b]]
+            count = starts[w + 1] - starts[w]
+            for k in range(negatives.shape[1]):
+                _axpy(count * g_neg[w, k] * scale, W_out[negatives[w, k]], target)
+
+
+@jit_math
+def _output_rows(W_in, window_centers, starts, g_pos, g_neg, scale, at_context, at_negative, values, low, high):
+    """The output-table gradient rows in slots low..high-1: context and negative rows get
+    their window's centre vector."""
+    for w in range(len(starts) - 1):
+        v = W_in[window_centers[w]]
+        for b in range(starts[w], starts[w + 1]):
             if low <= at_context[b] < high:
-                _axpy(g_pos[b] * scale, v, values_out[at_context[b]])
-            for k in range(k_count):
-                if low <= at_negative[b, k] < high:
-                    _axpy(g_neg[b, k] * scale, v, values_out[at_negative[b, k]])
-    return rows_in[:used_in], values_in, rows_out[:used_out], values_out
+                _axpy(g_pos[b] * scale, v, values[at_context[b]])
+        count = starts[w + 1] - starts[w]
+        for k in range(at_negative.shape[1]):
+            if low <= at_negative[w, k] < high:
+                _axpy(count * g_neg[w, k] * scale, v, values[at_negative[w, k]])

@@ -2,7 +2,8 @@
 
 Two tables: input (centre) vectors initialised U(-0.5/D, 0.5/D) and output (context)
 vectors initialised to zero, as in word2vec.c.  A batch is (centre, context, negatives)
-word ids; the loss is -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c).  The model hands the loss
+word ids (grouped in windows that may share their negatives; see ``F.skipgram_ns``); the
+loss is -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c).  The model hands the loss
 its two tables with the ids (:class:`WordPairs`), so the ``sgns`` loss looks the vectors
 up itself, in one fused op (``F.skipgram_ns``); both tables get sparse-row gradients, so
 an optimizer step touches only the rows of the batch.
@@ -28,9 +29,10 @@ class WordPairs(NamedTuple):
 
     center_table: object  # Parameter (V, D): the input vectors
     context_table: object  # Parameter (V, D): the output vectors
-    centers: object  # (B,) centre word ids
-    contexts: object  # (B,) context word ids
-    negatives: object  # (B, K) negative word ids
+    window_centers: object  # (W,) the centre word id of each window
+    contexts: object  # (B,) context word ids, pairs sorted by window
+    pair_window: object  # (B,) the window of each pair
+    negatives: object  # (W, K) negative word ids, shared by a window's pairs
 
 
 class SkipGram(nn.Module):
@@ -40,7 +42,7 @@ class SkipGram(nn.Module):
         self.context = nn.Embedding(vocab_size, dim, scale=0)
 
     def forward(self, batch):
-        """``batch`` is (centre ids (B,), context ids (B,), negative ids (B, K))."""
+        """``batch`` is (window centres (W,), contexts (B,), pair windows (B,), negatives (W, K))."""
         return WordPairs(self.center.weight, self.context.weight, *batch)
 
     def vectors(self):

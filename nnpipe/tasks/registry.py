@@ -28,6 +28,13 @@ class Task:
     accepts: dict
     unit: str
 
+    def shard(self, batch, comm):
+        """(this rank's part of a global batch, its size, the batch's size) for data
+        parallelism; the default splits every array of the batch alike."""
+        count = len(batch[0])
+        part = comm.shard(count)
+        return tuple(array[part] for array in batch), part.stop - part.start, count
+
     def save_extras(self, run_dir):
         """Files beside the config that a finished run needs (e.g. its vocabulary)."""
 

@@ -26,6 +26,7 @@ class TextOptions:
     max_vocab: Optional[int] = None
     sample: float = 1e-3  # frequent-word subsampling threshold (Mikolov's formula)
     window: int = 5  # maximum window; each centre draws 1..window
+    share_negatives: bool = False  # one set of negatives per centre word's window, not per pair
 
 
 class TextBatches(Position):
@@ -56,6 +57,7 @@ class SkipGramTask(Task):
         self.keep = keep_probabilities(self.corpus.vocab.counts, data.sample)
         self.sampler = NegativeSampler(self.corpus.vocab.counts)
         self.window, self.negatives = data.window, config.model.get("negatives", 5)
+        self.share_negatives = data.share_negatives
         self.loader = TextBatches(len(self.corpus.ids), data.batch_size, config.seed)
         self.wordsim = default_eval_file(WORDSIM, data.root)
         self.analogies = default_eval_file(ANALOGIES, data.root)
@@ -66,7 +68,7 @@ class SkipGramTask(Task):
         """(model inputs, a batch of two pairs with their negatives, no labels)."""
         vocab = len(_corpus(config.data).vocab)
         k = config.model.get("negatives", 5)
-        batch = (np.array([0, 1]), np.array([2, 3]), np.arange(2 * k).reshape(2, k) % vocab)
+        batch = (np.array([0, 1]), np.array([2, 3]), np.array([0, 1]), np.arange(2 * k).reshape(2, k) % vocab)
         return {"vocab_size": vocab}, batch, None
 
     def model_inputs(self):
@@ -93,17 +95,29 @@ class SkipGramTask(Task):
             stop = min(start + loader.batch_words, loader.tokens)
             first, last = np.searchsorted(kept, [start, stop])
             rng = np.random.default_rng([loader.seed, loader.epoch, loader.batch_index])
-            centers, contexts = skipgram_pairs(kept_ids, kept_sentences, np.arange(first, last), self.window, rng)
-            negatives = self.sampler.sample(rng, (len(centers), self.negatives))
+            centers = np.arange(first, last)
+            pair_window, contexts = skipgram_pairs(kept_ids, kept_sentences, centers, self.window, rng)
+            window_centers = kept_ids[centers]
+            if not self.share_negatives:  # word2vec's way: a window of its own for every pair
+                window_centers, pair_window = window_centers[pair_window], np.arange(len(contexts))
+            negatives = self.sampler.sample(rng, (len(window_centers), self.negatives))
             loader.batch_index += 1
-            if len(centers):
-                xp = self.xp
-                yield (xp.asarray(centers), xp.asarray(contexts), xp.asarray(negatives)), stop - start
+            if len(contexts):
+                batch = (window_centers, contexts, pair_window, negatives)
+                yield tuple(self.xp.asarray(part) for part in batch), stop - start
         loader.epoch, loader.batch_index = loader.epoch + 1, 0
+
+    def shard(self, batch, comm):
+        """This rank's windows with their pairs, its pairs and all the batch's pairs."""
+        window_centers, contexts, pair_window, negatives = batch
+        part = comm.shard(len(window_centers))
+        first, last = (int(i) for i in self.xp.searchsorted(pair_window, self.xp.asarray([part.start, part.stop])))
+        shard = (window_centers[part], contexts[first:last], pair_window[first:last] - part.start, negatives[part])
+        return shard, last - first, len(contexts)
 
     def loss(self, model, loss_fn, batch):
         loss = loss_fn(model(batch))
-        return loss, {"pairs": len(batch[0])}
+        return loss, {"pairs": len(batch[1])}
 
     @staticmethod
     def loss_terms(sums, samples):

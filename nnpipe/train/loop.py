@@ -185,13 +185,14 @@ class Trainer:
         """One optimisation step on a global batch; returns (loss value, running sums)."""
         t = self.step if self.schedule.interval == "step" else self.epoch
         self.optimizer.lr = self.schedule(t)
-        shard = tuple(part[self.comm.shard(len(batch[0]))] for part in batch)  # this rank's part
-        loss, sums = self.task.loss(self.model, self.loss_fn, shard)
+        if self.comm.size > 1:
+            batch, local_count, global_count = self.task.shard(batch, self.comm)  # this rank's part
+        loss, sums = self.task.loss(self.model, self.loss_fn, batch)
         value = float(loss.data)
         self.model.zero_grad()
         loss.backward()
         if self.comm.size > 1:
-            value, sums = self._combine(value, sums, len(shard[0]), len(batch[0]))
+            value, sums = self._combine(value, sums, local_count, global_count)
         if not math.isfinite(value):  # before the update: the last checkpoint stays good
             raise Diverged(f"loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}); the last good "
                            "checkpoint is kept. Try a lower optimizer.lr or set train.grad_clip")

@@ -181,52 +181,62 @@ def sgns(center, context, negatives, reduction="mean"):
 
 class SkipGramNS(Function):
     """:class:`SGNS` straight from the input table ``W_in`` and the output table ``W_out``
-    (V, D), for the id arrays ``centers`` (B,), ``contexts`` (B,) and ``negatives`` (B, K);
-    the gradients of both tables are :class:`SparseRows`.
+    (V, D); the gradients of both tables are :class:`SparseRows`.
 
-    On NumPy arrays a compiled kernel does it in one pass over the pairs, with no
+    The batch comes in windows: window w has the centre ``window_centers[w]`` and the
+    negatives ``negatives[w]`` (K of them), and pair b is (the centre of window
+    ``pair_window[b]``, ``contexts[b]``), pairs sorted by window.  With one window per
+    pair these are word2vec's per-pair negatives; with one window per centre word its
+    pairs share their negatives, whose dot products are then computed once.
+
+    On NumPy arrays a compiled kernel does it in one pass over the windows, with no
     (B, K, D) array of negative vectors, and returns the gradients already coalesced.
-    The reference (CuPy, or ``NNPIPE_KERNELS=reference``) gathers the vectors, applies
-    :class:`SGNS` and scatters its gradients as rows, exactly as three embedding lookups
-    followed by ``sgns`` would."""
+    The reference (CuPy, or ``NNPIPE_KERNELS=reference``) expands the windows to pairs,
+    gathers the vectors, applies :class:`SGNS` and scatters its gradients as rows, exactly
+    as embedding lookups followed by ``sgns`` would."""
 
-    def __init__(self, centers, contexts, negatives, reduction):
-        self.centers, self.contexts, self.negatives = centers, contexts, negatives
+    def __init__(self, window_centers, contexts, pair_window, negatives, reduction):
+        self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
+        self.pair_window = pair_window
         self.vectors_loss = SGNS(reduction)  # the per-pair formulas and the reduction
 
     def forward(self, W_in, W_out):
         self.shape = W_in.shape
-        self.compiled = use_compiled(W_in, W_out, self.centers, self.contexts, self.negatives)
+        arrays = (W_in, W_out, self.window_centers, self.contexts, self.pair_window, self.negatives)
+        self.compiled = use_compiled(*arrays)
         if not self.compiled:
-            return self.vectors_loss.forward(W_in[self.centers], W_out[self.contexts], W_out[self.negatives])
+            self.centers = self.window_centers[self.pair_window]
+            self.pair_negatives = self.negatives[self.pair_window]
+            return self.vectors_loss.forward(W_in[self.centers], W_out[self.contexts], W_out[self.pair_negatives])
         self.W_in, self.W_out = W_in, W_out
-        self.g_pos = np.empty(len(self.centers), W_in.dtype)
+        self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
+        self.g_pos = np.empty(len(self.contexts), W_in.dtype)
         self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
-        total = word2vec.sgns_forward(W_in, W_out, self.centers, self.contexts, self.negatives, self.g_pos, self.g_neg,
-                                      W_in.dtype.type(0))
-        self.scale_by = self.vectors_loss.divisor(len(self.centers), W_in.dtype)
+        total = word2vec.sgns_forward(W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives,
+                                      self.g_pos, self.g_neg, W_in.dtype.type(0))
+        self.scale_by = self.vectors_loss.divisor(len(self.contexts), W_in.dtype)
         return np.asarray(total / self.scale_by, dtype=W_in.dtype)
 
     def backward(self, gy):
         if not self.compiled:
             g_center, g_context, g_negatives = self.vectors_loss.backward(gy)
             xp = get_array_module(gy)
-            out_rows = xp.concatenate([self.contexts, self.negatives.reshape(-1)])
+            out_rows = xp.concatenate([self.contexts, self.pair_negatives.reshape(-1)])
             out_values = xp.concatenate([g_context, g_negatives.reshape(-1, self.shape[1])])
             return SparseRows(self.centers, g_center, self.shape), SparseRows(out_rows, out_values, self.shape)
         scale = (gy / self.scale_by).astype(self.W_in.dtype)
         rows_in, values_in, rows_out, values_out = word2vec.sgns_backward(
-            self.W_in, self.W_out, self.centers, self.contexts, self.negatives, self.g_pos, self.g_neg, scale[()],
-            threads())
+            self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, self.g_pos,
+            self.g_neg, scale[()], threads())
         return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
                 SparseRows(rows_out, values_out, self.shape, coalesced=True))
 
 
-def skipgram_ns(W_in, W_out, centers, contexts, negatives, reduction="mean"):
-    """The negative-sampling loss of (centre, context) id pairs and their negatives, from
-    the two embedding tables; see :class:`SkipGramNS`."""
+def skipgram_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="mean"):
+    """The negative-sampling loss of a batch of windows, from the two embedding tables;
+    see :class:`SkipGramNS`.  Pairs must be sorted by window."""
     xp = get_array_module(W_in.data if isinstance(W_in, Tensor) else W_in)
-    ids = [xp.asarray(a.data if isinstance(a, Tensor) else a) for a in (centers, contexts, negatives)]
+    ids = [xp.asarray(a.data if isinstance(a, Tensor) else a) for a in (window_centers, contexts, pair_window, negatives)]
     if any(a.dtype.kind not in "iu" for a in ids):
         raise TypeError("skip-gram ids must be integers")
     return SkipGramNS(*ids, reduction)(W_in, W_out)

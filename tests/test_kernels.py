@@ -1,0 +1,149 @@
+"""Every compiled kernel against its vectorised reference (NNPIPE_KERNELS=reference):
+values and gradients, float32 and float64, odd sizes, and the same bits for any number of
+threads."""
+import numpy as np
+import pytest
+
+import nnpipe.autograd.functions as F
+import nnpipe.optim as optim
+from nnpipe import kernels
+from nnpipe.autograd import SparseRows, Tensor
+from nnpipe.data.text import NegativeSampler, skipgram_pairs
+from nnpipe.nn import Parameter
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture
+def both_paths():
+    """Run a function under the reference path and under the compiled kernels."""
+    def run(function):
+        results = {}
+        for mode in ("reference", "auto"):
+            kernels.set_mode(mode)
+            try:
+                results[mode] = function()
+            finally:
+                kernels.set_mode("auto")
+        return results["reference"], results["auto"]
+
+    return run
+
+
+@pytest.fixture
+def threads():
+    """Run a function with 1 and with 2 kernel threads."""
+    def run(function):
+        before = numba.get_num_threads()
+        results = []
+        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(count)
+            try:
+                results.append(function())
+            finally:
+                numba.set_num_threads(before)
+        return results
+
+    return run
+
+
+def word_batch(seed, vocab=37, windows=23, k=4, shared=True):
+    """Windows with 0 to 5 pairs each (some without any), as the text task makes them."""
+    rng = np.random.default_rng(seed)
+    pairs_per_window = rng.integers(0, 6, windows) if shared else np.ones(windows, np.int64)
+    pair_window = np.repeat(np.arange(windows), pairs_per_window)
+    return (rng.integers(0, vocab, windows), rng.integers(0, vocab, len(pair_window)), pair_window,
+            rng.integers(0, vocab, (windows, k)))
+
+
+def skipgram_loss(batch, dtype, reduction, vocab=37, dim=7):
+    rng = np.random.default_rng(1)
+    W_in = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
+    W_out = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
+    loss = F.skipgram_ns(W_in, W_out, *batch, reduction=reduction)
+    loss.backward()
+    return loss, W_in.grad, W_out.grad
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("shared", [True, False])
+def test_skipgram_kernel_matches_the_reference(both_paths, dtype, tolerance, reduction, shared):
+    batch = word_batch(0, shared=shared)
+    (ref_loss, ref_in, ref_out), (loss, g_in, g_out) = both_paths(lambda: skipgram_loss(batch, dtype, reduction))
+    assert loss.dtype == dtype and g_in.values.dtype == dtype
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=tolerance)
+    np.testing.assert_allclose(g_in.to_dense(), ref_in.to_dense(), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(g_out.to_dense(), ref_out.to_dense(), rtol=tolerance, atol=tolerance)
+    # coalesced: each row once, and only rows that some pair touches
+    assert g_in.coalesced and len(set(g_in.rows.tolist())) == len(g_in.rows)
+    assert set(g_in.rows.tolist()) == set(ref_in.rows.tolist())
+    assert set(g_out.rows.tolist()) == set(ref_out.rows.tolist())
+
+
+def test_skipgram_kernel_gives_the_same_bits_for_any_thread_count(threads):
+    batch = word_batch(3, vocab=500, windows=400)
+    first, second = threads(lambda: skipgram_loss(batch, np.float32, "sum", vocab=500, dim=33))
+    assert first[0].item() == second[0].item()
+    for a, b in zip(first[1:], second[1:]):
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_skipgram_kernel_refuses_unsorted_pairs():
+    windows, contexts, pair_window, negatives = word_batch(0)
+    with pytest.raises(ValueError, match="sorted by window"):
+        skipgram_loss((windows, contexts, pair_window[::-1].copy(), negatives), np.float32, "sum")
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+def test_pair_kernel_matches_the_reference(both_paths, window):
+    rng = np.random.default_rng(window)
+    ids = rng.integers(0, 50, 300).astype(np.int32)
+    sentence_of = np.repeat(np.arange(30), rng.multinomial(300, np.ones(30) / 30))
+    centers = np.arange(7, 290)
+    reference, compiled = both_paths(lambda: skipgram_pairs(ids, sentence_of, centers, window,
+                                                            np.random.default_rng(0)))
+    for expected, got in zip(reference, compiled):
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype.kind == expected.dtype.kind
+
+
+@pytest.mark.parametrize("name,options", [
+    ("sgd", {}), ("sgd", {"weight_decay": 0.1}), ("adagrad", {}), ("adagrad", {"weight_decay": 0.1}),
+    ("adam", {}), ("adam", {"weight_decay": 0.01}), ("adamw", {}),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_row_updates_are_the_reference_bit_for_bit(both_paths, name, options, dtype):
+    def train():
+        W = Parameter(np.random.default_rng(0).standard_normal((50, 9)).astype(dtype))
+        opt = optim.build_optimizer(name, [W], lr=0.1, **options)
+        draws = np.random.default_rng(1)
+        for _ in range(4):
+            rows = np.unique(draws.integers(0, 50, 12))
+            W.grad = SparseRows(rows, draws.standard_normal((len(rows), 9)).astype(dtype), W.shape, coalesced=True)
+            opt.step()
+        return W.data, [array.copy() for array in opt.state[0].values()]
+
+    (ref_param, ref_state), (param, state) = both_paths(train)
+    np.testing.assert_array_equal(param, ref_param)
+    for got, expected in zip(state, ref_state):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_alias_sampler_kernel_matches_the_reference(both_paths):
+    sampler = NegativeSampler(np.array([900, 300, 300, 40, 7, 1]))
+    reference, compiled = both_paths(lambda: sampler.sample(np.random.default_rng(5), (300, 7)))
+    np.testing.assert_array_equal(compiled, reference)
+
+
+def test_switch_and_cupy_arrays_take_the_reference():
+    assert kernels.use_compiled(np.zeros(3))
+    kernels.set_mode("reference")
+    try:
+        assert not kernels.use_compiled(np.zeros(3))
+    finally:
+        kernels.set_mode("auto")
+    assert not kernels.use_compiled(np.zeros(3), [1, 2])  # anything that is not a NumPy array
+    with pytest.raises(ValueError, match="kernel mode"):
+        kernels.set_mode("fast")
