@@ -1,86 +1,129 @@
 """Training steps of the shipped CNN (configs/cnn.yaml: conv 3x3 32 → ReLU → pool 2, conv
 3x3 64 → ReLU → pool 2, linear 128, dropout, linear 10; Adam) against the same
-architecture in PyTorch CPU, on the same MNIST batches; plus peak memory."""
+architecture in PyTorch CPU, on the same MNIST batches of 128; plus peak memory.
+
+Each contender runs in its own process (one library's spinning threads slow the next),
+alternating over rounds, at 1 and at 2 threads each (BLAS, torch and Numba alike);
+nnpipe runs with its compiled kernels and with NNPIPE_KERNELS=reference."""
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
-from benchlib import header, peak_child, pin_threads, ratio_table, time_and_memory, write_section
+from benchlib import header, kernel_threads, write_section
 
-import numpy as np
-
-import nnpipe.optim as optim
-from nnpipe.autograd import Tensor
-from nnpipe.config import load_config
-from nnpipe.data import BatchLoader, load_image_data
-from nnpipe.models import build_model
-from nnpipe.nn import build_loss
-
-STEPS = 40
+STEPS, ROUNDS = 10, 3
+CONTENDERS = ("PyTorch CPU", "nnpipe", "nnpipe reference")
 
 
-def step_runners():
+THREAD_VARIABLES = ("NNPIPE_BENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS")
+
+
+def child(name, threads):
+    """Time STEPS training steps 5 times in this process; print JSON (ms/step, peak MB).
+    Every thread count comes from the environment the parent set before any import."""
+    import numpy as np
+    from benchlib import measure_peak, pin_threads
+
+    pin_threads()
+    from nnpipe.config import load_config
+    from nnpipe.data import BatchLoader, load_image_data
+
     config = load_config("configs/cnn.yaml")
     data = load_image_data("mnist")
-    loader = BatchLoader(data.train_x, data.train_y, config.data.batch_size, seed=0)
-    batches = [batch for _, batch in zip(range(STEPS), loader)]
-    model = build_model(config.model, np.random.default_rng(0), (1, 28, 28), 10)
-    opt = optim.Adam(model.parameters(), lr=config.optimizer.lr)
-    loss_fn = build_loss("cross_entropy")
+    batches = [batch for _, batch in zip(range(STEPS), BatchLoader(data.train_x, data.train_y, 128, seed=0))]
+    if name == "PyTorch CPU":
+        import torch
 
-    def nnpipe_steps():
-        for x, y in batches:
-            loss = loss_fn(model(Tensor(x)), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        torch.set_num_threads(threads)
+        layers, channels = [], 1
+        for out in config.model.channels:
+            layers += [torch.nn.Conv2d(channels, out, 3, 1, 1), torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+            channels = out
+        hidden = config.model.hidden[0]
+        net = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(channels * 49, hidden), torch.nn.ReLU(),
+                                  torch.nn.Dropout(config.model.dropout), torch.nn.Linear(hidden, 10))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        tensors = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
 
-    import torch
+        def steps():
+            for x, y in tensors:
+                loss = torch.nn.functional.cross_entropy(net(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    else:
+        import nnpipe.optim as optim
+        from nnpipe import kernels
+        from nnpipe.autograd import Tensor
+        from nnpipe.models import build_model
+        from nnpipe.nn import build_loss
 
-    options = config.model
-    layers, channels = [], 1
-    for out in options["channels"]:
-        layers += [torch.nn.Conv2d(channels, out, options["kernel_size"], options["stride"], options["padding"]),
-                   torch.nn.ReLU(), torch.nn.MaxPool2d(options["pool"])]
-        channels = out
-    layers += [torch.nn.Flatten(), torch.nn.Linear(channels * 7 * 7, options["hidden"][0]), torch.nn.ReLU(),
-               torch.nn.Dropout(options["dropout"]), torch.nn.Linear(options["hidden"][0], 10)]
-    net = torch.nn.Sequential(*layers)
-    topt = torch.optim.Adam(net.parameters(), lr=config.optimizer.lr)
-    tbatches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+        kernels.set_mode("reference" if name.endswith("reference") else "auto")
+        model = build_model(config.model, np.random.default_rng(0), (1, 28, 28), 10)
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = build_loss("cross_entropy")
 
-    def torch_steps():
-        for x, y in tbatches:
-            loss = torch.nn.functional.cross_entropy(net(x), y)
-            topt.zero_grad()
-            loss.backward()
-            topt.step()
+        def steps():
+            for x, y in batches:
+                loss = loss_fn(model(Tensor(x)), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
 
-    return {"PyTorch CPU": torch_steps, "nnpipe": nnpipe_steps}
+    peak = measure_peak(steps)  # the first steps: memory this process had not reached before
+    steps()  # warm-up
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        steps()
+        times.append((time.perf_counter() - start) / STEPS * 1e3)
+    print(json.dumps({"ms": statistics.median(times), "peak_mb": peak}))
 
 
 def main():
-    threads = pin_threads()
     started = time.time()
-    times, memory = time_and_memory(__file__, step_runners(), repeats=5)
-    per_step = {name: statistics.median(samples) / STEPS * 1e3 for name, samples in times.items()}
+    results = {(name, threads): [] for threads in (1, 2) for name in CONTENDERS}
+    memory = {}
+    for _ in range(ROUNDS):
+        for (name, threads), samples in results.items():
+            env = dict(os.environ, **{variable: str(threads) for variable in THREAD_VARIABLES})
+            out = subprocess.run([sys.executable, __file__, "--child", name, str(threads)], capture_output=True,
+                                 text=True, check=True, env=env)
+            report = json.loads(out.stdout.strip().splitlines()[-1])
+            samples.append(report["ms"])
+            memory[name] = report["peak_mb"]
     lines = [
-        header(threads),
+        header("1 or 2 for everything in each row (BLAS, torch, Numba), each contender in its own process") +
+        f" Kernels: {kernel_threads().split(' ', 1)[1]} in the parent; a row's count in each child.",
         "",
-        f"{STEPS} training steps (forward, loss, backward, Adam) of the configs/cnn.yaml network on MNIST batches "
-        "of 128. Target: ≤ 1.0× PyTorch CPU (1.5× is the floor).",
+        f"Training steps (forward, loss, backward, Adam) of the configs/cnn.yaml network on MNIST batches of 128, "
+        f"median ms per step over {ROUNDS} alternating rounds of 5 × {STEPS} steps. Target: ≤ 1.0× PyTorch CPU at "
+        "1 thread each and at 2 threads each.",
         "",
-        *ratio_table(times, "PyTorch CPU"),
-        "",
-        "Per step: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in per_step.items()) + ". "
-        "Peak resident memory added by the steps (fresh process each): "
-        + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items()) + ".",
-        "",
-        f"5 interleaved repeats after a warm-up; run took {time.time() - started:.0f} s.",
+        "| implementation | 1 thread | ratio | 2 threads | ratio |",
+        "|---|---|---|---|---|",
     ]
+    for name in CONTENDERS:
+        cells = []
+        for threads in (1, 2):
+            ms = statistics.median(results[(name, threads)])
+            base = statistics.median(results[("PyTorch CPU", threads)])
+            cells.append(f"{ms:.1f} ms | {ms / base:.2f}×")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Peak resident memory added by the first steps of a fresh process (1 thread): "
+              + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items()) + ".",
+              "", f"Run took {time.time() - started:.0f} s."]
     write_section("cnn", "CNN training steps (scripts/bench_cnn.py)", lines)
 
 
-if __name__ == "__main__" and not peak_child(step_runners):
-    main()
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

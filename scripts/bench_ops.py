@@ -1,5 +1,6 @@
 """Forward + backward of single ops against PyTorch CPU, to locate the gaps: matmul,
-conv2d, max_pool2d, embedding lookup, softmax cross-entropy (float32)."""
+conv2d, max_pool2d, embedding lookup, the skip-gram loss, softmax cross-entropy
+(float32); nnpipe with its compiled kernels and with its reference path beside them."""
 from __future__ import annotations
 
 import time
@@ -11,6 +12,7 @@ import statistics
 import numpy as np
 
 import nnpipe.autograd.functions as F
+from nnpipe import kernels
 from nnpipe.autograd import Tensor
 
 REPEAT = 10
@@ -35,6 +37,19 @@ def cases():
     table, ttable = pair((30000, 100))
     ids = rng.integers(0, 30000, (4096, 6))
     tids = torch.from_numpy(ids)
+    w_in, tw_in = pair((30000, 100))
+    w_out, tw_out = pair((30000, 100))
+    pairs, negatives = 3500, 5  # a 1,000-word step: per-pair negatives
+    centers, contexts = rng.integers(0, 30000, pairs), rng.integers(0, 30000, pairs)
+    noise = rng.integers(0, 30000, (pairs, negatives))
+    tcenters, tcontexts, tnoise = (torch.from_numpy(a) for a in (centers, contexts, noise))
+
+    def torch_sgns():
+        v = tF.embedding(tcenters, tw_in, sparse=True)
+        u = tF.embedding(tcontexts, tw_out, sparse=True)
+        n = tF.embedding(tnoise, tw_out, sparse=True)
+        return -(tF.logsigmoid((v * u).sum(1)).sum() + tF.logsigmoid(-(n @ v[:, :, None]).squeeze(-1)).sum())
+
     z, tz = pair((1024, 10))
     labels = rng.integers(0, 10, 1024)
     tlabels = torch.from_numpy(labels)
@@ -48,6 +63,9 @@ def cases():
         "max_pool2d 2×2 on 128×32×28×28": ((p,), lambda: F.max_pool2d(p, 2).sum(), lambda: tF.max_pool2d(tp, 2).sum()),
         "embedding 4096×6 rows of 30000×100": ((table,), lambda: F.embedding(table, ids).sum(),
                                                lambda: tF.embedding(tids, ttable, sparse=True).sum()),
+        "skip-gram loss, 3,500 pairs × 5 negatives, 30000×100 tables": (
+            (w_in, w_out), lambda: F.skipgram_ns(w_in, w_out, centers, contexts, np.arange(pairs), noise, "sum"),
+            torch_sgns),
         "softmax cross-entropy 1024×10": ((z,), lambda: F.cross_entropy(z, labels),
                                           lambda: tF.cross_entropy(tz, tlabels)),
     }
@@ -56,21 +74,26 @@ def cases():
 def main():
     threads = pin_threads()
     started = time.time()
-    rows = ["| op (forward + backward) | nnpipe | PyTorch CPU | ratio |", "|---|---|---|---|"]
+    rows = ["| op (forward + backward) | nnpipe | nnpipe reference | PyTorch CPU | ratio | reference ratio |",
+            "|---|---|---|---|---|---|"]
     for name, (inputs, ours, theirs) in cases().items():
-        def run_ours():
+        def run_ours(mode):
+            kernels.set_mode(mode)
             for _ in range(REPEAT):
                 ours().backward()
                 for t in inputs:
                     t.grad = None
+            kernels.set_mode("auto")
 
         def run_theirs():
             for _ in range(REPEAT):
                 theirs().backward()
 
-        times = interleaved({"nnpipe": run_ours, "torch": run_theirs}, repeats=7, warmup=1)
-        mine, base = (statistics.median(times[k]) / REPEAT for k in ("nnpipe", "torch"))
-        rows.append(f"| {name} | {mine * 1e3:.3f} ms | {base * 1e3:.3f} ms | {mine / base:.2f}× |")
+        times = interleaved({"nnpipe": lambda: run_ours("auto"), "reference": lambda: run_ours("reference"),
+                             "torch": run_theirs}, repeats=7, warmup=1)
+        mine, reference, base = (statistics.median(times[k]) / REPEAT for k in ("nnpipe", "reference", "torch"))
+        rows.append(f"| {name} | {mine * 1e3:.3f} ms | {reference * 1e3:.3f} ms | {base * 1e3:.3f} ms | "
+                    f"{mine / base:.2f}× | {reference / base:.2f}× |")
         print(rows[-1], flush=True)
     lines = [header(threads), "",
              "Median time per forward + backward over 7 interleaved repeats of 10 calls (float32).", "", *rows, "",

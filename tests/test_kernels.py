@@ -147,3 +147,42 @@ def test_switch_and_cupy_arrays_take_the_reference():
     assert not kernels.use_compiled(np.zeros(3), [1, 2])  # anything that is not a NumPy array
     with pytest.raises(ValueError, match="kernel mode"):
         kernels.set_mode("fast")
+
+
+@pytest.mark.parametrize("shape,kernel,stride,padding", [
+    ((4, 3, 8, 8), 2, 2, 0), ((2, 2, 7, 9), 2, 2, 0), ((2, 3, 9, 8), 3, 2, 1), ((1, 2, 6, 6), 3, 1, 0),
+    ((2, 1, 5, 7), 2, 1, 1),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_kernel_matches_the_reference(both_paths, shape, kernel, stride, padding, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, shape).astype(dtype)  # many ties: the first maximum must win
+    x = np.asfortranarray(x) if shape[0] == 2 else x  # a non-contiguous input too
+
+    def pool():
+        tensor = Tensor(x.copy(order="A"), requires_grad=True)
+        y = F.max_pool2d(tensor, kernel, stride, padding)
+        upstream = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+        (y * Tensor(upstream)).sum().backward()
+        return y.data, tensor.grad
+
+    (ref_y, ref_gx), (y, gx) = both_paths(pool)
+    np.testing.assert_array_equal(y, ref_y)
+    np.testing.assert_allclose(gx, ref_gx, rtol=1e-6)
+    assert y.dtype == dtype and gx.dtype == dtype
+
+
+def test_cnn_pools_before_a_monotonic_activation_with_the_same_result():
+    """max(relu(x)) = relu(max(x)), gradients included: the CNN's order does not change it."""
+    import nnpipe.nn as nn
+
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((3, 4, 6, 6)).astype(np.float32), requires_grad=True)
+    pooled_last = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x)
+    (pooled_last * pooled_last).sum().backward()
+    expected = x.grad
+    x.grad = None
+    pooled_first = nn.Sequential(nn.MaxPool2d(2), nn.ReLU())(x)
+    (pooled_first * pooled_first).sum().backward()
+    np.testing.assert_array_equal(pooled_first.data, pooled_last.data)
+    np.testing.assert_array_equal(x.grad, expected)

@@ -10,8 +10,13 @@ Backward scatters window gradients back with one strided add per kernel offset
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import get_array_module
+from ..kernels import lazy, use_compiled
 from .core import Function
+
+pooling = lazy("pooling")
 
 __all__ = ["conv_output_size", "conv2d", "max_pool2d", "avg_pool2d"]  # F gathers them
 
@@ -170,7 +175,8 @@ class Conv2d(Function):
         else:
             gy2 = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, -1)
         need_x, need_W = self.needs_input_grad[:2]
-        gW = (gy2 @ self.col.T).reshape(self.W.shape) if need_W else None
+        # (col @ gy2ᵀ)ᵀ, not gy2 @ colᵀ: OpenBLAS runs this long-K product much faster so
+        gW = (self.col @ gy2.T).T.reshape(self.W.shape) if need_W else None
         gb = gy.sum(axis=(0, 2, 3)) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
         gx = None
         if need_x:
@@ -220,8 +226,16 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x):
         xp = get_array_module(x)
+        self.input_shape = x.shape
+        if use_compiled(x):
+            (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+            oh, ow = (_out_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], self.kernel, self.stride,
+                                                                        self.padding))
+            self.winner = np.empty((x.shape[0], x.shape[1], oh, ow), np.int8 if kh * kw < 128 else np.int32)
+            self.padded_shape = x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
+            return pooling.max_pool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, self.winner)
         views = [view for _, _, view in self._prepare(x, -xp.inf)]
-        self.input_shape, self.padded_shape = x.shape, self.xpad.shape
+        self.padded_shape = self.xpad.shape
         del self.xpad
         y = views[0].copy()
         self.winner = xp.zeros(y.shape, dtype=xp.int8 if len(views) < 128 else xp.int32)
@@ -234,6 +248,9 @@ class MaxPool2d(_Pool2d):
     def backward(self, gy):
         xp = get_array_module(gy)
         kw = self.kernel[1]
+        if use_compiled(gy, self.winner):
+            (sh, sw), (ph, pw) = self.stride, self.padding
+            return pooling.max_pool_backward(gy, self.winner, kw, sh, sw, ph, pw, *self.input_shape[2:])
         if self.stride != self.kernel or self.padding != (0, 0):
             return _scatter_windows(lambda i, j: gy * (self.winner == i * kw + j), self.padded_shape, self.kernel,
                                     self.stride, self.padding, gy.dtype, xp)

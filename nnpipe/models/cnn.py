@@ -1,4 +1,5 @@
-"""A configurable convolutional network: [Conv → (BatchNorm) → act → MaxPool]* then an MLP head.
+"""A configurable convolutional network: [Conv → (BatchNorm) → act → MaxPool]* then an MLP head
+(a non-decreasing activation runs after the pooling, which gives the same result).
 
 The defaults suit 28×28 grey (MNIST) and 32×32 RGB (CIFAR-10) images alike; the input
 shape comes from the data.
@@ -27,6 +28,9 @@ class CNNOptions:
     init: str = "kaiming_uniform"
 
 
+MONOTONIC = ("relu", "leaky_relu", "sigmoid", "tanh")  # activations that commute with max
+
+
 @MODELS.register("cnn", CNNOptions, tags=("classifier",))
 def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
     if len(input_shape) != 3:
@@ -40,10 +44,14 @@ def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
         width = conv_output_size(width, options.kernel_size, options.stride, options.padding)
         if options.batch_norm:
             layers.append(nn.BatchNorm2d(out_channels))
-        layers.append(nn.activation(options.activation))
+        block = [nn.activation(options.activation)]
         if options.pool > 1:
-            layers.append(nn.MaxPool2d(options.pool))
+            # max pooling commutes with a non-decreasing activation (values and gradients
+            # alike), so such an activation runs after it, on a quarter of the values
+            pool = nn.MaxPool2d(options.pool)
+            block = block + [pool] if options.activation not in MONOTONIC else [pool] + block
             height, width = height // options.pool, width // options.pool
+        layers += block
         if height < 1 or width < 1:
             raise ValueError(f"cnn: {len(options.channels)} conv/pool blocks shrink a {input_shape[1:]} image to nothing")
         channels = out_channels
