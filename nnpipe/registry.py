@@ -125,9 +125,10 @@ class Registry:
 
     def options(self, name, values=None):
         """The options of ``name`` as keyword arguments for its builder: defaults, then
-        ``values`` (a dict or a section), unknown keys refused."""
+        ``values`` (a mapping, a section too), unknown keys refused; options every entry
+        shares (``base``) are accepted but not passed on."""
         entry = self.get(name)
-        values = dict(values or {}) if not isinstance(values, Section) else dataclasses.asdict(values)
+        values = dict(values or {})
         values.pop("name", None)
         own = {f.name for f in dataclasses.fields(entry.options)}
         shared = {f.name for f in dataclasses.fields(self.base)} if self.base else set()
