@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -184,6 +185,9 @@ def _check_ranges(config, problems):
         value = getattr(config.train, key)
         need(value is None or value > 0, f"train.{key}", f"must be > 0 or null, got {value}")
     need(config.schedule.interval in ("step", "epoch"), "schedule.interval", "must be 'step' or 'epoch'")
+    name = config.run.name
+    need(name is None or (name not in ("", ".", "..") and not re.search(r"[/\\]", name)), "run.name",
+         f"must be a plain folder name (no path), got {str(name)[:80]!r}")
 
 
 def _check_combination(config, problems):
@@ -212,6 +216,36 @@ def from_dict(raw, drop_unknown=False) -> Config:
 
 
 # ---- YAML and overrides ---------------------------------------------------------------------
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 numbers (1e-3 and 5E-4 are floats, not the
+    strings YAML 1.1 makes of them) and duplicate keys refused with their line."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:60]!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|[-+]\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def load_yaml(text):
+    """YAML text as Python data, read safely (see :class:`_Loader`)."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
 def read_yaml(path) -> dict:
     path = Path(path)
     try:
@@ -221,7 +255,7 @@ def read_yaml(path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -240,7 +274,7 @@ def parse_override(text: str):
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {text!r}: empty key")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = load_yaml(value) if value.strip() else None
     except yaml.YAMLError:
         raise ConfigError(f"--set {text!r}: the value is not valid YAML") from None
     return key.split("."), parsed

@@ -67,8 +67,14 @@ def embed(
 
       nnpipe embed --evaluate
     """
-    if not (nearest or analogy or export or evaluate_):
+    if nearest is None and not (analogy or export or evaluate_):
         raise ConfigError("say what to do: --nearest WORD, --analogy A B C, --export FILE or --evaluate")
+    if nearest is not None and not nearest.strip():
+        raise ConfigError("--nearest needs a word, got an empty one")
+    if k < 1:
+        raise ConfigError(f"-k must be at least 1, got {k}")
+    if export is not None and export.is_dir():
+        raise ConfigError(f"--export {export} is a folder; give a file name such as {export / 'vectors.txt'}")
     if run is None:  # the newest word-vector run, even if other models were trained since
         found = [path for path in find_runs(root) if is_word_vector_run(path)]
         if not found:

@@ -32,6 +32,12 @@ def sweep(
     """
     if not grid:
         raise ConfigError("give at least one --grid key.path=value1,value2")
+    if random is not None and random < 1:
+        raise ConfigError(f"--random must be at least 1, got {random}")
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"unknown --backend {backend!r}; valid: local, ray")
+    if parallel < 1:
+        raise ConfigError(f"--parallel must be at least 1, got {parallel}")
     plan = Sweep(config, parse_grid(grid), random, seed)
     typer.echo(f"sweep {plan.id}: {len(plan.trials)} trials in {plan.dir} ({backend})")
     rows = plan.run(parallel, backend, address)

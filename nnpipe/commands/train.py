@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from ..config import load_config
+from ..config import ConfigError, load_config
 from ..train import Diverged, Interrupted, Trainer, find_checkpoint, resolve_run
 from ..train.distributed import make_communicator
 from .common import EXIT_FAILED, USER_ERRORS, DebugOption, SetOption, guarded
@@ -58,6 +58,9 @@ def train(
 def _train(comm, config, set_, device, run_dir, resume, quiet):
     cfg = load_config(config, set_)
     checkpoint = None
+    if run_dir and not resume and run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"--run-dir {run_dir} already holds files; continue that run with --resume {run_dir}, "
+                          "or give a new or empty folder")
     if resume:
         run_dir = resolve_run(resume, cfg.run.root, cfg.run.name)
         checkpoint = find_checkpoint(resume, run_dir, "last")

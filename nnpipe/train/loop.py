@@ -25,7 +25,7 @@ from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import SingleProcess
 from .metrics import MetricsLog, format_row, improved
-from .rundir import checkpoint_path, environment, new_run_dir, read_json, write_json
+from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json
 
 
 class Diverged(RuntimeError):
@@ -94,6 +94,7 @@ class Trainer:
         if not self.comm.is_main:
             return
         checkpoint_path(self.run_dir, "last").parent.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock(self.run_dir)  # held until fit() ends (or this process does)
         (self.run_dir / "config.yaml").write_text(dump(self.config))
         (self.run_dir / "overrides.yaml").write_text(dump({"set": list(overrides)}))
         write_json(self.run_dir / "env.json", environment(self.device, self.config.seed))
@@ -138,6 +139,8 @@ class Trainer:
             raise CheckpointError(f"{path} cannot resume this config: {exc}") from None
         if self.run_dir is None:
             self.run_dir = path.parent.parent
+        if self.comm.is_main:
+            self.lock = RunLock(self.run_dir)  # held until fit() ends (or this process does)
         # any world size may resume: every rank walks the same global batches
         self.comm.broadcast_parameters(self.model.parameters())
         if self.comm.is_main:
@@ -180,6 +183,8 @@ class Trainer:
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
+            if getattr(self, "lock", None):
+                self.lock.release()
 
     def train_step(self, batch):
         """One optimisation step on a global batch; returns (loss value, running sums)."""
@@ -194,8 +199,10 @@ class Trainer:
         if self.comm.size > 1:
             value, sums = self._combine(value, sums, local_count, global_count)
         if not math.isfinite(value):  # before the update: the last checkpoint stays good
-            raise Diverged(f"loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}); the last good "
-                           "checkpoint is kept. Try a lower optimizer.lr or set train.grad_clip")
+            kept = ("the last good checkpoint is kept" if self.run_dir and checkpoint_path(self.run_dir, "last").is_file()
+                    else "no checkpoint had been written yet")
+            raise Diverged(f"loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}); {kept}. "
+                           "Try a lower optimizer.lr or set train.grad_clip")
         if self.config.train.clip_value:
             clip_grad_value(self.optimizer.params, self.config.train.clip_value)
         if self.config.train.grad_clip:

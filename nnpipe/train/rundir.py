@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
+import math
 import os
 import platform
 import secrets
@@ -65,12 +67,46 @@ def resolve_run(spec, root, name=None) -> Path:
     return path
 
 
+def _strict(value):
+    """``value`` with NaN and infinities as null, so the file is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value
+
+
 def write_json(path, data):
-    """Write JSON atomically (temp file and rename), so readers never see half a file."""
+    """Write strict JSON atomically (temp file and rename), so readers never see half a
+    file, and NaN is written as null."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.write_text(json.dumps(_strict(data), indent=2, default=str, allow_nan=False) + "\n")
     os.replace(tmp, path)
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of a training (``.lock``, held
+    with ``fcntl.flock`` and released when the process ends, however it ends), so two
+    processes never write the same run."""
+
+    def __init__(self, run_dir):
+        path = Path(run_dir) / ".lock"
+        self.handle = open(path, "a+")  # noqa: SIM115  (held open for the whole training)
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise RunError(f"{run_dir} is being written by another nnpipe process; wait for it to finish "
+                           "or train into another run directory") from None
+        self.handle.truncate(0)
+        self.handle.write(f"{os.getpid()} {platform.node()}\n")
+        self.handle.flush()
+
+    def release(self):
+        self.handle.close()
 
 
 def read_json(path, default=None):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..config import ConfigError, load_config
+from ..config import ConfigError, load_config, load_yaml
 from .metrics import sort_key
 from .rundir import RunError, checkpoint_path, read_json, write_json
 
@@ -35,7 +35,7 @@ def parse_grid(items):
         if not sep or not key or not values:
             raise ConfigError(f"--grid {item!r}: expected key.path=value1,value2,...")
         try:
-            parsed = yaml.safe_load(f"[{values}]")
+            parsed = load_yaml(f"[{values}]")
         except yaml.YAMLError:
             raise ConfigError(f"--grid {item!r}: the values are not valid YAML") from None
         grid[key] = parsed

@@ -1,0 +1,130 @@
+"""Bad input gets one ``error:`` line, exit 2 and no change to the workspace; runs are
+never clobbered or written by two processes.  Each case reproduces a reported failure."""
+import json
+import math
+import shutil
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from nnpipe.cli import app
+from nnpipe.config import load_config
+from nnpipe.train import Trainer
+from nnpipe.train.rundir import RunError, RunLock, write_json
+from pipeline_helpers import only_run, snapshot, write_config
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    config = write_config(folder, train={"epochs": 1})
+    assert runner.invoke(app, ["train", str(config), "--quiet"]).exit_code == 0
+    return folder
+
+
+@pytest.fixture
+def workspace(trained, tmp_path):
+    shutil.copytree(trained, tmp_path / "ws")
+    ws = tmp_path / "ws"
+    return ws, write_config(ws, train={"epochs": 1}), only_run(ws / "runs")
+
+
+CASES = [  # (name, arguments after the config, words expected in the error line)
+    ("existing --run-dir", lambda run: ["--run-dir", run, "--set", "model.hidden=[8]"],
+     "already holds files; continue that run with --resume"),
+    ("run.name with a path", lambda run: ["--set", "run.name=../../../x"], "run.name: must be a plain folder name"),
+    ("absolute run.name", lambda run: ["--set", "run.name=/tmp/x"], "run.name: must be a plain folder name"),
+    ("a value that is no number", lambda run: ["--set", "optimizer.lr=1e-3e"], "optimizer.lr: expected a number"),
+    ("embed -k 0", None, "-k must be at least 1"),
+    ("embed --nearest ''", None, "--nearest needs a word"),
+]
+
+
+@pytest.mark.parametrize("name,arguments,words", CASES, ids=[case[0] for case in CASES])
+def test_bad_input_is_one_line_and_changes_nothing(workspace, name, arguments, words):
+    ws, config, run = workspace
+    before = snapshot(ws)
+    if arguments is None:
+        command = ["embed", run, "-k", "0", "--nearest", "the"] if "-k" in name else ["embed", run, "--nearest", ""]
+    else:
+        command = ["train", config, "--quiet", *arguments(run)]
+    result = invoke(*command)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert snapshot(ws) == before
+
+
+@pytest.mark.parametrize("text,value", [("1e-3", 0.001), ("5E-4", 0.0005), ("1e+2", 100.0), ("3e-4", 0.0003)])
+def test_scientific_notation_is_a_number_in_files_overrides_and_grids(tmp_path, text, value):
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace("lr: 0.002", f"lr: {text}"))
+    assert load_config(path).optimizer.lr == value
+    assert load_config(path, [f"optimizer.lr={text}"]).optimizer.lr == value
+    from nnpipe.train.sweep import parse_grid
+
+    assert parse_grid([f"optimizer.lr={text},{text}"]) == {"optimizer.lr": [value, value]}
+
+
+def test_duplicate_yaml_keys_name_the_line(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("seed: 1\nmodel: {name: mlp}\nseed: 2\n")
+    result = invoke("train", path)
+    assert result.exit_code == 2 and "dup.yaml:3:1: malformed YAML: duplicate key 'seed'" in result.stderr
+
+
+def test_a_second_writer_of_a_run_is_refused(tmp_path):
+    lock = RunLock(tmp_path)
+    try:
+        with pytest.raises(RunError, match="being written by another nnpipe process"):
+            RunLock(tmp_path)
+    finally:
+        lock.release()
+    RunLock(tmp_path).release()  # free again once the first is done
+    assert (tmp_path / ".lock").read_text().split()[0].isdigit()  # the pid of the writer
+
+
+def test_epoch_time_covers_the_whole_epoch_with_step_checkpoints(tmp_path):
+    config = load_config(write_config(tmp_path, train={"epochs": 1, "checkpoint_every": 20}))
+    trainer = Trainer(config, quiet=True)
+    trainer.start_run()
+    started = time.perf_counter()
+    trainer.fit()
+    elapsed = time.perf_counter() - started
+    row = json.loads((trainer.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["kind"] == "epoch" and len(list(trainer.run_dir.glob("checkpoints/step-*.npz"))) == 3
+    # the epoch is most of fit(); before the fix the timer restarted at every step
+    # checkpoint, so it reported the last 7 of 227 steps
+    assert row["time_s"] > 0.4 * elapsed
+
+
+def test_summary_files_are_strict_json(tmp_path):
+    write_json(tmp_path / "s.json", {"best": {"value": float("nan")}, "loss": [1.0, math.inf]})
+    text = (tmp_path / "s.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"best": {"value": None}, "loss": [1.0, None]}
+
+
+@pytest.mark.parametrize("arguments,words", [
+    (["--random", "-1"], "--random must be at least 1"),
+    (["--backend", "slurm"], "unknown --backend 'slurm'"),
+    (["--parallel", "0"], "--parallel must be at least 1"),
+])
+def test_sweep_arguments_are_checked_before_anything_is_made(tmp_path, arguments, words):
+    config = write_config(tmp_path)
+    result = invoke("sweep", config, "--grid", "optimizer.lr=1e-3,1e-2", *arguments)
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and words in result.stderr
+    assert not (tmp_path / "runs").exists()
