@@ -121,13 +121,13 @@ def _build(cls, data, path, problems, drop_unknown=False):
             values[key] = _build_section(key, value, problems, drop_unknown)
         elif key not in hints:
             if not drop_unknown:
-                problems.append(f"{where}: unknown key{suggest(key, names)}; valid: {', '.join(names)}")
+                problems.append(f"{where[:80]}: unknown key{suggest(key, names)}; valid: {', '.join(names)}")
         elif dataclasses.is_dataclass(hints[key]):
             values[key] = _build(hints[key], value, where, problems, drop_unknown)
         elif value is None and drop_unknown and not _matches(None, hints[key]):
             continue
         elif not _matches(value, hints[key]):
-            problems.append(f"{where}: expected {_type_name(hints[key])}, got {value!r}")
+            problems.append(f"{where}: expected {_type_name(hints[key])}, got {bounded(value)}")
         else:
             values[key] = float(value) if hints[key] is float else value
     return cls(**values)
@@ -162,7 +162,33 @@ RANGES = {
     "window": (lambda v: v >= 1, "must be >= 1"),
     "min_count": (lambda v: v >= 1, "must be >= 1"),
     "warmup": (lambda v: v >= 0, "must be >= 0"),
+    "hidden": (lambda v: v >= 1, "sizes must be >= 1"),
+    "channels": (lambda v: v >= 1, "sizes must be >= 1"),
+    "std": (lambda v: v > 0, "must be > 0"),
+    "dim": (lambda v: v >= 1, "must be >= 1"),
+    "negatives": (lambda v: v >= 1, "must be >= 1"),
+    "kernel_size": (lambda v: v >= 1, "must be >= 1"),
+    "stride": (lambda v: v >= 1, "must be >= 1"),
+    "padding": (lambda v: v >= 0, "must be >= 0"),
+    "pool": (lambda v: v >= 1, "must be >= 1"),
+    "step_size": (lambda v: v >= 1, "must be >= 1"),
+    "min_lr": (lambda v: v >= 0, "must be >= 0"),
+    "eps": (lambda v: v > 0, "must be > 0"),
+    "momentum": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "alpha": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "betas": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
 }
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def bounded(value, limit=80):
+    """repr(value), cut to ``limit`` characters: error messages stay one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _check_ranges(config, problems):
@@ -172,9 +198,14 @@ def _check_ranges(config, problems):
 
     for kind in COMPONENTS:
         for key, value in dataclasses.asdict(config[kind]).items():
-            if key in RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
-                in_range, message = RANGES[key]
-                need(in_range(value), f"{kind}.{key}", f"{message}, got {value}")
+            if key not in RANGES:
+                continue
+            in_range, message = RANGES[key]
+            entries = value if isinstance(value, list) else [value]  # lists: every entry (hidden sizes, std)
+            bad = [entry for entry in entries if _number(entry) and not in_range(entry)]
+            wrong_type = [entry for entry in entries if not _number(entry) and entry is not None]
+            need(not bad, f"{kind}.{key}", f"{message}, got {bounded(value)}")
+            need(not wrong_type, f"{kind}.{key}", f"expected numbers, got {bounded(value)}")
     need(config.train.epochs >= 1, "train.epochs", f"must be >= 1, got {config.train.epochs}")
     need(config.train.keep_last >= 0, "train.keep_last", "must be >= 0")
     need(config.train.log_every >= 1, "train.log_every", "must be >= 1")
@@ -238,11 +269,29 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+MAX_YAML_NODES = 100_000  # a config is a few hundred; nested aliases can expand to billions
+
+
+def _expanded_size(node, sizes):
+    """How many nodes ``node`` stands for once every alias is expanded (memoised by node,
+    since an alias is the same node object as its anchor)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a recursive alias counts once instead of looping
+        children = node.value if isinstance(node.value, list) else []
+        parts = [part for child in children for part in (child if isinstance(child, tuple) else (child,))]
+        sizes[id(node)] = 1 + sum(_expanded_size(part, sizes) for part in parts)
+    return sizes[id(node)]
+
+
 def load_yaml(text):
-    """YAML text as Python data, read safely (see :class:`_Loader`)."""
+    """YAML text as Python data, read safely (see :class:`_Loader`); a document whose
+    aliases expand beyond ``MAX_YAML_NODES`` nodes is refused before it is built."""
     loader = _Loader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise yaml.YAMLError(f"its aliases expand to more than {MAX_YAML_NODES:,} values")
+        return loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
 

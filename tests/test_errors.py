@@ -128,3 +128,93 @@ def test_sweep_arguments_are_checked_before_anything_is_made(tmp_path, arguments
     result = invoke("sweep", config, "--grid", "optimizer.lr=1e-3,1e-2", *arguments)
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and words in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("damage", [lambda raw: b"", lambda raw: raw[: len(raw) // 2], lambda raw: b"not a zip"])
+def test_a_damaged_decode_cache_is_named_and_rebuilt(tmp_path, damage, capsys):
+    from nnpipe.data.images import load_image_data
+
+    first = load_image_data("mnist", val_split=10)
+    cache = next((tmp_path / "cache").glob("idx-*.npz"))
+    cache.write_bytes(damage(cache.read_bytes()))
+    again = load_image_data("mnist", val_split=10)
+    assert (again.train_y == first.train_y).all() and cache.is_file()
+    assert "unreadable" in capsys.readouterr().err
+    assert load_image_data("mnist", val_split=10).train_x.shape == first.train_x.shape  # the rebuilt entry reads
+
+
+def test_an_unwritable_cache_falls_back_to_memory(tmp_path, monkeypatch, capsys):
+    from nnpipe.data.images import load_image_data
+
+    (tmp_path / "a-file").write_text("the cache would have to be a folder inside this file")
+    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "a-file" / "cache"))
+    data = load_image_data("mnist", val_split=10)
+    assert len(data.train_y) == 59990 and "decoding in memory only" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_labels_out_of_range_name_the_file_and_index(tmp_path):
+    import gzip
+
+    from nnpipe.data import DataError
+    from nnpipe.data.files import REPO_DATA
+    from nnpipe.data.mnist import MNIST_FILES, load_idx_dataset
+
+    for name in MNIST_FILES.values():
+        shutil.copy(REPO_DATA / name, tmp_path / name)
+    labels = tmp_path / MNIST_FILES["test_labels"]
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[8 + 17] = 200  # header of 8 bytes, then one byte per label
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz: label 200 at index 17 is out of range"):
+        load_idx_dataset(tmp_path)
+
+
+def test_yaml_alias_bombs_and_huge_values_give_a_short_error(tmp_path):
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for previous, name in zip("abcdefgh", "bcdefghi"):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(levels) + "\n")
+    assert len(bomb.read_bytes()) < 800
+    result = invoke("train", bomb)
+    assert result.exit_code == 2 and "aliases expand to more than 100,000 values" in result.stderr
+    config = write_config(tmp_path)
+    result = invoke("train", config, "--set", "model.hidden=[" + ", ".join(["'wide'"] * 5000) + "]")
+    assert result.exit_code == 2 and len(result.stderr) < 300 and "model.hidden" in result.stderr
+
+
+@pytest.mark.parametrize("override,words", [
+    ("model.hidden=[0]", "model.hidden: sizes must be >= 1"),
+    ("data.std=[0]", "data.std: must be > 0"),
+    ("optimizer.betas=[0.9, 1.0]", "optimizer.betas: must be in [0, 1)"),
+    ("schedule.warmup=-1", "schedule.warmup: must be >= 0"),
+])
+def test_numeric_ranges_are_checked_entry_by_entry(tmp_path, override, words):
+    result = invoke("train", write_config(tmp_path), "--set", override)
+    assert result.exit_code == 2 and words in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_plot_writes_into_the_run_directory_by_default(workspace):
+    ws, _, run = workspace
+    result = invoke("plot", run, "--metric", "loss")
+    assert result.exit_code == 0 and (run / "curves.png").is_file() and not (ws / "curves.png").exists()
+
+
+def test_a_dead_run_shows_as_stale_and_latest_skips_it(workspace, monkeypatch):
+    ws, config, run = workspace
+    dead = run.parent / "29991231-235959-dead"  # newer than the real run, killed before any checkpoint
+    dead.mkdir()
+    (dead / "config.yaml").write_text((run / "config.yaml").read_text())
+    (dead / "summary.json").write_text(json.dumps({"status": "running", "model": "mlp"}))
+    table = invoke("runs", "--root", ws / "runs")
+    assert table.exit_code == 0
+    assert [line.split()[2] for line in table.output.splitlines() if "dead" in line] == ["stale"]
+    monkeypatch.chdir(ws)
+    assert invoke("eval").exit_code == 0 and (run / "eval.json").is_file() and not (dead / "eval.json").exists()
+    lock = RunLock(dead)  # while a process writes it, it is running, not stale
+    try:
+        line = [line for line in invoke("runs", "--root", ws / "runs").output.splitlines() if "dead" in line][0]
+        assert line.split()[2] == "running"
+    finally:
+        lock.release()

@@ -12,7 +12,7 @@ from ..data.text import Vocabulary
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
 from ..models import MODELS, build_model
 from ..train import find_checkpoint, find_runs, load_model_weights, resolve_run
-from ..train.rundir import RunError
+from ..train.rundir import RunError, has_checkpoint
 from .common import CheckpointOption, DebugOption, RootOption, guarded, run_config
 
 
@@ -76,7 +76,7 @@ def embed(
     if export is not None and export.is_dir():
         raise ConfigError(f"--export {export} is a folder; give a file name such as {export / 'vectors.txt'}")
     if run is None:  # the newest word-vector run, even if other models were trained since
-        found = [path for path in find_runs(root) if is_word_vector_run(path)]
+        found = [path for path in find_runs(root) if is_word_vector_run(path) and has_checkpoint(path)]
         if not found:
             raise RunError(f"no skip-gram runs under {root}/: train one with nnpipe train configs/skipgram.yaml")
         run_dir = found[-1]

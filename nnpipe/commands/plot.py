@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
@@ -16,7 +16,8 @@ from .common import DebugOption, RootOption, guarded
 def plot(
     run_dirs: List[str] = typer.Argument(None, help="Run directories (default: the latest run)."),
     metric: str = typer.Option("loss,accuracy", help="Comma-separated metrics to draw, one panel each."),
-    out: Path = typer.Option(Path("curves.png"), help="Output image (.png, .svg, .pdf)."),
+    out: Optional[Path] = typer.Option(None, help="Output image (.png, .svg, .pdf); default: curves.png in the "
+                                       "(first) run's directory."),
     root: Path = RootOption,
     debug: bool = DebugOption,
 ):
@@ -25,6 +26,7 @@ def plot(
     Example: nnpipe plot runs/mlp/A runs/mlp/B --metric loss --out curves.png
     """
     runs = [resolve_run(spec, root) for spec in (run_dirs or ["latest"])]
+    out = out or runs[0] / "curves.png"
     plot_runs(runs, [m.strip() for m in metric.split(",") if m.strip()], out)
     typer.echo(f"wrote {out}")
 

@@ -15,6 +15,7 @@ from ..data import DataError
 from ..data.images import normalise
 from ..tasks.images import IMAGE_KINDS
 from ..train import find_checkpoint, load_model_weights, resolve_run
+from ..train.rundir import has_checkpoint
 from .common import CheckpointOption, DebugOption, RootOption, guarded, model_from_config, run_config
 
 
@@ -90,5 +91,9 @@ def predict(
 
     Example: nnpipe predict runs/cnn/20261125-101500-a3f9 digit.png -k 3
     """
-    for path, top in predict_images(resolve_run(run, root), inputs, k, checkpoint):
+    def classifier(found):
+        return has_checkpoint(found) and run_config(found).data.name in IMAGE_KINDS
+
+    for path, top in predict_images(resolve_run(run, root, usable=classifier, what="of an image classifier"), inputs, k,
+                                    checkpoint):
         typer.echo(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))

@@ -6,13 +6,14 @@ from pathlib import Path
 import typer
 
 from ..train import find_runs
-from ..train.rundir import read_json
+from ..train.rundir import read_json, run_status
 from .common import DebugOption, RootOption, guarded
 
 
 @guarded
 def runs(root: Path = RootOption, debug: bool = DebugOption):
-    """List runs: name, model, status, epochs, best metric, time.
+    """List runs: name, model, status, epochs, best metric, time.  A run marked running
+    that no process writes any more (killed) shows as stale.
 
     Example: nnpipe runs --root runs
     """
@@ -25,7 +26,7 @@ def runs(root: Path = RootOption, debug: bool = DebugOption):
         summary = read_json(run / "summary.json", {})
         best = summary.get("best") or {}
         value = best.get("value")
-        rows.append((f"{run.parent.name}/{run.name}", summary.get("model", "?"), summary.get("status", "?"),
+        rows.append((f"{run.parent.name}/{run.name}", summary.get("model", "?"), run_status(run, summary),
                      f"{summary.get('epochs_completed', '?')}/{summary.get('epochs', '?')}",
                      f"{best.get('metric')} {value:.4f}" if isinstance(value, float) else "-",
                      f"{summary.get('wall_time_s', 0):.0f}s"))

@@ -79,5 +79,6 @@ def _train(comm, config, set_, device, run_dir, resume, quiet):
     test = summary.get("test") or {}
     best = summary["best"]
     headline = ", ".join(f"test {k} {v:.4f}" for k, v in test.items() if isinstance(v, float))
-    typer.echo(f"done in {summary['wall_time_s']:.1f}s: best {best['metric']} {best['value']} at epoch "
+    value = f"{best['value']:.4f}" if isinstance(best["value"], float) else best["value"]
+    typer.echo(f"done in {summary['wall_time_s']:.1f}s: best {best['metric']} {value} at epoch "
                f"{best['epoch']}; {headline}; run: {trainer.run_dir}")

@@ -4,7 +4,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
+
+import numpy as np
 
 REPO_DATA = Path(__file__).resolve().parent.parent.parent / "data"
 
@@ -40,10 +43,9 @@ def data_root(root=None) -> Path:
 
 
 def cache_dir() -> Path:
-    """``$NNPIPE_CACHE`` or ``~/.cache/nnpipe``: downloads and decoded arrays."""
-    path = Path(os.environ.get("NNPIPE_CACHE") or Path.home() / ".cache" / "nnpipe")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """``$NNPIPE_CACHE`` or ``~/.cache/nnpipe``: downloads and decoded arrays.  Made by
+    whoever writes into it first; a folder that cannot be made only costs the cache."""
+    return Path(os.environ.get("NNPIPE_CACHE") or Path.home() / ".cache" / "nnpipe")
 
 
 def file_digest(path: Path, algorithm="sha256", chunk=1 << 20) -> str:
@@ -95,11 +97,58 @@ def verify_shipped(path: Path):
                         "the file is damaged or replaced (restore it with git checkout)")
     ledger[name] = file_stamp(path)
     tmp = ledger_path.with_suffix(f".{os.getpid()}.tmp")  # several processes may verify at once
-    tmp.write_text(json.dumps(ledger))
-    os.replace(tmp, ledger_path)
+    try:
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(ledger))
+        os.replace(tmp, ledger_path)
+    except OSError:  # the check passed; without a writable cache it is only repeated next time
+        _remove(tmp)
 
 
 def require(path: Path, what: str) -> Path:
     if not path.is_file():
         raise DataError(f"{what} not found: {path}")
     return path
+
+
+def _remove(path):
+    """Remove a partial file, if there is one and its folder can be reached at all."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def read_cache(path: Path, keys):
+    """{key: array} from a decode cache, or None when there is none or it is unreadable
+    (truncated, empty, not an npz, missing a key): a damaged entry is removed, named in
+    a warning, and rebuilt by the caller."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return {key: saved[key] for key in keys}
+    except Exception as exc:  # noqa: BLE001  (zip, header, EOF and key errors all mean a damaged entry)
+        _warn(f"the cache entry {path} is unreadable ({type(exc).__name__}); rebuilding it")
+        path.unlink(missing_ok=True)
+        return None
+
+
+def write_cache(path: Path, **arrays):
+    """Store decoded arrays atomically (temp file, fsync, rename).  A full or read-only
+    cache folder only costs the cache: a one-line warning, and the data stay in memory."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        _warn(f"cannot write the cache {path} ({exc.strerror or exc}); decoding in memory only")

@@ -8,6 +8,7 @@ import numpy as np
 from .cifar import CLASSES as CIFAR_CLASSES
 from .cifar import load_cifar10
 from .files import DataError, data_root
+from .mnist import CLASSES as MNIST_CLASSES
 from .mnist import load_idx_dataset
 
 
@@ -75,7 +76,7 @@ def load_image_data(name, root=None, val_split=5000, seed=0, mean=None, std=None
     root = data_root(root)
     if name == "mnist":
         (train_x, train_y), (test_x, test_y) = load_idx_dataset(root, files)
-        classes = [str(d) for d in range(int(max(train_y.max(), test_y.max())) + 1)]
+        classes = [str(d) for d in range(MNIST_CLASSES)]
     elif name == "cifar10":
         (train_x, train_y), (test_x, test_y) = load_cifar10(root)
         classes = list(CIFAR_CLASSES)

@@ -1,14 +1,14 @@
 """MNIST (or any data set in its IDX layout): four files in one folder."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .files import DataError, cache_dir, cache_key, require, verify_shipped
+from .files import DataError, cache_dir, cache_key, read_cache, require, verify_shipped, write_cache
 from .idx import read_idx
 
+CLASSES = 10  # digits; a label outside 0..9 means a damaged or foreign label file
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -34,12 +34,9 @@ def load_idx_dataset(root, files=None):
         raise DataError(f"unknown IDX file role(s) {', '.join(sorted(unknown))}; valid: {', '.join(MNIST_FILES)}")
     paths = {role: require(Path(root) / name, f"IDX file for {role}") for role, name in names.items()}
     cached = _decoded_cache(paths.values())
-    if cached.is_file():
-        try:
-            with np.load(cached, allow_pickle=False) as saved:
-                return (saved["train_x"], saved["train_y"]), (saved["test_x"], saved["test_y"])
-        except (OSError, ValueError, KeyError):
-            cached.unlink(missing_ok=True)  # a damaged cache is rebuilt below
+    saved = read_cache(cached, ("train_x", "train_y", "test_x", "test_y"))
+    if saved is not None:
+        return (saved["train_x"], saved["train_y"]), (saved["test_x"], saved["test_y"])
     for path in paths.values():
         verify_shipped(path)
     arrays = {}
@@ -48,8 +45,10 @@ def load_idx_dataset(root, files=None):
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DataError(f"{paths[f'{split}_images']}: {images.shape} images do not pair with "
                             f"{labels.shape} labels in {paths[f'{split}_labels']}")
+        bad = np.flatnonzero(labels >= CLASSES)
+        if len(bad):
+            raise DataError(f"{paths[f'{split}_labels']}: label {int(labels[bad[0]])} at index {int(bad[0])} is out of "
+                            f"range; MNIST has {CLASSES} classes (0..{CLASSES - 1})")
         arrays[f"{split}_x"], arrays[f"{split}_y"] = images[:, None], labels.astype(np.int64)
-    tmp = cached.with_name(cached.stem + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, cached)
+    write_cache(cached, **arrays)
     return (arrays["train_x"], arrays["train_y"]), (arrays["test_x"], arrays["test_y"])

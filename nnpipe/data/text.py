@@ -18,7 +18,7 @@ import numpy as np
 
 from ..kernels import lazy, use_compiled
 
-from .files import DataError, cache_dir, cache_key, data_root, require, verify_shipped
+from .files import DataError, cache_dir, cache_key, data_root, read_cache, require, verify_shipped, write_cache
 
 word2vec = lazy("word2vec")
 
@@ -105,13 +105,9 @@ def load_corpus(files=None, root=None, min_count=5, max_vocab=None) -> Corpus:
     paths = corpus_paths(files, root)
     key = cache_key(paths, min_count=min_count, max_vocab=max_vocab, token=TOKEN.pattern)
     cached = cache_dir() / f"corpus-{key}.npz"
-    if cached.is_file():
-        try:
-            with np.load(cached, allow_pickle=False) as saved:
-                vocab = Vocabulary(saved["words"].tolist(), saved["counts"])
-                return Corpus(vocab, saved["ids"], saved["sentence_starts"])
-        except (OSError, ValueError, KeyError):
-            cached.unlink(missing_ok=True)
+    saved = read_cache(cached, ("words", "counts", "ids", "sentence_starts"))
+    if saved is not None:
+        return Corpus(Vocabulary(saved["words"].tolist(), saved["counts"]), saved["ids"], saved["sentence_starts"])
     for path in paths:
         verify_shipped(path)
     sentences = [tokenize(line) for path in paths for line in read_lines(path)]
@@ -129,9 +125,7 @@ def load_corpus(files=None, root=None, min_count=5, max_vocab=None) -> Corpus:
     lengths = np.array([len(s) for s in encoded], dtype=np.int64)
     ids = np.fromiter((i for s in encoded for i in s), dtype=np.int32, count=int(lengths.sum()))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    tmp = cached.with_name(cached.stem + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, words=np.array(vocab.words), counts=vocab.counts, ids=ids, sentence_starts=starts)
-    os.replace(tmp, cached)
+    write_cache(cached, words=np.array(vocab.words), counts=vocab.counts, ids=ids, sentence_starts=starts)
     return Corpus(vocab, ids, starts)
 
 

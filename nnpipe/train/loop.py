@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -226,8 +227,8 @@ class Trainer:
     def _train_epoch(self, log):
         loader = self.task.loader
         self.progress = tqdm(total=len(loader), initial=loader.batch_index, unit="batch", leave=False,
-                             desc=f"epoch {self.epoch + 1}/{self.config.train.epochs}", disable=self.quiet,
-                             dynamic_ncols=True)
+                             desc=f"epoch {self.epoch + 1}/{self.config.train.epochs}", dynamic_ncols=True,
+                             disable=self.quiet or not sys.stderr.isatty())  # logs get the epoch lines only
         self.epoch_started = self.segment_started = time.perf_counter()
         self.seen_this_epoch = 0
         self.model.train()

@@ -45,20 +45,45 @@ def find_runs(root) -> list:
     return sorted(runs, key=lambda run: (run.name, run.stat().st_mtime))
 
 
-def latest_run(root, name=None) -> Path:
-    """The newest run under ``root`` (only runs of config stem ``name`` when given)."""
-    runs = [run for run in find_runs(root) if name is None or run.parent.name == name]
+def has_checkpoint(run) -> bool:
+    """A run that ``eval``, ``plot``-after-training and ``--resume`` can use."""
+    return checkpoint_path(run, "last").is_file()
+
+
+def latest_run(root, name=None, usable=has_checkpoint, what="with a checkpoint") -> Path:
+    """The newest run under ``root`` that ``usable`` accepts (only runs of config stem
+    ``name`` when given): a run that died before its first checkpoint is skipped."""
+    runs = [run for run in find_runs(root) if (name is None or run.parent.name == name) and usable(run)]
     if not runs:
         where = f"{root}/{name}/" if name else f"{root}/"
-        raise RunError(f"no runs under {where}: train one first with nnpipe train CONFIG")
+        raise RunError(f"no runs under {where} {what}: train one first with nnpipe train CONFIG")
     return runs[-1]
 
 
-def resolve_run(spec, root, name=None) -> Path:
-    """A run directory from 'latest' (of config stem ``name`` if given), a run directory
-    path, or a checkpoint path inside one."""
+def writer_alive(run) -> bool:
+    """Whether a process holds the run's lock (a training in progress)."""
+    path = Path(run) / ".lock"
+    if not path.is_file():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
+def run_status(run, summary) -> str:
+    """The summary's status, or ``stale`` for a run marked running that nobody writes."""
+    status = summary.get("status", "?")
+    return "stale" if status == "running" and not writer_alive(run) else status
+
+
+def resolve_run(spec, root, name=None, usable=has_checkpoint, what="with a checkpoint") -> Path:
+    """A run directory from 'latest' (the newest ``usable`` one, of config stem ``name``
+    if given), a run directory path, or a checkpoint path inside one."""
     if spec in (None, "latest"):
-        return latest_run(root, name)
+        return latest_run(root, name, usable, what)
     path = Path(spec)
     if path.is_file() and path.parent.name == "checkpoints":
         return path.parent.parent
