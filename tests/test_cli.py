@@ -131,9 +131,13 @@ def test_resume_with_different_model_shapes_is_refused(workspace):
     ws, config, run = workspace
     before = snapshot(ws)
     result = invoke("train", config, "--resume", run, "--set", "model.hidden=[32]")
+    assert_clean_failure(result, 2, "model.hidden cannot change (only train.epochs")
+    assert snapshot(ws) == before
+    # a checkpoint read with another model's config is named as a misfit
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("hidden: [16]", "hidden: [32]"))
+    result = invoke("eval", run)
     assert_clean_failure(result, 2, "does not fit the configured model: 1.weight: shape (784, 16) in the state, "
                                     "(784, 32) in the model")
-    assert snapshot(ws) == before
 
 
 def test_missing_and_malformed_dataset_files(tmp_path):

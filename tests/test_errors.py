@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nnpipe.cli import app
-from nnpipe.config import load_config
+from nnpipe.config import load_config, load_yaml
 from nnpipe.train import Trainer
 from nnpipe.train.rundir import RunError, RunLock, write_json
 from pipeline_helpers import only_run, snapshot, write_config
@@ -218,3 +218,18 @@ def test_a_dead_run_shows_as_stale_and_latest_skips_it(workspace, monkeypatch):
         assert line.split()[2] == "running"
     finally:
         lock.release()
+
+
+def test_resume_continues_the_run_as_configured(tmp_path):
+    config = write_config(tmp_path, train={"epochs": 1})
+    assert invoke("train", config, "--quiet", "--run-dir", tmp_path / "run", "--set", "optimizer.lr=0.003").exit_code == 0
+    before = snapshot(tmp_path / "run")
+    refused = invoke("train", config, "--quiet", "--resume", tmp_path / "run", "--set", "data.batch_size=1000")
+    assert refused.exit_code == 2 and "data.batch_size cannot change" in refused.stderr
+    assert snapshot(tmp_path / "run") == before
+    resumed = invoke("train", config, "--quiet", "--resume", tmp_path / "run", "--set", "train.epochs=2")
+    assert resumed.exit_code == 0, resumed.output
+    saved = load_config(tmp_path / "run" / "config.yaml")
+    assert saved.optimizer.lr == 0.003 and saved.train.epochs == 2  # its own lr kept, only epochs changed
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs_completed"] == 2
+    assert load_yaml((tmp_path / "run" / "overrides.yaml").read_text()) == {"set": ["optimizer.lr=0.003"], "resumed_with": [["train.epochs=2"]]}

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from ..config import ConfigError, load_config
+from ..config import ConfigError, from_dict, load_config, parse_override, read_yaml
 from ..train import Diverged, Interrupted, Trainer, find_checkpoint, resolve_run
 from ..train.distributed import make_communicator
 from .common import EXIT_FAILED, USER_ERRORS, DebugOption, SetOption, guarded
@@ -55,6 +55,29 @@ def train(
         raise
 
 
+# What a resumed run may change: how long it goes on and how often it writes, nothing that
+# would make it a different training.
+RESUMABLE = ("train.epochs", "train.early_stopping.patience", "train.checkpoint_every", "train.keep_last",
+             "train.log_every")
+
+
+def resumed_config(run_dir, requested, overrides):
+    """The run's own config, with only the RESUMABLE keys taken from ``requested`` (the
+    config file with ``overrides`` applied); any other override is refused."""
+    changed = sorted({".".join(parse_override(item)[0]) for item in overrides} - set(RESUMABLE))
+    if changed:
+        raise ConfigError(f"--resume continues {run_dir} as it was configured, so {changed[0]} cannot change "
+                          f"(only {', '.join(RESUMABLE)} can); to train with it, start a new run without --resume")
+    saved = read_yaml(run_dir / "config.yaml")
+    for key in RESUMABLE:
+        *path, last = key.split(".")
+        source, target = requested, saved
+        for part in path:
+            source, target = getattr(source, part), target.setdefault(part, {})
+        target[last] = getattr(source, last)
+    return from_dict(saved, drop_unknown=True)
+
+
 def _train(comm, config, set_, device, run_dir, resume, quiet):
     cfg = load_config(config, set_)
     checkpoint = None
@@ -64,10 +87,11 @@ def _train(comm, config, set_, device, run_dir, resume, quiet):
     if resume:
         run_dir = resolve_run(resume, cfg.run.root, cfg.run.name)
         checkpoint = find_checkpoint(resume, run_dir, "last")
+        cfg = resumed_config(run_dir, cfg, set_)
     echo = (lambda *a: None) if quiet or not comm.is_main else typer.echo
     trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo, comm=comm)
     if checkpoint:
-        trainer.resume(checkpoint)
+        trainer.resume(checkpoint, set_)
     else:
         trainer.start_run(set_)
     echo(describe(cfg))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..config import dump
+from ..config import dump, load_yaml
 from ..optim import build_optimizer, clip_grad_norm, clip_grad_value
 from ..optim.schedules import Schedule
 from .assemble import assemble
@@ -129,8 +129,9 @@ class Trainer:
         for old in steps[:-keep] if keep else steps:
             old.unlink(missing_ok=True)
 
-    def resume(self, path):
-        """Restore everything from a checkpoint so training continues as if never stopped."""
+    def resume(self, path, overrides=()):
+        """Restore everything from a checkpoint so training continues as if never stopped;
+        ``overrides`` (the --set of this resumption) are added to overrides.yaml."""
         path = Path(path)
         state = read_state(path)
         load_model_weights(self.model, path, state["model"])  # names the misfit parameters
@@ -147,6 +148,10 @@ class Trainer:
         if self.comm.is_main:
             MetricsLog(self.run_dir).truncate_after(self.step, self.epoch)
             (self.run_dir / "config.yaml").write_text(dump(self.config))
+            if overrides:
+                record = load_yaml((self.run_dir / "overrides.yaml").read_text()) or {}
+                record.setdefault("resumed_with", []).append(list(overrides))
+                (self.run_dir / "overrides.yaml").write_text(dump(record))
         self._write_summary("running")
 
     # ---- the loop ------------------------------------------------------------------------

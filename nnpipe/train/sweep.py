@@ -60,10 +60,10 @@ def trial_command(config, overrides, run_dir, resume):
     # absolute paths: a Ray worker need not share the driver's working directory
     command = [sys.executable, "-m", "nnpipe", "train", str(Path(config).resolve()), "--quiet",
                "--run-dir", str(Path(run_dir).resolve())]
+    if resume:  # the run keeps the overrides it was started with (its config.yaml)
+        return command + ["--resume", str(Path(run_dir).resolve())]
     for item in _override_args(overrides):
         command += ["--set", item]
-    if resume:
-        command += ["--resume", str(Path(run_dir).resolve())]
     return command
 
 
