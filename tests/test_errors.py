@@ -233,3 +233,37 @@ def test_resume_continues_the_run_as_configured(tmp_path):
     assert saved.optimizer.lr == 0.003 and saved.train.epochs == 2  # its own lr kept, only epochs changed
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs_completed"] == 2
     assert load_yaml((tmp_path / "run" / "overrides.yaml").read_text()) == {"set": ["optimizer.lr=0.003"], "resumed_with": [["train.epochs=2"]]}
+
+
+@pytest.mark.parametrize("expression,words", [
+    ("9**9**9**9", "has no finite value"),
+    ("sqrt(x,x,x)", "sqrt() takes 1 argument, got 3"),
+    ("1/x", "has no finite value at {'x': 0.0}"),
+    ("+".join(["x"] * 1500), "nested too deeply"),
+    ("x*" * 300 + "x", None),  # longer than a file name may be, and fine
+])
+def test_graph_expressions_fail_as_input_errors(tmp_path, expression, words):
+    result = invoke("graph", expression, "--var", "x=0", "--out", tmp_path / "g.dot")
+    if words is None:
+        assert result.exit_code == 0 and (tmp_path / "g.dot").is_file()
+        return
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and words in result.stderr
+    assert len(result.stderr) < 300 and "Warning" not in result.stderr and not (tmp_path / "g.dot").exists()
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130(monkeypatch, capsys):
+    import sys
+
+    import nnpipe.__main__ as entry
+
+    class Interrupting:
+        def find_spec(self, name, path=None, target=None):
+            if name == "nnpipe.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "nnpipe.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 130 and capsys.readouterr().err.strip() == "interrupted while starting"

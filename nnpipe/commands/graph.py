@@ -43,10 +43,12 @@ def parse_expression(text, variables):
     Parsed with ``ast`` and walked by hand: no Python code is ever run.  Returns
     (output tensor, {name: leaf tensor}).
     """
+    shown = text if len(text) <= 60 else text[:59] + "…"
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from None
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        reason = exc.msg if isinstance(exc, SyntaxError) else "nested too deeply"
+        raise ExpressionError(f"cannot parse {shown!r}: {reason}") from None
     leaves = {name: Tensor(np.float64(value), requires_grad=True) for name, value in variables.items()}
     for name, leaf in leaves.items():
         leaf.name = name
@@ -73,15 +75,27 @@ def parse_expression(text, variables):
             return -value if isinstance(node.op, ast.USub) else value
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions \
                 and not node.keywords:
+            wanted = 2 if node.func.id == "max" else 1
+            if len(node.args) != wanted:
+                raise ExpressionError(f"{node.func.id}() takes {wanted} argument{'s' * (wanted > 1)}, "
+                                      f"got {len(node.args)}")
             args = [build(a) for a in node.args]
             args = [a if isinstance(a, Tensor) else Tensor(np.float64(a)) for a in args]
             return functions[node.func.id](*args)
         raise ExpressionError(f"{ast.dump(node)[:40]}… is outside the expression grammar "
                               "(numbers, variables, + - * / **, exp log sqrt tanh sigmoid relu max abs)")
 
-    output = build(tree)
+    try:
+        with np.errstate(all="raise"):  # a division by zero or an overflow is the input's fault
+            output = build(tree)
+            if isinstance(output, Tensor):
+                output.backward(retain_graph=True)  # the gradients are drawn too
+    except RecursionError:
+        raise ExpressionError(f"{shown!r} is nested too deeply to draw") from None
+    except (OverflowError, ZeroDivisionError, FloatingPointError) as exc:
+        raise ExpressionError(f"{shown!r} has no finite value at {variables} ({exc})") from None
     if not isinstance(output, Tensor):
-        raise ExpressionError(f"{text!r} uses no variable, so it has no graph to draw")
+        raise ExpressionError(f"{shown!r} uses no variable, so it has no graph to draw")
     output.name = output.name or "out"
     return output, leaves
 
@@ -119,8 +133,14 @@ def _expression_graph(text, assignments):
         output, _ = parse_expression(text, variables)
     except ExpressionError as exc:
         raise ConfigError(str(exc)) from None
-    output.backward(retain_graph=True)  # draw the gradients too
     return output, "expression"
+
+
+def _is_file(text):
+    try:
+        return Path(text).is_file()
+    except OSError:  # longer than a file name can be: an expression
+        return False
 
 
 @guarded
@@ -139,7 +159,7 @@ def graph(
 
       nnpipe graph '3*sqrt(x)*(log(x) + 1/x**2)' --var x=1.2 --out example.png
     """
-    if Path(target).suffix in (".yaml", ".yml") or Path(target).is_file():
+    if Path(target).suffix in (".yaml", ".yml") or _is_file(target):
         output, title = _model_graph(Path(target), set_)
     else:
         output, title = _expression_graph(target, var)
