@@ -307,3 +307,25 @@ def test_predict_refuses_unusable_arrays(workspace, tmp_path, array, words):
     result = invoke("predict", run, tmp_path / "input.npy")
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and words in result.stderr, result.stderr
     assert invoke("predict", run, tmp_path / "input.npy", "-k", "0").exit_code == 2
+
+
+def test_random_sweeps_draw_from_huge_grids_without_building_them():
+    from nnpipe.train.sweep import trials
+
+    grid = {f"key{i}": list(range(30)) for i in range(5)}  # 24.3 million combinations
+    drawn = trials(grid, random=4, seed=1)
+    assert len(drawn) == 4 and drawn == trials(grid, random=4, seed=1)
+    assert all(set(trial) == set(grid) for trial in drawn)
+    small = {"a": [1, 2], "b": ["x", "y", "z"]}
+    assert trials(small) == [{"a": a, "b": b} for a in (1, 2) for b in ("x", "y", "z")]
+
+
+def test_sweep_set_applies_to_every_trial(tmp_path):
+    from nnpipe.train.sweep import Sweep, parse_grid
+
+    plan = Sweep(write_config(tmp_path), parse_grid(["optimizer.lr=1e-3,1e-2"]), base=["train.epochs=3"])
+    assert plan.config.train.epochs == 3
+    commands = [command for _, command in plan.pending()]
+    assert all(command.count("--set") == 2 and "train.epochs=3" in command for command in commands)
+    with pytest.raises(Exception, match="train.epoch: unknown key"):
+        Sweep(write_config(tmp_path), parse_grid(["optimizer.lr=1e-3"]), base=["train.epoch=3"])

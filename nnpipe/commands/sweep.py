@@ -8,7 +8,7 @@ import typer
 
 from ..config import ConfigError
 from ..train.sweep import Sweep, parse_grid
-from .common import EXIT_FAILED, DebugOption, guarded
+from .common import EXIT_FAILED, DebugOption, SetOption, guarded
 
 
 @guarded
@@ -20,6 +20,7 @@ def sweep(
     parallel: int = typer.Option(1, "--parallel", help="Trials run at once (local backend)."),
     backend: str = typer.Option("local", "--backend", help="local (subprocesses) or ray (needs nnpipe[ray])."),
     address: Optional[str] = typer.Option(None, "--address", help="Address of an existing Ray cluster."),
+    set_: List[str] = SetOption,
     debug: bool = DebugOption,
 ):
     """Run a hyperparameter sweep; each trial is an ordinary run directory.
@@ -29,6 +30,8 @@ def sweep(
       nnpipe sweep configs/mlp.yaml --grid optimizer.lr=0.01,0.1 --grid model.hidden='[128],[256]'
 
       nnpipe sweep configs/mlp.yaml --grid optimizer.lr=0.001,0.003,0.01 --random 2 --backend ray
+
+      nnpipe sweep configs/mlp.yaml --grid model.hidden='[64],[128]' --set train.epochs=3
     """
     if not grid:
         raise ConfigError("give at least one --grid key.path=value1,value2")
@@ -38,7 +41,7 @@ def sweep(
         raise ConfigError(f"unknown --backend {backend!r}; valid: local, ray")
     if parallel < 1:
         raise ConfigError(f"--parallel must be at least 1, got {parallel}")
-    plan = Sweep(config, parse_grid(grid), random, seed)
+    plan = Sweep(config, parse_grid(grid), random, seed, set_)
     typer.echo(f"sweep {plan.id}: {len(plan.trials)} trials in {plan.dir} ({backend})")
     rows = plan.run(parallel, backend, address)
     failed = [row for row in rows if row["status"] != "completed"]

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 import json
+import math
+import random as pyrandom
 import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from ..config import ConfigError, load_config, load_yaml
@@ -42,27 +42,36 @@ def parse_grid(items):
     return grid
 
 
+def _combination(grid, index):
+    """The ``index``-th combination in itertools.product order (the last key fastest)."""
+    chosen = {}
+    for key in reversed(list(grid)):
+        index, position = divmod(index, len(grid[key]))
+        chosen[key] = grid[key][position]
+    return {key: chosen[key] for key in grid}
+
+
 def trials(grid, random=None, seed=0):
-    """Every combination of the grid, or ``random`` of them drawn with ``seed``."""
-    keys = list(grid)
-    combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-    if random is not None and random < len(combos):
-        chosen = np.random.default_rng(seed).choice(len(combos), size=random, replace=False)
-        combos = [combos[i] for i in sorted(chosen)]
-    return combos
+    """Every combination of the grid, or ``random`` of them drawn with ``seed`` by their
+    index, so a huge grid is never built (30 values of 5 keys are 24 million trials)."""
+    total = math.prod(len(values) for values in grid.values())
+    indices = range(total)
+    if random is not None and random < total:
+        indices = sorted(pyrandom.Random(seed).sample(indices, random))
+    return [_combination(grid, index) for index in indices]
 
 
 def _override_args(overrides):
     return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
 
 
-def trial_command(config, overrides, run_dir, resume):
+def trial_command(config, overrides, run_dir, resume, base=()):
     # absolute paths: a Ray worker need not share the driver's working directory
     command = [sys.executable, "-m", "nnpipe", "train", str(Path(config).resolve()), "--quiet",
                "--run-dir", str(Path(run_dir).resolve())]
     if resume:  # the run keeps the overrides it was started with (its config.yaml)
         return command + ["--resume", str(Path(run_dir).resolve())]
-    for item in _override_args(overrides):
+    for item in [*base, *_override_args(overrides)]:  # the sweep's --set first, then the trial's values
         command += ["--set", item]
     return command
 
@@ -75,15 +84,16 @@ def _run_trial(command):
 
 
 class Sweep:
-    def __init__(self, config_path, grid, random=None, seed=0):
-        self.config_path = Path(config_path)
-        self.config = load_config(self.config_path)  # validates the base config first
+    def __init__(self, config_path, grid, random=None, seed=0, base=()):
+        """``base``: ``--set`` overrides every trial shares."""
+        self.config_path, self.base = Path(config_path), list(base)
+        self.config = load_config(self.config_path, self.base)  # validates the base config first
         self.grid, self.random, self.seed = grid, random, seed
         self.trials = trials(grid, random, seed)
         for overrides in self.trials:  # a bad value fails here, before anything runs
-            load_config(self.config_path, _override_args(overrides))
-        key = json.dumps({"config": self.config_path.read_text(), "grid": grid, "random": random, "seed": seed},
-                         sort_keys=True)
+            load_config(self.config_path, [*self.base, *_override_args(overrides)])
+        key = json.dumps({"config": self.config_path.read_text(), "grid": grid, "random": random, "seed": seed,
+                          **({"set": self.base} if self.base else {})}, sort_keys=True)
         self.id = hashlib.sha256(key.encode()).hexdigest()[:8]
         self.dir = Path(self.config.run.root) / self.config.run.name / f"sweep-{self.id}"
 
@@ -101,7 +111,7 @@ class Sweep:
             resume = checkpoint_path(run_dir, "last").is_file()
             if not resume and run_dir.exists():
                 shutil.rmtree(run_dir)  # a trial that never reached a checkpoint starts over
-            work.append((index, trial_command(self.config_path, overrides, run_dir, resume)))
+            work.append((index, trial_command(self.config_path, overrides, run_dir, resume, self.base)))
         return work
 
     def run(self, parallel=1, backend="local", address=None):
