@@ -329,3 +329,20 @@ def test_sweep_set_applies_to_every_trial(tmp_path):
     assert all(command.count("--set") == 2 and "train.epochs=3" in command for command in commands)
     with pytest.raises(Exception, match="train.epoch: unknown key"):
         Sweep(write_config(tmp_path), parse_grid(["optimizer.lr=1e-3"]), base=["train.epoch=3"])
+
+
+def test_run_files_never_write_through_a_planted_link(tmp_path):
+    from nnpipe.train.metrics import MetricsLog
+    from nnpipe.train.rundir import write_text
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").symlink_to(outside)
+    write_text(run / "config.yaml", "seed: 1\n")  # the link is replaced, not followed
+    assert outside.read_text() == "precious" and not (run / "config.yaml").is_symlink()
+    (run / "metrics.jsonl").symlink_to(outside)
+    with pytest.raises(OSError):
+        MetricsLog(run).append({"kind": "step", "step": 1, "loss": 1.0})
+    assert outside.read_text() == "precious"

@@ -11,6 +11,7 @@ import collections
 import gzip
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,8 @@ def load_corpus(files=None, root=None, min_count=5, max_vocab=None) -> Corpus:
         return Corpus(Vocabulary(saved["words"].tolist(), saved["counts"]), saved["ids"], saved["sentence_starts"])
     for path in paths:
         verify_shipped(path)
+    print(f"tokenising {len(paths)} corpus file(s) (first use; cached afterwards in {cached.parent})",
+          file=sys.stderr, flush=True)
     sentences = [tokenize(line) for path in paths for line in read_lines(path)]
     sentences = [s for s in sentences if s]
     counts = collections.Counter(word for sentence in sentences for word in sentence)

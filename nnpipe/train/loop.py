@@ -26,7 +26,7 @@ from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import SingleProcess
 from .metrics import MetricsLog, format_row, improved
-from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json
+from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json, write_text
 
 
 class Diverged(RuntimeError):
@@ -96,8 +96,8 @@ class Trainer:
             return
         checkpoint_path(self.run_dir, "last").parent.mkdir(parents=True, exist_ok=True)
         self.lock = RunLock(self.run_dir)  # held until fit() ends (or this process does)
-        (self.run_dir / "config.yaml").write_text(dump(self.config))
-        (self.run_dir / "overrides.yaml").write_text(dump({"set": list(overrides)}))
+        write_text(self.run_dir / "config.yaml", dump(self.config))
+        write_text(self.run_dir / "overrides.yaml", dump({"set": list(overrides)}))
         write_json(self.run_dir / "env.json", environment(self.device, self.config.seed))
         self.task.save_extras(self.run_dir)
         self._write_summary("running")
@@ -147,11 +147,11 @@ class Trainer:
         self.comm.broadcast_parameters(self.model.parameters())
         if self.comm.is_main:
             MetricsLog(self.run_dir).truncate_after(self.step, self.epoch)
-            (self.run_dir / "config.yaml").write_text(dump(self.config))
+            write_text(self.run_dir / "config.yaml", dump(self.config))
             if overrides:
                 record = load_yaml((self.run_dir / "overrides.yaml").read_text()) or {}
                 record.setdefault("resumed_with", []).append(list(overrides))
-                (self.run_dir / "overrides.yaml").write_text(dump(record))
+                write_text(self.run_dir / "overrides.yaml", dump(record))
         self._write_summary("running")
 
     # ---- the loop ------------------------------------------------------------------------

@@ -58,7 +58,9 @@ class MetricsLog:
         return rows
 
     def append(self, row: dict):
-        with open(self.jsonl, "a") as handle:
+        # O_NOFOLLOW: a symbolic link planted in the run is refused, not written through
+        descriptor = os.open(self.jsonl, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(descriptor, "a") as handle:
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

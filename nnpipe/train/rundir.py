@@ -103,13 +103,19 @@ def _strict(value):
     return value
 
 
-def write_json(path, data):
-    """Write strict JSON atomically (temp file and rename), so readers never see half a
-    file, and NaN is written as null."""
+def write_text(path, text):
+    """Write a run file atomically (temp file and rename): readers never see half a file,
+    and a symbolic link at ``path`` is replaced, never followed out of the run."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_strict(data), indent=2, default=str, allow_nan=False) + "\n")
+    tmp.unlink(missing_ok=True)  # a link planted at the temp name is not followed either
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(path, data):
+    """Write strict JSON atomically (NaN is written as null); see :func:`write_text`."""
+    write_text(path, json.dumps(_strict(data), indent=2, default=str, allow_nan=False) + "\n")
 
 
 class RunLock:
