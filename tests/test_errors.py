@@ -49,6 +49,7 @@ CASES = [  # (name, arguments after the config, words expected in the error line
     ("a value that is no number", lambda run: ["--set", "optimizer.lr=1e-3e"], "optimizer.lr: expected a number"),
     ("embed -k 0", None, "-k must be at least 1"),
     ("embed --nearest ''", None, "--nearest needs a word"),
+    ("embed --export onto a folder", None, "is a folder; give a file name"),
 ]
 
 
@@ -57,7 +58,9 @@ def test_bad_input_is_one_line_and_changes_nothing(workspace, name, arguments, w
     ws, config, run = workspace
     before = snapshot(ws)
     if arguments is None:
-        command = ["embed", run, "-k", "0", "--nearest", "the"] if "-k" in name else ["embed", run, "--nearest", ""]
+        command = {"embed -k 0": ["embed", run, "-k", "0", "--nearest", "the"],
+                   "embed --nearest ''": ["embed", run, "--nearest", ""],
+                   "embed --export onto a folder": ["embed", run, "--export", ws]}[name]
     else:
         command = ["train", config, "--quiet", *arguments(run)]
     result = invoke(*command)
@@ -346,3 +349,18 @@ def test_run_files_never_write_through_a_planted_link(tmp_path):
     with pytest.raises(OSError):
         MetricsLog(run).append({"kind": "step", "step": 1, "loss": 1.0})
     assert outside.read_text() == "precious"
+
+
+def test_a_run_that_diverges_before_any_checkpoint_says_so(tmp_path):
+    config = write_config(tmp_path, optimizer={"name": "sgd", "lr": 1e12}, model={"dropout": 0.0})
+    result = invoke("train", config, "--quiet")
+    assert result.exit_code == 1 and "diverged" in result.stderr
+    assert "no checkpoint had been written yet" in result.stderr and "last good checkpoint" not in result.stderr
+    summary = json.loads((only_run(tmp_path / "runs") / "summary.json").read_text())
+    assert summary["status"] == "diverged"
+
+
+def test_error_lines_are_bounded(tmp_path):
+    result = invoke("train", tmp_path / ("x" * 200) / ("y" * 200) / "config.yaml")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and len(lines[0]) <= 410

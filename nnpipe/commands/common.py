@@ -3,6 +3,7 @@ a run's config and model."""
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,14 @@ RootOption = typer.Option(Path("runs"), "--root", help="Folder holding the runs.
 CheckpointOption = typer.Option("best", "--checkpoint", help="best or last.")
 
 
+MAX_MESSAGE = 400  # characters: an error stays one readable line
+
+
 def fail(message, code):
-    typer.echo(f"error: {message}", err=True)
+    text = " ".join(str(message).split())  # one line, whatever the exception held
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE - 1] + "…"
+    typer.echo(f"error: {text}", err=True)
     raise typer.Exit(code)
 
 
@@ -38,7 +45,11 @@ def guarded(command):
     def wrapper(*args, **kwargs):
         debug = kwargs.get("debug", False)
         try:
-            return command(*args, **kwargs)
+            # NumPy's floating-point warnings never reach the terminal: what matters is
+            # reported as an error (divergence, non-finite inputs) or not at all
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return command(*args, **kwargs)
         except typer.Exit:
             raise
         except USER_ERRORS as exc:

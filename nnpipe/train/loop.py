@@ -189,6 +189,8 @@ class Trainer:
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
+            if getattr(self, "progress", None) is not None:
+                self.progress.close()  # an error line printed next starts a line of its own
             if getattr(self, "lock", None):
                 self.lock.release()
 
