@@ -138,17 +138,28 @@ def read_cache(path: Path, keys):
         return None
 
 
-def write_cache(path: Path, **arrays):
-    """Store decoded arrays atomically (temp file, fsync, rename).  A full or read-only
-    cache folder only costs the cache: a one-line warning, and the data stay in memory."""
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+def save_npz(path: Path, arrays: dict):
+    """Write ``arrays`` as an .npz that is never seen half-written: a temp file in the
+    same folder, flushed and fsynced, then renamed over ``path``; the temp file is
+    removed if anything fails (the error is raised)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException:
         _remove(tmp)
+        raise
+
+
+def write_cache(path: Path, **arrays):
+    """Store decoded arrays (see :func:`save_npz`).  A full or read-only cache folder only
+    costs the cache: a one-line warning, and the data stay in memory."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_npz(path, arrays)
+    except OSError as exc:
         _warn(f"cannot write the cache {path} ({exc.strerror or exc}); decoding in memory only")

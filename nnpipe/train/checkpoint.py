@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import is_cupy_array, to_numpy
+from ..data.files import save_npz
 from ..nn import StateDictError
 from .rundir import RunError, checkpoint_path
 
@@ -54,19 +55,10 @@ def _unflatten(skeleton, arrays):
 def save_checkpoint(path, state: dict):
     """Write the state tree to ``path`` so that it is never seen half-written."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = {}
     manifest = dict(_flatten(state, "", payload), format_version=FORMAT_VERSION)
     payload[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    save_npz(path, payload)
     try:  # make the rename itself durable
         directory = os.open(path.parent, os.O_RDONLY)
         try:
