@@ -364,3 +364,14 @@ def test_error_lines_are_bounded(tmp_path):
     result = invoke("train", tmp_path / ("x" * 200) / ("y" * 200) / "config.yaml")
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and len(lines[0]) <= 410
+
+
+def test_slow_phases_show_a_status_line(capsys):
+    from nnpipe.data.files import status
+
+    with status("tokenising 6 corpus file(s)"):
+        pass
+    with status("evaluating the val word benchmarks", terminal_only=True):
+        pass
+    shown = capsys.readouterr()
+    assert shown.out == "tokenising 6 corpus file(s)\n" and shown.err == ""  # a log keeps one line; stderr is for errors

@@ -123,6 +123,26 @@ def _warn(message):
     print(f"warning: {message}", file=sys.stderr)
 
 
+class status:  # noqa: N801  (used as ``with status("..."):``)
+    """A line while a slow phase runs: on a terminal, on stderr and erased afterwards (as
+    progress bars are); otherwise a plain line on stdout beside the per-epoch lines, so
+    stderr keeps only errors (not shown at all with ``terminal_only``, for phases that
+    recur every epoch)."""
+
+    def __init__(self, message, terminal_only=False):
+        self.message, self.terminal = message, sys.stderr.isatty()
+        self.shown = self.terminal or not terminal_only
+
+    def __enter__(self):
+        if self.shown:
+            print(self.message + ("…" if self.terminal else ""), file=sys.stderr if self.terminal else sys.stdout,
+                  end="\r" if self.terminal else "\n", flush=True)
+
+    def __exit__(self, *exc):
+        if self.terminal:
+            print("\r\033[K", file=sys.stderr, end="", flush=True)
+
+
 def read_cache(path: Path, keys):
     """{key: array} from a decode cache, or None when there is none or it is unreadable
     (truncated, empty, not an npz, missing a key): a damaged entry is removed, named in

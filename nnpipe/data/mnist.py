@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import DataError, cache_dir, cache_key, read_cache, require, verify_shipped, write_cache
+from .files import DataError, cache_dir, cache_key, read_cache, require, status, verify_shipped, write_cache
 from .idx import read_idx
 
 CLASSES = 10  # digits; a label outside 0..9 means a damaged or foreign label file
@@ -40,15 +40,21 @@ def load_idx_dataset(root, files=None):
     for path in paths.values():
         verify_shipped(path)
     arrays = {}
-    for split in ("train", "test"):
-        images, labels = read_idx(paths[f"{split}_images"]), read_idx(paths[f"{split}_labels"])
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataError(f"{paths[f'{split}_images']}: {images.shape} images do not pair with "
-                            f"{labels.shape} labels in {paths[f'{split}_labels']}")
-        bad = np.flatnonzero(labels >= CLASSES)
-        if len(bad):
-            raise DataError(f"{paths[f'{split}_labels']}: label {int(labels[bad[0]])} at index {int(bad[0])} is out of "
-                            f"range; MNIST has {CLASSES} classes (0..{CLASSES - 1})")
-        arrays[f"{split}_x"], arrays[f"{split}_y"] = images[:, None], labels.astype(np.int64)
+    with status(f"decoding the IDX files in {root} (first use; cached afterwards)"):
+        for split in ("train", "test"):
+            arrays.update(_decode_split(paths, split))
     write_cache(cached, **arrays)
     return (arrays["train_x"], arrays["train_y"]), (arrays["test_x"], arrays["test_y"])
+
+
+def _decode_split(paths, split):
+    """Images (N, 1, H, W) and labels of one split, checked to pair and to be digits."""
+    images, labels = read_idx(paths[f"{split}_images"]), read_idx(paths[f"{split}_labels"])
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(f"{paths[f'{split}_images']}: {images.shape} images do not pair with "
+                        f"{labels.shape} labels in {paths[f'{split}_labels']}")
+    bad = np.flatnonzero(labels >= CLASSES)
+    if len(bad):
+        raise DataError(f"{paths[f'{split}_labels']}: label {int(labels[bad[0]])} at index {int(bad[0])} is out of "
+                        f"range; MNIST has {CLASSES} classes (0..{CLASSES - 1})")
+    return {f"{split}_x": images[:, None], f"{split}_y": labels.astype(np.int64)}

@@ -11,7 +11,6 @@ import collections
 import gzip
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,9 @@ import numpy as np
 
 from ..kernels import lazy, use_compiled
 
-from .files import DataError, cache_dir, cache_key, data_root, read_cache, require, verify_shipped, write_cache
+from .files import (
+    DataError, cache_dir, cache_key, data_root, read_cache, require, status, verify_shipped, write_cache,
+)
 
 word2vec = lazy("word2vec")
 
@@ -111,9 +112,8 @@ def load_corpus(files=None, root=None, min_count=5, max_vocab=None) -> Corpus:
         return Corpus(Vocabulary(saved["words"].tolist(), saved["counts"]), saved["ids"], saved["sentence_starts"])
     for path in paths:
         verify_shipped(path)
-    print(f"tokenising {len(paths)} corpus file(s) (first use; cached afterwards in {cached.parent})",
-          file=sys.stderr, flush=True)
-    sentences = [tokenize(line) for path in paths for line in read_lines(path)]
+    with status(f"tokenising {len(paths)} corpus file(s) (first use; cached afterwards in {cached.parent})"):
+        sentences = [tokenize(line) for path in paths for line in read_lines(path)]
     sentences = [s for s in sentences if s]
     counts = collections.Counter(word for sentence in sentences for word in sentence)
     kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))

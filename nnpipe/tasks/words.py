@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from ..autograd import no_grad
+from ..data.files import status
 from ..data.loader import Position
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
@@ -139,10 +140,10 @@ class SkipGramTask(Task):
         With several ranks (identical parameters) rank 0 computes and shares them."""
         metrics = None
         if comm.is_main:
-            with no_grad():
+            with no_grad(), status(f"evaluating the {split} word benchmarks", terminal_only=True):
                 vectors = self.word_vectors(model)
-            rho, _, _ = vectors.evaluate_word_pairs(self.wordsim)
-            accuracy, _, _, _ = vectors.evaluate_analogies(self.analogies)
+                rho, _, _ = vectors.evaluate_word_pairs(self.wordsim)
+                accuracy, _, _, _ = vectors.evaluate_analogies(self.analogies)
             prefix = "benchmark_" if split == "test" else ""
             metrics = {f"{prefix}ws353": rho, f"{prefix}analogy": accuracy}
         return comm.share(metrics)
