@@ -12,10 +12,10 @@ import typer
 from ..backend import DeviceError
 from ..config import Config, ConfigError, from_dict, read_yaml
 from ..data import DataError
-from ..models import build_model
 from ..nn import StateDictError
 from ..tasks import TASKS
 from ..train import CheckpointError, Diverged, Interrupted, RunError
+from ..train.assemble import configured_model
 from ..train.distributed import DistributedError
 
 USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError, DistributedError)
@@ -80,8 +80,5 @@ def model_from_config(config: Config):
     """(model, example batch, example labels or None) for a config, without loading image
     data (a text config reads its cached vocabulary)."""
     inputs, batch, labels = TASKS.get(config.data.name).builder.sample(config)
-    try:
-        model = build_model(config.model, np.random.default_rng(config.seed), **inputs)
-    except ValueError as exc:
-        raise ConfigError(f"model: {exc}") from None
+    model = configured_model(config, np.random.default_rng(config.seed), inputs)
     return model, batch, labels

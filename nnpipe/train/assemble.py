@@ -23,16 +23,22 @@ class Parts:
     model_rng: np.random.Generator
 
 
+def configured_model(config: Config, rng, inputs):
+    """The config's model for the data's ``inputs``; a model the data cannot fit (too many
+    pooling blocks for the image, say) is a config error."""
+    try:
+        return build_model(config.model, rng, **inputs)
+    except ValueError as exc:
+        raise ConfigError(f"model: {exc}") from None
+
+
 def assemble(config: Config, device=None) -> Parts:
     device = backend.parse_device(device or config.device)
     xp = backend.cupy_module() if device.startswith("cuda") else np
     task = build_task(config, xp)
     # the model's own generator: initialisation, then dropout masks (saved in checkpoints)
     model_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
-    try:
-        model = build_model(config.model, model_rng, **task.model_inputs())
-    except ValueError as exc:
-        raise ConfigError(f"model: {exc}") from None
+    model = configured_model(config, model_rng, task.model_inputs())
     if device != "cpu":
         model.to(device)
     loss_fn = build_loss(config.loss.name, **config.loss.options())

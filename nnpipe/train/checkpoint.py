@@ -112,10 +112,10 @@ def model_state(path):
     return {key[len("model/"):]: array for key, array in arrays.items() if key.startswith("model/")}
 
 
-def load_model_weights(model, path, state=None):
-    """Load a checkpoint's parameters (or its already read ``state``) into ``model``."""
+def load_model_weights(model, path):
+    """Load a checkpoint's parameters into ``model``, naming any that do not fit."""
     try:
-        model.load_state_dict(model_state(path) if state is None else state)
+        model.load_state_dict(model_state(path))
     except StateDictError as exc:
         raise CheckpointError(f"{path} does not fit the configured model: {exc}") from None
 

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import dump, load_yaml
+from ..nn import StateDictError
 from ..optim import build_optimizer, clip_grad_norm, clip_grad_value
 from ..optim.schedules import Schedule
 from .assemble import assemble
@@ -134,9 +135,10 @@ class Trainer:
         ``overrides`` (the --set of this resumption) are added to overrides.yaml."""
         path = Path(path)
         state = read_state(path)
-        load_model_weights(self.model, path, state["model"])  # names the misfit parameters
         try:
             self.load_state_dict(state)
+        except StateDictError as exc:  # names the parameters that do not fit
+            raise CheckpointError(f"{path} does not fit the configured model: {exc}") from None
         except (ValueError, KeyError) as exc:
             raise CheckpointError(f"{path} cannot resume this config: {exc}") from None
         if self.run_dir is None:
