@@ -212,14 +212,14 @@ def _check_ranges(config, problems):
     need(config.train.log_every >= 1, "train.log_every", "must be >= 1")
     every = config.train.checkpoint_every
     need(every == "epoch" or (isinstance(every, int) and every >= 1), "train.checkpoint_every",
-         f"must be 'epoch' or a number of steps >= 1, got {every!r}")
+         f"must be 'epoch' or a number of steps >= 1, got {bounded(every)}")
     for key in ("grad_clip", "clip_value"):
         value = getattr(config.train, key)
         need(value is None or value > 0, f"train.{key}", f"must be > 0 or null, got {value}")
     need(config.schedule.interval in ("step", "epoch"), "schedule.interval", "must be 'step' or 'epoch'")
     name = config.run.name
     need(name is None or (name not in ("", ".", "..") and not re.search(r"[/\\]", name)), "run.name",
-         f"must be a plain folder name (no path), got {str(name)[:80]!r}")
+         f"must be a plain folder name (no path), got {bounded(name)}")
 
 
 def _check_combination(config, problems):
