@@ -17,7 +17,7 @@ def write_config(folder: Path, **sections):
         "optimizer": {"name": "adam", "lr": 0.002},
         "schedule": {"name": "cosine"},
         "train": {"epochs": 2, "log_every": 20},
-        "device": "cpu",
+        "device": "auto",  # the fake GPU under NNPIPE_FAKE_GPU=1
         "run": {"root": str(folder / "runs")},
     }
     for key, value in sections.items():

@@ -201,15 +201,15 @@ def test_unknown_device_and_missing_cuda_are_clear_errors():
     assert backend.parse_device("auto") == expected
 
 
-@pytest.mark.parametrize("available,expected", [(False, "cpu"), (True, "cuda:0")])
-def test_auto_device_follows_gpu_availability(monkeypatch, available, expected):
-    monkeypatch.setattr(backend, "cuda_available", lambda: available)
-    assert backend.parse_device("auto") == expected
+def test_auto_device_follows_gpu_availability(monkeypatch, gpu_module):
+    assert backend.parse_device("auto") == "cuda:0"
+    assert backend.parse_device("auto", local_rank=3) == f"cuda:{3 % gpu_module.cuda.runtime.getDeviceCount()}"
+    monkeypatch.setattr(backend, "cuda_available", lambda: False)
+    assert backend.parse_device("auto") == "cpu"
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not backend.cuda_available(), reason="needs CuPy and a GPU")
-def test_tensor_moves_between_devices():
+def test_tensor_moves_between_devices(gpu_module):
     x = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
     g = x.to("cuda")
     assert g.device == "cuda:0"

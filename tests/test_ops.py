@@ -57,3 +57,16 @@ def test_matches_torch(case, dtype, atol, rtol, layout):
     np.testing.assert_allclose(out.numpy(), reference.detach().numpy(), atol=atol, rtol=rtol)
     for tensor, ref in zip(tensors, reference_inputs):
         np.testing.assert_allclose(_grad_array(tensor.grad), ref.grad.numpy(), atol=atol, rtol=rtol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_device_forward_and_backward_match_numpy(case, gpu_module):
+    """Every op on the GPU (or the fake device) gives NumPy's values, forward and backward."""
+    arrays = [a.astype(np.float32) for a in case.inputs()]
+    out, tensors, _ = _run(case, arrays)
+    device_out, device_tensors, _ = _run(case, arrays, gpu_module)
+    assert backend.is_cupy_array(device_out.data)
+    np.testing.assert_allclose(device_out.numpy(), out.numpy(), rtol=1e-5, atol=1e-6)
+    for tensor, device_tensor in zip(tensors, device_tensors):
+        np.testing.assert_allclose(_grad_array(device_tensor.grad), _grad_array(tensor.grad), rtol=1e-5, atol=1e-6)

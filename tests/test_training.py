@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from nnpipe import backend
 from nnpipe.cli import app
 from nnpipe.config import load_config
 from nnpipe.train import Trainer, load_checkpoint
@@ -40,7 +41,7 @@ def test_run_directory_holds_everything(tmp_path):
     assert summary["status"] == "completed" and summary["epochs_completed"] == 2
     assert summary["test"]["accuracy"] > 0.85
     env = json.loads((run / "env.json").read_text())
-    assert env["seed"] == 3 and env["device"] == "cpu" and "numpy" in env
+    assert env["seed"] == 3 and env["device"] == backend.parse_device("auto") and "numpy" in env
     import csv
 
     rows = list(csv.DictReader((run / "metrics.csv").open()))

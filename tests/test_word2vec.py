@@ -149,7 +149,7 @@ def skipgram_config(folder, **train):
         "loss": {"name": "sgns"}, "optimizer": {"name": "sgd", "lr": 0.025},
         "schedule": {"name": "linear", "min_lr": 0.0001},
         "train": {"epochs": 1, "log_every": 50, "early_stopping": {"metric": "val_ws353"}, **train},
-        "device": "cpu", "run": {"root": str(folder / "runs")},
+        "device": "auto", "run": {"root": str(folder / "runs")},
     }
     path = folder / "sg.yaml"
     path.write_text(yaml.safe_dump(config))

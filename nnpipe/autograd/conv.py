@@ -54,9 +54,10 @@ def _windows(x, kernel, stride):
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
     s0, s1, s2, s3 = x.strides
-    return xp.lib.stride_tricks.as_strided(
-        x, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2, s3), writeable=False
-    )
+    windows = xp.lib.stride_tricks.as_strided(x, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2, s3))
+    if xp is np:  # overlapping windows must never be written through (CuPy has no such flag)
+        windows.flags.writeable = False
+    return windows
 
 
 def _scatter_windows(window_grad, padded_shape, kernel, stride, padding, dtype, xp, channels_first=False):

@@ -284,10 +284,12 @@ def sum_to_shape(array, shape):
 
 
 def as_tensor(value, like=None) -> Tensor:
-    """Wrap ``value`` as a Tensor; a Python scalar takes the floating dtype of ``like``."""
+    """Wrap ``value`` as a Tensor; a Python or NumPy scalar takes the floating dtype of
+    ``like`` and lives on its device (as in PyTorch; a NumPy 0-d array would not combine
+    with a CuPy array)."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, (int, float, bool)):
+    if like is not None and isinstance(value, (int, float, bool, np.generic)):
         dtype = like.dtype if like.dtype.kind == "f" else DEFAULT_DTYPE
         xp = get_array_module(like.data)
         return Tensor(xp.asarray(value, dtype=dtype))
@@ -343,7 +345,9 @@ class Function:
 
 
 def _op_output(array, inputs):
-    """Wrap a forward result as a fresh, read-only Tensor (a view if it is an input)."""
+    """Wrap a forward result as a fresh Tensor (a view if it is an input), read-only on
+    NumPy so that editing it in place cannot corrupt arrays saved for backward.  CuPy
+    arrays have no such flag: on a GPU that protection is absent."""
     for a in inputs:
         if array is a:
             array = array.view()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
+
 
 def random_crop_flip(images, rng, padding=4, flip=True):
     """Random crops of zero-padded images and random horizontal flips, for a whole batch
@@ -40,7 +42,9 @@ class Position:
 
 
 class BatchLoader(Position):
-    """Yields (x, y) batches of ``batch_size`` from arrays ``x`` and ``y``."""
+    """Yields (x, y) batches of ``batch_size`` from arrays ``x`` and ``y``: NumPy arrays,
+    or arrays already on a GPU (then the epoch's order is uploaded once and batches are
+    gathered there; ``augment`` needs NumPy arrays)."""
 
     def __init__(self, x, y, batch_size, shuffle=True, drop_last=False, seed=0, augment=None):
         if batch_size < 1:
@@ -61,7 +65,7 @@ class BatchLoader(Position):
 
     def __iter__(self):
         """The rest of the current epoch; the position advances as batches are taken."""
-        order = self.order(self.epoch)
+        order = get_array_module(self.x).asarray(self.order(self.epoch))
         while self.batch_index < len(self):
             start = self.batch_index * self.batch_size
             chosen = order[start:start + self.batch_size]

@@ -6,6 +6,7 @@ import numpy as np
 
 import nnpipe.autograd.functions as F
 
+from ..autograd import CounterRandom
 from ..backend import DEFAULT_DTYPE, get_array_module
 from . import init
 from .module import Module, Parameter
@@ -85,17 +86,25 @@ class Flatten(Module):
 
 
 class Dropout(Module):
+    """Its masks come from a :class:`CounterRandom` of its own, spawned from ``rng``; the
+    trainer checkpoints the streams of all dropout layers (:func:`dropout_streams`)."""
+
     def __init__(self, p=0.5, rng=None):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p, self.rng = p, _rng(rng)
+        self.p, self.random = p, CounterRandom.spawned_from(_rng(rng))
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training, self.rng)
+        return F.dropout(x, self.p, self.training, self.random)
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+def dropout_streams(model):
+    """The random stream of every dropout layer in ``model``, by dotted name."""
+    return {name: module.random for name, module in model.named_modules() if isinstance(module, Dropout)}
 
 
 class _BatchNorm(Module):

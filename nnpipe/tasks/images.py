@@ -46,8 +46,11 @@ class ClassificationTask(Task):
         augment = None
         if data_cfg.augment:
             augment = functools.partial(random_crop_flip, padding=data_cfg.crop_padding, flip=data_cfg.flip)
-        self.loader = BatchLoader(self.data.train_x, self.data.train_y, data_cfg.batch_size, data_cfg.shuffle,
-                                  data_cfg.drop_last, seed=config.seed, augment=augment)
+        x, y = self.data.train_x, self.data.train_y
+        if augment is None:  # on a GPU the training split is uploaded once and batches are cut there
+            x, y = xp.asarray(x), xp.asarray(y)
+        self.loader = BatchLoader(x, y, data_cfg.batch_size, data_cfg.shuffle, data_cfg.drop_last,
+                                  seed=config.seed, augment=augment)
 
     @staticmethod
     def sample(config):
@@ -69,7 +72,7 @@ class ClassificationTask(Task):
         x, y = batch
         logits = model(Tensor(x))
         loss = loss_fn(logits, y)
-        correct = int((logits.data.argmax(axis=1) == y).sum())
+        correct = (logits.data.argmax(axis=1) == y).sum()  # a device count: read only when reported
         return loss, {"correct": correct}
 
     @staticmethod
@@ -91,15 +94,17 @@ class ClassificationTask(Task):
         x, y = x[part], y[part]
         was_training = model.training
         model.eval()
-        total_loss, predictions = 0.0, []
+        losses, predictions = [], []
         with no_grad():
             for start in range(0, len(x), 1000):
                 xb, yb = self.xp.asarray(x[start:start + 1000]), self.xp.asarray(y[start:start + 1000])
                 logits = model(Tensor(xb))
-                total_loss += float(loss_fn(logits, yb).data) * len(yb)
-                predictions.append(to_numpy(logits.data.argmax(axis=1)))
+                losses.append(loss_fn(logits, yb).data.astype(self.xp.float64) * len(yb))
+                predictions.append(logits.data.argmax(axis=1))
         model.train(was_training)
-        predicted = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+        # read once at the end, not per batch
+        total_loss = float(to_numpy(self.xp.stack(losses).sum())) if losses else 0.0
+        predicted = to_numpy(self.xp.concatenate(predictions)) if predictions else np.zeros(0, np.int64)
         classes = len(self.data.classes)
         hits = np.bincount(y[predicted == y], minlength=classes)
         counts = np.bincount(y, minlength=classes)

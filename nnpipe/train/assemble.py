@@ -32,11 +32,13 @@ def configured_model(config: Config, rng, inputs):
         raise ConfigError(f"model: {exc}") from None
 
 
-def assemble(config: Config, device=None) -> Parts:
-    device = backend.parse_device(device or config.device)
+def assemble(config: Config, device=None, local_rank=0) -> Parts:
+    """``local_rank``: this process's rank among the MPI ranks on its node, which picks its GPU."""
+    device = backend.use_device(device or config.device, local_rank)  # made current: every array of the run goes there
     xp = backend.cupy_module() if device.startswith("cuda") else np
     task = build_task(config, xp)
-    # the model's own generator: initialisation, then dropout masks (saved in checkpoints)
+    # the model's own generator: initialisation; dropout layers spawn their mask streams from
+    # its seed (the trainer checkpoints both)
     model_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
     model = configured_model(config, model_rng, task.model_inputs())
     if device != "cpu":

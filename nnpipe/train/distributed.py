@@ -22,7 +22,7 @@ class DistributedError(RuntimeError):
 class SingleProcess:
     """The communicator of an ordinary run: one rank, every collective a no-op."""
 
-    rank, size, is_main = 0, 1, True
+    rank, size, is_main, local_rank = 0, 1, True, 0
 
     def shard(self, count):
         return slice(0, count)
@@ -55,6 +55,8 @@ class MPIComm(SingleProcess):
         self.MPI, self.comm = MPI, MPI.COMM_WORLD
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.is_main = self.rank == 0
+        # ranks that share a node's memory share its GPUs: each takes the one of its local rank
+        self.local_rank = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
 
     def shard(self, count):
         """This rank's contiguous part of a global batch of ``count`` items (split evenly,

@@ -9,7 +9,6 @@ bit for bit.
 """
 from __future__ import annotations
 
-import math
 import signal
 import sys
 import threading
@@ -19,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..backend import to_numpy
 from ..config import dump, load_yaml
-from ..nn import StateDictError
+from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm, clip_grad_value
 from ..optim.schedules import Schedule
 from .assemble import assemble
@@ -38,6 +38,12 @@ class Interrupted(RuntimeError):
     """Training stopped on SIGINT/SIGTERM after saving last.npz."""
 
 
+def _is_count(value):
+    """Whether a running sum counts things (it is read back as an int); no host read."""
+    dtype = getattr(value, "dtype", None)
+    return dtype.kind in "iub" if dtype is not None else isinstance(value, int)
+
+
 def _empty_running():
     return {"loss_sum": 0.0, "samples": 0, "sums": {}}
 
@@ -47,9 +53,10 @@ class Trainer:
         self.comm = comm or SingleProcess()
         quiet = quiet or not self.comm.is_main  # only rank 0 talks
         self.config, self.quiet, self.echo = config, quiet, echo
-        parts = assemble(config, device)
+        parts = assemble(config, device, self.comm.local_rank)
         self.device, self.task, self.model, self.loss_fn, self.model_rng = (
             parts.device, parts.task, parts.model, parts.loss_fn, parts.model_rng)
+        self.xp = self.task.xp
         self.optimizer = build_optimizer(config.optimizer.name, self.model.parameters(), **config.optimizer.options())
         self.comm.broadcast_parameters(self.model.parameters())
         per_epoch = len(self.task.loader)
@@ -62,6 +69,8 @@ class Trainer:
         self.best = {"metric": self.monitor, "value": None, "epoch": None}
         self.bad_epochs = 0
         self.running = _empty_running()
+        self.unchecked = []  # (step, epoch, loss) not yet read to the host and checked
+        self.last_loss = None
         self.wall_s = 0.0
         self.stop_requested = False
         self.callbacks = []  # f(trainer) after every step
@@ -72,7 +81,8 @@ class Trainer:
         """The trainer's counters at the root; each component's own state below it."""
         return {
             "epoch": self.epoch, "step": self.step, "best": self.best, "bad_epochs": self.bad_epochs,
-            "running": self.running, "wall_s": self.wall_s, "model_rng": self.model_rng.bit_generator.state,
+            "running": self._host_running(), "wall_s": self.wall_s, "model_rng": self.model_rng.bit_generator.state,
+            "dropout": {name: stream.state_dict() for name, stream in dropout_streams(self.model).items()},
             "world_size": self.comm.size, "config_digest": self.config.digest(),
             "model": dict(self.model.state_dict()), "optimizer": self.optimizer.state_dict(),
             "task": self.task.state_dict(),
@@ -83,6 +93,10 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.task.load_state_dict(state["task"])
         self.model_rng.bit_generator.state = state["model_rng"]
+        saved = state.get("dropout", {})  # absent in runs from before dropout had its own streams
+        for name, stream in dropout_streams(self.model).items():
+            if name in saved:
+                stream.load_state_dict(saved[name])
         self.epoch, self.step = state["epoch"], state["step"]
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
         self.running, self.wall_s = state["running"], state["wall_s"]
@@ -114,6 +128,7 @@ class Trainer:
 
     # ---- checkpoints ---------------------------------------------------------------------
     def _checkpoint(self, *names):
+        self._check_losses()  # a checkpoint is written only after its losses were seen finite
         if not self.comm.is_main:
             return
         state = self.state_dict()
@@ -203,16 +218,14 @@ class Trainer:
         if self.comm.size > 1:
             batch, local_count, global_count = self.task.shard(batch, self.comm)  # this rank's part
         loss, sums = self.task.loss(self.model, self.loss_fn, batch)
-        value = float(loss.data)
+        value = loss.data  # stays on the device: reading it now would wait for the forward pass
         self.model.zero_grad()
         loss.backward()
         if self.comm.size > 1:
             value, sums = self._combine(value, sums, local_count, global_count)
-        if not math.isfinite(value):  # before the update: the last checkpoint stays good
-            kept = ("the last good checkpoint is kept" if self.run_dir and checkpoint_path(self.run_dir, "last").is_file()
-                    else "no checkpoint had been written yet")
-            raise Diverged(f"loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}); {kept}. "
-                           "Try a lower optimizer.lr or set train.grad_clip")
+        self.unchecked.append((self.step + 1, self.epoch + 1, value))
+        if self.xp is np or (self.step + 1) % self.config.train.log_every == 0:
+            self._check_losses()  # on the CPU before every update; on a GPU once per log interval
         if self.config.train.clip_value:
             clip_grad_value(self.optimizer.params, self.config.train.clip_value)
         if self.config.train.grad_clip:
@@ -221,6 +234,31 @@ class Trainer:
         self.step += 1
         return value, sums
 
+    def _check_losses(self):
+        """Read the losses not yet checked (one transfer) and raise :class:`Diverged` at the
+        first that is not finite.  Checkpoints are written only after this, so the last
+        one always holds finite weights."""
+        if not self.unchecked:
+            return
+        values = to_numpy(self.xp.stack([self.xp.asarray(v) for _, _, v in self.unchecked]))
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            step, epoch, _ = self.unchecked[bad[0]]
+            kept = ("the last good checkpoint is kept" if self.run_dir and checkpoint_path(self.run_dir, "last").is_file()
+                    else "no checkpoint had been written yet")
+            raise Diverged(f"loss became {values[bad[0]]} at step {step} (epoch {epoch}); {kept}. "
+                           "Try a lower optimizer.lr or set train.grad_clip")
+        self.last_loss = float(values[-1])
+        self.unchecked = []
+
+    def _host_running(self):
+        """The running sums as host numbers, read in one transfer (they may live on a GPU)."""
+        running, keys = self.running, sorted(self.running["sums"])
+        values = [running["loss_sum"]] + [running["sums"][k] for k in keys]
+        host = to_numpy(self.xp.stack([self.xp.asarray(v, dtype=self.xp.float64) for v in values]))
+        sums = {k: int(round(v)) if _is_count(running["sums"][k]) else float(v) for k, v in zip(keys, host[1:])}
+        return {"loss_sum": float(host[0]), "samples": running["samples"], "sums": sums}
+
     def _combine(self, value, sums, local_count, global_count):
         """Make every rank hold the global batch's gradients, loss and sums.  A mean loss
         over a shard is weighed by the shard's share of the batch; a summed loss needs no
@@ -228,7 +266,7 @@ class Trainer:
         same step instead of one rank waiting forever in the next collective."""
         keys = sorted(sums)
         weighted = (1, 1) if self.summed_loss else (local_count, global_count)
-        scalars = [value * weighted[0] / weighted[1]] + [sums[k] for k in keys] + [float(self.stop_requested)]
+        scalars = [float(value) * weighted[0] / weighted[1]] + [float(sums[k]) for k in keys] + [float(self.stop_requested)]
         reduced = self.comm.combine(self.optimizer.params, *weighted, scalars)
         self.stop_requested = reduced[-1] > 0
         return float(reduced[0]), {k: int(round(v)) for k, v in zip(keys, reduced[1:-1])}
@@ -256,16 +294,17 @@ class Trainer:
 
     def _after_step(self, log, value, sums, count):
         cfg = self.config.train
-        self.running["loss_sum"] += value if self.summed_loss else value * count
+        value = self.xp.asarray(value, dtype=self.xp.float64)  # sums in float64, as on the host
+        self.running["loss_sum"] = self.running["loss_sum"] + (value if self.summed_loss else value * count)
         self.running["samples"] += count
         for key, amount in sums.items():
             self.running["sums"][key] = self.running["sums"].get(key, 0) + amount
         self.seen_this_epoch += count
-        if self.step % cfg.log_every == 0 and log:
-            log.append({"kind": "step", "epoch": self.epoch + 1, "step": self.step, "loss": value,
+        if self.step % cfg.log_every == 0 and log:  # this step's loss was read by _check_losses
+            log.append({"kind": "step", "epoch": self.epoch + 1, "step": self.step, "loss": self.last_loss,
                         "lr": self.optimizer.lr})
         self.progress.update(1)
-        if self.step % 10 == 0 and not self.quiet:
+        if self.step % 10 == 0 and not self.quiet and not self.progress.disable:
             rate = self.seen_this_epoch / max(time.perf_counter() - self.epoch_started, 1e-9)
             self.progress.set_postfix_str(self._progress_text(rate), refresh=False)
         for callback in self.callbacks:
@@ -279,26 +318,28 @@ class Trainer:
             self._checkpoint("last")
             raise Interrupted(f"interrupted at step {self.step}; resume with --resume {self.run_dir}")
 
-    def _mean_loss(self):
+    def _mean_loss(self, running):
         """The epoch's loss so far per term: per sample, or per term the task counts for a
         summed loss (skip-gram: per pair)."""
-        running = self.running
         terms = self.task.loss_terms(running["sums"], running["samples"]) if self.summed_loss else running["samples"]
         return running["loss_sum"] / max(terms, 1)
 
     def _progress_text(self, rate):
-        samples = max(self.running["samples"], 1)
-        parts = [f"loss {self._mean_loss():.4f}"]
-        parts += [f"{k} {v:.4f}" for k, v in self.task.epoch_metrics(self.running["sums"], samples).items()]
+        running = self._host_running()
+        samples = max(running["samples"], 1)
+        parts = [f"loss {self._mean_loss(running):.4f}"]
+        parts += [f"{k} {v:.4f}" for k, v in self.task.epoch_metrics(running["sums"], samples).items()]
         parts.append(f"{rate:,.0f} {self.task.unit}/s")
         return ", ".join(parts)
 
     def _end_epoch(self, log):
         """Validate, log, checkpoint; True when early stopping says to stop."""
-        samples = max(self.running["samples"], 1)
+        self._check_losses()
+        running = self._host_running()
+        samples = max(running["samples"], 1)
         row = {"kind": "epoch", "epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.lr,
-               "train_loss": self._mean_loss()}
-        row.update({f"train_{k}": v for k, v in self.task.epoch_metrics(self.running["sums"], samples).items()})
+               "train_loss": self._mean_loss(running)}
+        row.update({f"train_{k}": v for k, v in self.task.epoch_metrics(running["sums"], samples).items()})
         validation = self.task.evaluate(self.model, self.loss_fn, "val", self.comm)
         row.update({f"val_{k}": v for k, v in validation.items() if not isinstance(v, dict)})
         row.update({"time_s": round(self.epoch_time, 3), f"{self.task.unit}_per_s": round(self.epoch_rate, 1)})

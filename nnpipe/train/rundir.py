@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, backend
 
 
 class RunError(ValueError):
@@ -163,7 +163,6 @@ def environment(device, seed) -> dict:
         "command": sys.argv, "git_commit": _git_commit(),
     }
     if device.startswith("cuda"):
-        import cupy
-
-        info["cupy"] = cupy.__version__
+        cupy = backend.cupy_module()
+        info["cupy"] = getattr(cupy, "__version__", "fake device (NNPIPE_FAKE_GPU)")
     return info

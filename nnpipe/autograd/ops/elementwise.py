@@ -8,6 +8,7 @@ import numpy as np
 
 from ...backend import get_array_module
 from ..core import Function
+from ..random import CounterRandom
 
 __all__ = [  # the wrappers; F gathers them
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "gelu", "softplus", "softmax",
@@ -203,13 +204,13 @@ def log_softmax(x, axis=-1):
 class Dropout(Function):
     """Inverted dropout: zero each entry with probability p, scale the rest by 1/(1-p)."""
 
-    def __init__(self, p, rng):
-        self.p, self.rng = p, rng
+    def __init__(self, p, random):
+        self.p, self.random = p, random
 
     def forward(self, x):
         xp = get_array_module(x)
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        self.scale = xp.asarray(keep, dtype=x.dtype) * x.dtype.type(1 / (1 - self.p))
+        keep = self.random.random(x.shape, xp) >= np.float32(self.p)  # drawn where x lives
+        self.scale = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.p))
         return x * self.scale
 
     def backward(self, gy):
@@ -217,13 +218,16 @@ class Dropout(Function):
 
 
 def dropout(x, p=0.5, training=True, rng=None):
-    """Inverted dropout drawing its mask from ``rng`` (a ``numpy.random.Generator``)."""
+    """Inverted dropout with its mask from ``rng``: a :class:`CounterRandom` (the same masks
+    on every device), or a ``numpy.random.Generator`` that one is spawned from."""
     if not 0 <= p < 1:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if not training or p == 0:
         return x
     if rng is None:
-        raise ValueError("dropout in training mode needs rng=numpy.random.Generator")
+        raise ValueError("dropout in training mode needs rng (a CounterRandom or numpy.random.Generator)")
+    if isinstance(rng, np.random.Generator):
+        rng = CounterRandom.spawned_from(rng)
     return Dropout(p, rng)(x)
 
 

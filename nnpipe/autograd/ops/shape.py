@@ -1,6 +1,8 @@
 """Shape and indexing: reshape, transpose, getitem, gather, concat, stack."""
 from __future__ import annotations
 
+import numpy as np
+
 from ...backend import get_array_module
 from ..core import Function, Tensor, as_tensor
 
@@ -41,11 +43,17 @@ def transpose(x, axes=None):
     return Transpose(None if axes is None else tuple(axes))(x)
 
 
-def _plain_index(index):
-    """Unwrap Tensor indices into arrays so NumPy indexing sees them."""
+def _module_of(x):
+    return get_array_module(x.data if isinstance(x, Tensor) else x)
+
+
+def _plain_index(index, xp):
+    """Unwrap Tensor indices into arrays, on the indexed array's device (a NumPy index
+    array of a GPU tensor is uploaded: CuPy refuses host arrays)."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index.data if isinstance(index, Tensor) else index
+        return tuple(_plain_index(i, xp) for i in index)
+    index = index.data if isinstance(index, Tensor) else index
+    return xp.asarray(index) if isinstance(index, (np.ndarray, list)) else index
 
 
 def _is_basic(index):
@@ -75,7 +83,7 @@ class GetItem(Function):
 
 
 def getitem(x, index):
-    return GetItem(_plain_index(index))(x)
+    return GetItem(_plain_index(index, _module_of(x)))(x)
 
 
 class Gather(Function):
@@ -91,15 +99,16 @@ class Gather(Function):
     def backward(self, gy):
         xp = get_array_module(gy)
         gx = xp.zeros(self.input_shape, dtype=gy.dtype)
-        grid = list(xp.indices(self.indices.shape, sparse=True))
+        ndim = self.indices.ndim
+        grid = [xp.arange(size).reshape([size if k == d else 1 for k in range(ndim)])
+                for d, size in enumerate(self.indices.shape)]  # an open grid (CuPy's indices has no sparse=)
         grid[self.axis] = self.indices
         xp.add.at(gx, tuple(grid), gy)
         return gx
 
 
 def gather(x, indices, axis=-1):
-    indices = indices.data if isinstance(indices, Tensor) else indices
-    return Gather(indices, axis)(x)
+    return Gather(_plain_index(indices, _module_of(x)), axis)(x)
 
 
 class Concat(Function):
