@@ -1,0 +1,1 @@
+"""Testing support that ships with the package: the strict fake GPU (``fakegpu``)."""
