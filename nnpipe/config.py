@@ -223,7 +223,8 @@ def _check_ranges(config, problems):
 
 
 def _check_combination(config, problems):
-    """The data kind accepts the model and the loss (by their tags)."""
+    """The data kind accepts the model and the loss (by their tags), and a model that names
+    its loss (a tag ``loss:<name>``) gets that one."""
     accepts = TASKS.get(config.data.name).builder.accepts
     for kind, registry in (("model", MODELS), ("loss", LOSSES)):
         name = config[kind].name
@@ -231,6 +232,10 @@ def _check_combination(config, problems):
             fits = ", ".join(registry.tagged(accepts[kind])) or "none registered"
             problems.append(f"{kind}.name: data {config.data.name!r} cannot train {kind} {name!r}; "
                             f"it takes {fits}")
+    needed = [tag[5:] for tag in MODELS.get(config.model.name).tags if tag.startswith("loss:")]
+    if needed and config.loss.name not in needed:  # a model fitted by one loss only (glove, svd)
+        problems.append(f"loss.name: model {config.model.name!r} is trained with loss {needed[0]!r}, "
+                        f"not {config.loss.name!r}")
 
 
 def from_dict(raw, drop_unknown=False) -> Config:

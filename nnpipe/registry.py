@@ -109,7 +109,7 @@ class Registry:
         return name in self._entries
 
     def __iter__(self):
-        return iter(list(self._entries))
+        return iter(sorted(self._entries))
 
     def get(self, name) -> Entry:
         if name not in self._entries:

@@ -56,6 +56,26 @@ def _t(array):
     return _torch().as_tensor(array)
 
 
+# window centres, contexts (sorted by window), the window of each, negatives per window
+CBOW_BATCH = (np.array([1, 4, 2]), np.array([0, 2, 3, 5, 1, 4]), np.array([0, 0, 0, 1, 1, 2]),
+              np.array([[5, 3], [0, 2], [1, 5]]))
+GLOVE_ENTRIES = (np.array([0, 1, 2, 0, 5]), np.array([1, 0, 4, 4, 2]), np.array([3.0, 150.0, 1.5, 0.5, 20.0]))
+
+
+def _torch_cbow(w_in, w_out, centers, contexts, pair_window, negatives):
+    torch = _torch()
+    sums = torch.zeros(len(centers), w_in.shape[1], dtype=w_in.dtype).index_add(0, pair_window, w_in[contexts])
+    h = sums / torch.bincount(pair_window).to(w_in.dtype)[:, None]
+    return -(_tF().logsigmoid((h * w_out[centers]).sum(1)).sum()
+             + _tF().logsigmoid(-torch.einsum("bkd,bd->bk", w_out[negatives], h)).sum())
+
+
+def _torch_glove(w, wc, b, bc, rows, cols, counts):
+    weight = (counts / 100.0).pow(0.75).clamp(max=1.0)
+    diff = (w[rows] * wc[cols]).sum(1) + b[rows, 0] + bc[cols, 0] - counts.log()
+    return 0.5 * (weight * diff * diff).sum()
+
+
 CASES = [
     OpCase("add", lambda a, b: a + b, lambda a, b: a + b, [(3, 4), (3, 4)]),
     OpCase("add_broadcast", lambda a, b: a + b, lambda a, b: a + b, [(2, 1, 4), (3, 1)]),
@@ -140,6 +160,11 @@ CASES = [
            lambda c, o, n: -(_tF().logsigmoid((c * o).sum(1)).sum()
                              + _tF().logsigmoid(-_torch().einsum("bkd,bd->bk", n, c)).sum()) / c.shape[0],
            [(4, 3), (4, 3), (4, 2, 3)]),
+    OpCase("cbow_ns", lambda w_in, w_out: F.cbow_ns(w_in, w_out, *CBOW_BATCH, reduction="sum"),
+           lambda w_in, w_out: _torch_cbow(w_in, w_out, *(_t(a) for a in CBOW_BATCH)), [(6, 3), (6, 3)]),
+    OpCase("glove", lambda w, wc, b, bc: F.glove(w, wc, b, bc, *GLOVE_ENTRIES),
+           lambda w, wc, b, bc: _torch_glove(w, wc, b, bc, *(_t(a) for a in GLOVE_ENTRIES)),
+           [(6, 3), (6, 3), (6, 1), (6, 1)]),
     OpCase("sgns_sum", lambda c, o, n: F.sgns(c, o, n, reduction="sum"),
            lambda c, o, n: -(_tF().logsigmoid((c * o).sum(1)).sum()
                              + _tF().logsigmoid(-_torch().einsum("bkd,bd->bk", n, c)).sum()),

@@ -43,7 +43,7 @@ def checkpoint_arrays(path):
 
 def metric_rows(run: Path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+    return [{k: v for k, v in row.items() if k not in TIMING and not k.endswith("_per_s")} for row in rows]
 
 
 def snapshot(folder: Path):

@@ -70,7 +70,7 @@ def test_malformed_yaml(tmp_path):
     ("optimizer.lerning_rate=1", "optimizer.lerning_rate: unknown key"),
     ("data.batch_size=many", "data.batch_size: expected an integer"),
     ("optimizer.lr=-0.1", "optimizer.lr: must be > 0"),
-    ("model.name=transformer", "unknown model 'transformer'; valid: cnn, mlp, skipgram"),
+    ("model.name=transformer", "unknown model 'transformer'; valid: cbow, cnn, glove, mlp, skipgram, svd"),
     ("optimizer.name=lamb", "unknown optimizer 'lamb'"),
     ("loss.name=focal", "unknown loss 'focal'"),
     ("model.activation=swish", "unknown activation 'swish'"),

@@ -32,7 +32,7 @@ def test_defaults_are_filled_and_model_options_resolved():
     ({"optimizer": {"lr": 0}}, "optimizer.lr: must be > 0"),
     ({"data": {"batch_size": 0}}, "data.batch_size: must be >= 1"),
     ({"model": {"name": "mlp", "dropout": 1.0}}, "model.dropout: must be in [0, 1)"),
-    ({"model": {"name": "resnet"}}, "model.name: unknown model 'resnet'; valid: cnn, mlp, skipgram"),
+    ({"model": {"name": "resnet"}}, "model.name: unknown model 'resnet'; valid: cbow, cnn, glove, mlp, skipgram, svd"),
     ({"optimizer": {"name": "adamm"}}, "optimizer.name: unknown optimizer 'adamm' (did you mean 'adam'?)"),
     ({"loss": {"name": "hinge"}}, "loss.name: unknown loss 'hinge'"),
     ({"train": {"checkpoint_every": "weekly"}}, "train.checkpoint_every: must be 'epoch' or a number of steps"),

@@ -76,12 +76,16 @@ def test_toy_options_drive_validation_and_config_show(toys, tmp_path):
 
 
 def test_a_data_kind_refuses_models_and_losses_of_another_kind(tmp_path):
-    with pytest.raises(ConfigError, match="data 'text' cannot train model 'mlp'; it takes skipgram"):
+    with pytest.raises(ConfigError, match="data 'text' cannot train model 'mlp'; it takes cbow, skipgram"):
         from_dict({"model": {"name": "mlp"}, "data": {"name": "text"}, "loss": {"name": "sgns"}})
-    with pytest.raises(ConfigError, match="data 'mnist' cannot train loss 'sgns'; it takes cross_entropy, nll"):
+    with pytest.raises(ConfigError, match="data 'mnist' cannot train loss 'sgns'; it takes cross_entropy, multiclass_hinge, nll"):
         load_config(write_config(tmp_path, loss={"name": "sgns"}))
     with pytest.raises(ConfigError, match="data 'mnist' cannot train loss 'mse'"):
         load_config(write_config(tmp_path, loss={"name": "mse"}))
+    with pytest.raises(ConfigError, match="data 'cooccurrence' cannot train model 'cbow'; it takes glove, svd"):
+        from_dict({"model": {"name": "cbow"}, "data": {"name": "cooccurrence"}, "loss": {"name": "glove"}})
+    with pytest.raises(ConfigError, match="model 'svd' is trained with loss 'ppmi_svd', not 'glove'"):
+        from_dict({"model": {"name": "svd"}, "data": {"name": "cooccurrence"}, "loss": {"name": "glove"}})
 
 
 def test_unreachable_options_are_reachable_and_foreign_ones_refused(tmp_path):

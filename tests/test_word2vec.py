@@ -198,7 +198,7 @@ def test_embed_defaults_to_the_newest_skipgram_run(skipgram_run, tmp_path, monke
     empty.mkdir()
     monkeypatch.chdir(empty)
     result = runner.invoke(app, ["embed", "--nearest", "whale"])
-    assert result.exit_code == 2 and "no skip-gram runs under runs/" in result.stderr
+    assert result.exit_code == 2 and "no word-vector runs under runs/" in result.stderr
 
 
 def test_embed_unknown_word_and_wrong_run_are_clear_errors(skipgram_run, tmp_path):

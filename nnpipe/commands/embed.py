@@ -11,18 +11,21 @@ from ..config import ConfigError
 from ..data.text import Vocabulary
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
 from ..models import MODELS, build_model
+from ..models.word_tables import VECTOR_CHOICES
 from ..train import find_checkpoint, find_runs, load_model_weights, resolve_run
 from ..train.rundir import RunError, has_checkpoint
 from .common import CheckpointOption, DebugOption, RootOption, guarded, run_config
+from .projector import project
 
 
 def is_word_vector_run(run_dir) -> bool:
     return (Path(run_dir) / "vocab.tsv").is_file()
 
 
-def load_word_vectors(run_dir, which="best") -> WordVectors:
+def load_word_vectors(run_dir, which="best", vectors=None) -> WordVectors:
     """The word vectors of a finished run: its model rebuilt from config.yaml and
-    vocab.tsv, its checkpoint's weights loaded, and the model's own ``vectors()``."""
+    vocab.tsv, its checkpoint's weights loaded, and the model's ``vectors(vectors)``
+    (input, output, sum or concat; None: the model's own choice)."""
     run_dir = Path(run_dir)
     config = run_config(run_dir)
     if not is_word_vector_run(run_dir) or "word_vectors" not in MODELS.get(config.model.name).tags:
@@ -30,7 +33,7 @@ def load_word_vectors(run_dir, which="best") -> WordVectors:
     vocab = Vocabulary.load(run_dir / "vocab.tsv")
     model = build_model(config.model, np.random.default_rng(config.seed), vocab_size=len(vocab))
     load_model_weights(model, find_checkpoint(None, run_dir, which))
-    return WordVectors(vocab.words, model.vectors())
+    return WordVectors(vocab.words, model.vectors(vectors), vectors or model.default_vectors)
 
 
 def _print_words(title, rows):
@@ -49,13 +52,19 @@ def embed(
     export: Optional[Path] = typer.Option(None, "--export", help="Write the vectors in word2vec format."),
     binary: bool = typer.Option(False, "--binary", help="With --export: the binary word2vec format."),
     evaluate_: bool = typer.Option(False, "--evaluate", help="WordSim-353 Spearman and Google-analogy accuracy."),
+    project_: bool = typer.Option(False, "--project", help="Write vectors.tsv, metadata.tsv, projection.png and "
+                                  "projector.html into the run (with --analogy: the parallelogram too)."),
+    words: int = typer.Option(500, "--words", help="With --project: how many of the most frequent words to map."),
+    around: Optional[str] = typer.Option(None, "--around", help="With --project: highlight this word and its nearest."),
+    vectors_: Optional[str] = typer.Option(None, "--vectors", help="input, output, sum or concat (default: the "
+                                           "model's: input for skip-gram, CBOW and SVD, sum for GloVe)."),
     wordsim: Optional[Path] = typer.Option(None, help="Word-pair similarity file (default: data/wordeval/wordsim353.tsv)."),
     analogies: Optional[Path] = typer.Option(None, help="Analogy file (default: data/wordeval/questions-words.txt)."),
     checkpoint: str = CheckpointOption,
     root: Path = RootOption,
     debug: bool = DebugOption,
 ):
-    """Query the word vectors of a trained skip-gram run.
+    """Query, evaluate, export and map the word vectors of a trained word-vector run.
 
     Examples:
 
@@ -65,10 +74,18 @@ def embed(
 
       nnpipe embed runs/skipgram/20261125-101500-a3f9 --export vectors.txt
 
-      nnpipe embed --evaluate
+      nnpipe embed --evaluate --vectors sum
+
+      nnpipe embed --project --words 500 --around frog
+
+      nnpipe embed --analogy man king woman --project
     """
-    if nearest is None and not (analogy or export or evaluate_):
-        raise ConfigError("say what to do: --nearest WORD, --analogy A B C, --export FILE or --evaluate")
+    if nearest is None and not (analogy or export or evaluate_ or project_):
+        raise ConfigError("say what to do: --nearest WORD, --analogy A B C, --export FILE, --evaluate or --project")
+    if vectors_ is not None and vectors_ not in VECTOR_CHOICES:
+        raise ConfigError(f"--vectors {vectors_!r}: use one of {', '.join(VECTOR_CHOICES)}")
+    if (around is not None or words != 500) and not project_:
+        raise ConfigError("--around and --words go with --project")
     if nearest is not None and not nearest.strip():
         raise ConfigError("--nearest needs a word, got an empty one")
     if k < 1:
@@ -78,11 +95,11 @@ def embed(
     if run is None:  # the newest word-vector run, even if other models were trained since
         found = [path for path in find_runs(root) if is_word_vector_run(path) and has_checkpoint(path)]
         if not found:
-            raise RunError(f"no skip-gram runs under {root}/: train one with nnpipe train configs/skipgram.yaml")
+            raise RunError(f"no word-vector runs under {root}/: train one with nnpipe train configs/skipgram.yaml")
         run_dir = found[-1]
     else:
         run_dir = resolve_run(run, root)
-    vectors = load_word_vectors(run_dir, checkpoint)
+    vectors = load_word_vectors(run_dir, checkpoint, vectors_)
     if nearest:
         word = nearest.lower()
         _print_words(f"nearest to {word!r}", vectors.nearest(word, k))
@@ -97,6 +114,10 @@ def embed(
                    f"30,000 most frequent words)")
         for section, value in sections.items():
             typer.echo(f"  {section:<28} {value:.4f}")
+    if project_:
+        written = project(run_dir, vectors, words, around and around.lower(),
+                          analogy and tuple(w.lower() for w in analogy))
+        typer.echo("wrote " + ", ".join(str(path) for path in written))
     if export:
         vectors.save_word2vec(export, binary=binary)
         typer.echo(f"wrote {len(vectors.words):,} vectors of size {vectors.vectors.shape[1]} to {export}")

@@ -79,7 +79,8 @@ def default_eval_file(name, root=None):
 class WordVectors:
     """Vectors for a vocabulary ordered most frequent first."""
 
-    def __init__(self, words, vectors):
+    def __init__(self, words, vectors, kind="input"):
+        self.kind = kind  # which of a model's vectors these are: input, output, sum or concat
         self.words = list(words)
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.index = {word: i for i, word in enumerate(self.words)}

@@ -11,31 +11,21 @@ an optimizer step touches only the rows of the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from .. import nn
-from ..backend import to_numpy
 from .registry import MODELS
+from .word_tables import WordPairs, WordVectorModel
 
 
 @dataclass
 class SkipGramOptions:
     dim: int = 100
-    negatives: int = 5  # negative samples per pair, drawn by the text task
+    negatives: int = 5  # negative samples per pair (per window for CBOW), drawn by the text task
 
 
-class WordPairs(NamedTuple):
-    """What a word-vector model gives its loss: the tables and the ids of a batch."""
+class SkipGram(WordVectorModel):
+    batch_kind = WordPairs
 
-    center_table: object  # Parameter (V, D): the input vectors
-    context_table: object  # Parameter (V, D): the output vectors
-    window_centers: object  # (W,) the centre word id of each window
-    contexts: object  # (B,) context word ids, pairs sorted by window
-    pair_window: object  # (B,) the window of each pair
-    negatives: object  # (W, K) negative word ids, shared by a window's pairs
-
-
-class SkipGram(nn.Module):
     def __init__(self, vocab_size, dim, rng):
         super().__init__()
         self.center = nn.Embedding(vocab_size, dim, rng=rng)
@@ -43,15 +33,18 @@ class SkipGram(nn.Module):
 
     def forward(self, batch):
         """``batch`` is (window centres (W,), contexts (B,), pair windows (B,), negatives (W, K))."""
-        return WordPairs(self.center.weight, self.context.weight, *batch)
+        return self.batch_kind(self.center.weight, self.context.weight, *batch)
 
-    def vectors(self):
-        """The input (centre) embeddings as a NumPy array (V, D)."""
-        return to_numpy(self.center.weight.data)
+    def tables(self):
+        return self.center.weight.data, self.context.weight.data
 
 
-@MODELS.register("skipgram", SkipGramOptions, tags=("word_vectors",))
-def build_skipgram(options: SkipGramOptions, rng, vocab_size, **_):
+def needs_vocabulary(name, vocab_size):
     if not vocab_size:
-        raise ValueError("skipgram needs a vocabulary: build it from a text dataset first")
+        raise ValueError(f"{name} needs a vocabulary: build it from a text dataset first")
+
+
+@MODELS.register("skipgram", SkipGramOptions, tags=("word_vectors", "word_windows"))
+def build_skipgram(options: SkipGramOptions, rng, vocab_size, **_):
+    needs_vocabulary("skipgram", vocab_size)
     return SkipGram(vocab_size, options.dim, rng)

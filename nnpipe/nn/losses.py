@@ -3,8 +3,9 @@ other parameters are its options (``loss: {name: cross_entropy, label_smoothing:
 
 Tags say what a loss compares, so a data kind can accept the right ones:
 ``classification`` (class scores against integer labels), ``word_vectors`` (the
-(centre, context, negatives) vectors of a word-vector model, no target), ``regression``
-and ``multilabel`` (targets shaped like the output: no shipped data kind has them).
+(centre, context, negatives) vectors of a word-vector model, no target),
+``word_cooccurrence`` (a model fitted to co-occurrence counts), ``regression`` and
+``multilabel`` (targets shaped like the output: no shipped data kind has them).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import functools
 
 import nnpipe.autograd.functions as F
 
+from ..autograd import Tensor
 from ..registry import Registry
 
 LOSSES = Registry("loss", inputs=2)
@@ -25,10 +27,24 @@ LOSSES.register("bce_with_logits", tags=("multilabel",))(F.binary_cross_entropy_
 
 @LOSSES.register("sgns", tags=("word_vectors",))
 def sgns(output, target=None, reduction: str = "sum"):
-    """A word-vector model returns (input table, output table, centre ids, context ids,
-    negative ids); target is unused.  Summed over pairs by default, so the learning rate
-    is word2vec's per-pair step."""
-    return F.skipgram_ns(*output, reduction=reduction)
+    """Negative sampling: a word-vector model returns its tables with the batch's ids
+    (skip-gram's pairs, or CBOW's windows), which know their op; target is unused.
+    Summed over pairs (windows) by default, so the learning rate is word2vec's step."""
+    return output.negative_sampling_loss(reduction)
+
+
+@LOSSES.register("glove", tags=("word_cooccurrence",))
+def glove(output, target=None, x_max: float = 100.0, alpha: float = 0.75, reduction: str = "sum"):
+    """GloVe's weighted least squares over a batch of co-occurrence entries (the model
+    hands over its tables and the entries); summed over entries by default, as GloVe."""
+    return F.glove(*output, x_max=x_max, alpha=alpha, reduction=reduction)
+
+
+@LOSSES.register("ppmi_svd", tags=("word_cooccurrence",))
+def ppmi_svd(output, target=None):
+    """PPMI-SVD is solved in closed form by the model's one step; its "loss" is the share
+    of the PPMI matrix's squared Frobenius norm that the truncated SVD leaves out."""
+    return Tensor(output.residual)
 
 
 def build_loss(name, **options):

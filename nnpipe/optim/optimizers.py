@@ -144,9 +144,12 @@ class AdaGrad(Optimizer):
 
     state_names = ("sum_squares",)
 
-    def __init__(self, params, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0):
         self.eps = eps
         super().__init__(params, lr, weight_decay)
+        for state in self.state:
+            state["sum_squares"] += initial_accumulator_value
 
     def update(self, param, grad, state):
         xp = get_array_module(param)

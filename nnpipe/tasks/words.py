@@ -1,4 +1,5 @@
-"""Skip-gram training on a text corpus: the batches, the loss, and word-vector evaluation.
+"""Word vectors from a text corpus: what every word-vector data kind shares (vocabulary,
+word benchmarks), and skip-gram's and CBOW's windows of the running text.
 
 An epoch walks the corpus in batches of ``data.batch_size`` raw tokens.  Subsampling is
 drawn once per epoch from ``default_rng([seed, epoch])``; each batch's dynamic windows and
@@ -17,6 +18,7 @@ from ..data.files import status
 from ..data.loader import Position
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
+from ..models import MODELS
 from .registry import TASKS, Task
 
 
@@ -31,7 +33,8 @@ class TextOptions:
 
 
 class TextBatches(Position):
-    """Position in the corpus: epoch and batch index, with len() = batches per epoch."""
+    """Position in the corpus (or in any list of items): epoch and batch index, with
+    len() = batches per epoch."""
 
     def __init__(self, tokens, batch_words, seed):
         super().__init__(seed)
@@ -45,23 +48,57 @@ def _corpus(data):
     return load_corpus(data.corpus, data.root, data.min_count, data.max_vocab)
 
 
+class WordTask(Task):
+    """What every word-vector data kind shares: a corpus with its vocabulary (saved with
+    the run) and the word benchmarks as validation."""
+
+    def __init__(self, corpus, config, xp):
+        self.corpus, self.xp = corpus, xp
+        self.wordsim = default_eval_file(WORDSIM, config.data.root)
+        self.analogies = default_eval_file(ANALOGIES, config.data.root)
+
+    def model_inputs(self):
+        return {"vocab_size": len(self.corpus.vocab)}
+
+    def save_extras(self, run_dir):
+        self.corpus.vocab.save(run_dir / "vocab.tsv")
+
+    def word_vectors(self, model):
+        return WordVectors(self.corpus.vocab.words, model.vectors())
+
+    def evaluate(self, model, loss_fn, split, comm):
+        """WordSim-353 Spearman and Google-analogy accuracy (30,000 most frequent words).
+
+        There is no held-out text: the "test" split reports the same two benchmarks that
+        picked the best epoch, named ``benchmark_*`` so no one reads them as held out.
+        With several ranks (identical parameters) rank 0 computes and shares them."""
+        metrics = None
+        if comm.is_main:
+            with no_grad(), status(f"evaluating the {split} word benchmarks", terminal_only=True):
+                vectors = self.word_vectors(model)
+                rho, _, _ = vectors.evaluate_word_pairs(self.wordsim)
+                accuracy, _, _, _ = vectors.evaluate_analogies(self.analogies)
+            prefix = "benchmark_" if split == "test" else ""
+            metrics = {f"{prefix}ws353": rho, f"{prefix}analogy": accuracy}
+        return comm.share(metrics)
+
+
 @TASKS.register("text", TextOptions)
-class SkipGramTask(Task):
-    accepts = {"model": "word_vectors", "loss": "word_vectors"}
+class SkipGramTask(WordTask):
+    accepts = {"model": "word_windows", "loss": "word_vectors"}
     unit = "words"
 
     def __init__(self, config, xp):
         data = config.data
-        self.xp = xp
-        self.corpus = _corpus(data)
+        super().__init__(_corpus(data), config, xp)
         self.sentence_of = self.corpus.sentence_of
         self.keep = keep_probabilities(self.corpus.vocab.counts, data.sample)
         self.sampler = NegativeSampler(self.corpus.vocab.counts)
         self.window, self.negatives = data.window, config.model.get("negatives", 5)
         self.share_negatives = data.share_negatives
+        # CBOW predicts each centre from its whole window: one window per centre, always
+        self.window_per_centre = "window_per_centre" in MODELS.get(config.model.name).tags
         self.loader = TextBatches(len(self.corpus.ids), data.batch_size, config.seed)
-        self.wordsim = default_eval_file(WORDSIM, data.root)
-        self.analogies = default_eval_file(ANALOGIES, data.root)
         self._subsampled = (None, None)
 
     @staticmethod
@@ -71,12 +108,6 @@ class SkipGramTask(Task):
         k = config.model.get("negatives", 5)
         batch = (np.array([0, 1]), np.array([2, 3]), np.array([0, 1]), np.arange(2 * k).reshape(2, k) % vocab)
         return {"vocab_size": vocab}, batch, None
-
-    def model_inputs(self):
-        return {"vocab_size": len(self.corpus.vocab)}
-
-    def save_extras(self, run_dir):
-        self.corpus.vocab.save(run_dir / "vocab.tsv")
 
     def _epoch_stream(self, epoch):
         """Positions of the tokens kept by subsampling in ``epoch`` (drawn once per epoch)."""
@@ -99,7 +130,10 @@ class SkipGramTask(Task):
             centers = np.arange(first, last)
             pair_window, contexts = skipgram_pairs(kept_ids, kept_sentences, centers, self.window, rng)
             window_centers = kept_ids[centers]
-            if not self.share_negatives:  # word2vec's way: a window of its own for every pair
+            if self.window_per_centre:  # a centre with no context word in its sentence has no window
+                has = np.bincount(pair_window, minlength=len(centers)) > 0
+                window_centers, pair_window = window_centers[has], (np.cumsum(has) - 1)[pair_window]
+            elif not self.share_negatives:  # word2vec's way: a window of its own for every pair
                 window_centers, pair_window = window_centers[pair_window], np.arange(len(contexts))
             negatives = self.sampler.sample(rng, (len(window_centers), self.negatives))
             loader.batch_index += 1
@@ -118,32 +152,16 @@ class SkipGramTask(Task):
 
     def loss(self, model, loss_fn, batch):
         loss = loss_fn(model(batch))
-        return loss, {"pairs": len(batch[1])}
+        terms = len(batch[0]) if self.window_per_centre else len(batch[1])
+        return loss, {"pairs": len(batch[1]), "terms": terms}
 
     @staticmethod
     def loss_terms(sums, samples):
-        """How many terms a summed loss adds up: one per (centre, context) pair."""
-        return sums.get("pairs", 0)
+        """How many terms a summed loss adds up: one per (centre, context) pair, or per
+        window for CBOW (runs saved before "terms" was counted: pairs)."""
+        return sums.get("terms", sums.get("pairs", 0))
 
     @staticmethod
     def epoch_metrics(sums, samples):
         return {"pairs_per_word": sums.get("pairs", 0) / max(samples, 1)}
 
-    def word_vectors(self, model):
-        return WordVectors(self.corpus.vocab.words, model.vectors())
-
-    def evaluate(self, model, loss_fn, split, comm):
-        """WordSim-353 Spearman and Google-analogy accuracy (30,000 most frequent words).
-
-        There is no held-out text: the "test" split reports the same two benchmarks that
-        picked the best epoch, named ``benchmark_*`` so no one reads them as held out.
-        With several ranks (identical parameters) rank 0 computes and shares them."""
-        metrics = None
-        if comm.is_main:
-            with no_grad(), status(f"evaluating the {split} word benchmarks", terminal_only=True):
-                vectors = self.word_vectors(model)
-                rho, _, _ = vectors.evaluate_word_pairs(self.wordsim)
-                accuracy, _, _, _ = vectors.evaluate_analogies(self.analogies)
-            prefix = "benchmark_" if split == "test" else ""
-            metrics = {f"{prefix}ws353": rho, f"{prefix}analogy": accuracy}
-        return comm.share(metrics)

@@ -220,7 +220,8 @@ class Trainer:
         loss, sums = self.task.loss(self.model, self.loss_fn, batch)
         value = loss.data  # stays on the device: reading it now would wait for the forward pass
         self.model.zero_grad()
-        loss.backward()
+        if loss.requires_grad:  # a closed-form step (PPMI-SVD) has solved its model already
+            loss.backward()
         if self.comm.size > 1:
             value, sums = self._combine(value, sums, local_count, global_count)
         self.unchecked.append((self.step + 1, self.epoch + 1, value))

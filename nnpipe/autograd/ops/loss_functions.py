@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...backend import get_array_module
+from ...backend import get_array_module, segment_sum
 from ...kernels import lazy, threads, use_compiled
 from ..core import Function, Tensor, as_tensor
 from ..sparse import SparseRows
 from .elementwise import _stable_sigmoid
 
 __all__ = [  # the wrappers; F gathers them
-    "cross_entropy", "nll", "binary_cross_entropy_with_logits", "multiclass_hinge", "sgns", "skipgram_ns", "mse",
+    "cross_entropy", "nll", "binary_cross_entropy_with_logits", "multiclass_hinge", "sgns", "skipgram_ns", "cbow_ns", "glove",
+    "mse",
 ]
 
 word2vec = lazy("word2vec")
@@ -235,11 +236,89 @@ class SkipGramNS(Function):
 def skipgram_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="mean"):
     """The negative-sampling loss of a batch of windows, from the two embedding tables;
     see :class:`SkipGramNS`.  Pairs must be sorted by window."""
-    xp = get_array_module(W_in.data if isinstance(W_in, Tensor) else W_in)
-    ids = [xp.asarray(a.data if isinstance(a, Tensor) else a) for a in (window_centers, contexts, pair_window, negatives)]
+    return SkipGramNS(*_word_ids(W_in, window_centers, contexts, pair_window, negatives), reduction)(W_in, W_out)
+
+
+class CBOWNS(Function):
+    """Negative sampling for CBOW (word2vec's ``-cbow 1``): the mean of a window's context
+    input vectors h_w predicts the window centre's output vector against its negatives,
+    -log σ(h_w·u_c) - Σ_k log σ(-h_w·u_k).  Pairs (contexts) are sorted by window and
+    every window has at least one.  The gradient of h_w is shared equally by its contexts
+    (the true gradient of the mean); both tables get :class:`SparseRows`."""
+
+    def __init__(self, window_centers, contexts, pair_window, negatives, reduction):
+        self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
+        self.pair_window = pair_window
+        self.vectors_loss = SGNS(reduction)  # h_w in the role of the centre vector
+
+    def forward(self, W_in, W_out):
+        xp = get_array_module(W_in)
+        self.shape = W_in.shape
+        windows, sums = segment_sum(self.pair_window, W_in[self.contexts])
+        if len(windows) != len(self.window_centers):
+            raise ValueError("every CBOW window needs at least one context word")
+        self.counts = xp.bincount(self.pair_window, minlength=len(self.window_centers)).astype(W_in.dtype)
+        h = sums / self.counts[:, None]
+        return self.vectors_loss.forward(h, W_out[self.window_centers], W_out[self.negatives])
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        g_h, g_target, g_negatives = self.vectors_loss.backward(gy)
+        g_contexts = (g_h / self.counts[:, None])[self.pair_window]
+        out_rows = xp.concatenate([self.window_centers, self.negatives.reshape(-1)])
+        out_values = xp.concatenate([g_target, g_negatives.reshape(-1, self.shape[1])])
+        return SparseRows(self.contexts, g_contexts, self.shape), SparseRows(out_rows, out_values, self.shape)
+
+
+def _word_ids(table, *ids):
+    """The id arrays of a word-vector batch on the table's device, checked to be integers."""
+    xp = get_array_module(table.data if isinstance(table, Tensor) else table)
+    ids = [xp.asarray(a.data if isinstance(a, Tensor) else a) for a in ids]
     if any(a.dtype.kind not in "iu" for a in ids):
-        raise TypeError("skip-gram ids must be integers")
-    return SkipGramNS(*ids, reduction)(W_in, W_out)
+        raise TypeError("word ids must be integers")
+    return ids
+
+
+def cbow_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="mean"):
+    """CBOW's negative-sampling loss of a batch of windows; see :class:`CBOWNS`."""
+    return CBOWNS(*_word_ids(W_in, window_centers, contexts, pair_window, negatives), reduction)(W_in, W_out)
+
+
+class GloVe(Function):
+    """GloVe's weighted least squares over co-occurrence entries (Pennington et al. 2014):
+    Σ ½·f(X_ij)·(w_i·w̃_j + b_i + b̃_j − log X_ij)², f(x) = min(1, (x/x_max)^α), straight
+    from the tables (W, W̃ (V, D); b, b̃ (V, 1)); every table gets :class:`SparseRows`.
+    The ½ is the GloVe code's, so its gradient is f·(…)."""
+
+    def __init__(self, rows, cols, counts, x_max, alpha, reduction):
+        xp = get_array_module(counts)
+        self.rows, self.cols, self.reduction = rows, cols, reduction
+        self.log_counts = xp.log(counts)
+        self.weights = xp.minimum(1.0, (counts / x_max) ** alpha).astype(counts.dtype)
+
+    def forward(self, W, W_ctx, b, b_ctx):
+        self.shapes = (W.shape, b.shape)
+        self.w, self.w_ctx = W[self.rows], W_ctx[self.cols]
+        diff = (self.w * self.w_ctx).sum(axis=1) + b[self.rows, 0] + b_ctx[self.cols, 0] - self.log_counts.astype(W.dtype)
+        self.scaled = self.weights.astype(W.dtype) * diff  # f·(…): the gradient of each entry's cost
+        if self.reduction == "mean":
+            self.scaled /= W.dtype.type(len(diff))
+        return (self.scaled * diff).sum() * W.dtype.type(0.5)
+
+    def backward(self, gy):
+        g = (self.scaled * gy)[:, None]
+        (table, bias) = self.shapes
+        return (SparseRows(self.rows, g * self.w_ctx, table), SparseRows(self.cols, g * self.w, table),
+                SparseRows(self.rows, g, bias), SparseRows(self.cols, g, bias))
+
+
+def glove(W, W_ctx, b, b_ctx, rows, cols, counts, x_max=100.0, alpha=0.75, reduction="sum"):
+    """GloVe's cost of a batch of co-occurrence entries (``rows``, ``cols``, ``counts``),
+    summed (GloVe's own) or averaged over the entries; see :class:`GloVe`."""
+    rows, cols = _word_ids(W, rows, cols)
+    xp = get_array_module(rows)
+    counts = xp.asarray(counts.data if isinstance(counts, Tensor) else counts)
+    return GloVe(rows, cols, counts, x_max, alpha, reduction)(W, W_ctx, b, b_ctx)
 
 
 def mse(prediction, target):
