@@ -27,14 +27,17 @@ def evaluate(vectors):
     return rho, accuracy, nearest
 
 
-def run_gensim(corpus, args, workers):
+def run_gensim(corpus, args, workers, sg=1):
+    """gensim's skip-gram (sg=1, lr 0.025) or CBOW (sg=0, lr 0.05, word2vec.c's defaults)
+    on the same tokens as nnpipe; (training seconds, vectors)."""
     from gensim.models import Word2Vec
 
     words = corpus.vocab.words
     sentences = [[words[i] for i in corpus.ids[start:stop]]
                  for start, stop in zip(corpus.sentence_starts, list(corpus.sentence_starts[1:]) + [len(corpus.ids)])]
     model = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negatives, min_count=args.min_count,
-                     sample=args.sample, sg=1, workers=workers, seed=args.seed, alpha=0.025, min_alpha=0.0001)
+                     sample=args.sample, sg=sg, workers=workers, seed=args.seed, alpha=0.025 if sg else 0.05,
+                     min_alpha=0.0001)
     model.build_vocab(sentences)
     started = time.perf_counter()
     model.train(sentences, total_examples=len(sentences), epochs=args.epochs)

@@ -90,6 +90,60 @@ def test_skipgram_kernel_gives_the_same_bits_for_any_thread_count(threads):
         np.testing.assert_array_equal(a.values, b.values)
 
 
+def cbow_loss(batch, dtype, reduction, exact, vocab=37, dim=7):
+    rng = np.random.default_rng(1)
+    W_in = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
+    W_out = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
+    loss = F.cbow_ns(W_in, W_out, *batch, reduction=reduction, exact=exact)
+    loss.backward()
+    return loss, W_in.grad, W_out.grad
+
+
+def cbow_batch(seed, vocab=37, windows=23):
+    """CBOW windows: 1 to 5 contexts each (the text task drops windows without any)."""
+    rng = np.random.default_rng(seed)
+    pair_window = np.repeat(np.arange(windows), rng.integers(1, 6, windows))
+    return (rng.integers(0, vocab, windows), rng.integers(0, vocab, len(pair_window)), pair_window,
+            rng.integers(0, vocab, (windows, 4)))
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("exact", [True, False])
+def test_cbow_kernel_matches_the_reference(both_paths, dtype, tolerance, reduction, exact):
+    batch = cbow_batch(0)
+    (ref_loss, ref_in, ref_out), (loss, g_in, g_out) = both_paths(lambda: cbow_loss(batch, dtype, reduction, exact))
+    assert loss.dtype == dtype and g_in.values.dtype == dtype and g_in.coalesced and g_out.coalesced
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=tolerance)
+    np.testing.assert_allclose(g_in.to_dense(), ref_in.to_dense(), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(g_out.to_dense(), ref_out.to_dense(), rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("mode", ["auto", "reference"])
+def test_cbow_gives_every_context_the_whole_error_as_word2vec(mode):
+    """With three contexts in every window, word2vec's update of an input row is exactly
+    three times the gradient of the mean; the output rows get the gradient itself."""
+    rng = np.random.default_rng(2)
+    batch = (rng.integers(0, 37, 20), rng.integers(0, 37, 60), np.repeat(np.arange(20), 3), rng.integers(0, 37, (20, 4)))
+    kernels.set_mode(mode)
+    try:
+        _, exact_in, exact_out = cbow_loss(batch, np.float64, "sum", exact=True)
+        _, word2vec_in, word2vec_out = cbow_loss(batch, np.float64, "sum", exact=False)
+    finally:
+        kernels.set_mode("auto")
+    np.testing.assert_allclose(word2vec_in.to_dense(), 3 * exact_in.to_dense(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(word2vec_out.to_dense(), exact_out.to_dense(), rtol=1e-12, atol=1e-14)
+
+
+def test_cbow_kernel_gives_the_same_bits_for_any_thread_count(threads):
+    batch = cbow_batch(3, vocab=500, windows=400)
+    first, second = threads(lambda: cbow_loss(batch, np.float32, "sum", False, vocab=500, dim=33))
+    assert first[0].item() == second[0].item()
+    for a, b in zip(first[1:], second[1:]):
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_array_equal(a.values, b.values)
+
+
 def test_skipgram_kernel_refuses_unsorted_pairs():
     windows, contexts, pair_window, negatives = word_batch(0)
     with pytest.raises(ValueError, match="sorted by window"):

@@ -180,3 +180,10 @@ def test_projector_page_loads_and_search_highlights_in_a_real_browser(word_runs,
     assert 'data-highlighted="whale"' in body
     status = dom[dom.index('id="status">') + 12:]
     assert status.startswith("whale: ") and status.split("<")[0].count(",") == 7
+
+
+@pytest.mark.parametrize("model", ["cbow", "glove", "svd"])
+def test_summary_lists_the_tables(tmp_path, model):
+    result = runner.invoke(app, ["summary", str(word_config(tmp_path, model))])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "(24,)" in result.output and "total parameters" in result.output

@@ -14,20 +14,17 @@ from .common import DebugOption, SetOption, guarded, model_from_config
 
 def layer_table(model, batch):
     """Rows of (name, type, output shape, parameters, trainable parameters) for each
-    top-level layer, found by running one forward pass on ``batch``."""
-    rows = []
+    top-level layer, found by running one forward pass on ``batch``; a word-vector
+    model's layers are tables, whose output is one row per word id."""
+    if not isinstance(model, nn.Sequential):
+        return [(name, type(layer).__name__, tuple(layer.weight.shape[1:]), layer.num_parameters(),
+                 layer.num_parameters()) for name, layer in model._modules.items()]
+    rows, x = [], batch
     with no_grad():
-        if isinstance(model, nn.Sequential):
-            x = batch
-            outputs = []
-            for layer in model._modules.values():
-                x = layer(x)
-                outputs.append(x)
-        else:
-            outputs = model(batch)
-        for (name, layer), out in zip(model._modules.items(), outputs):
+        for name, layer in model._modules.items():
+            x = layer(x)
             count = layer.num_parameters()
-            rows.append((name, type(layer).__name__, tuple(out.shape[1:]), count, count))
+            rows.append((name, type(layer).__name__, tuple(x.shape[1:]), count, count))
     return rows
 
 

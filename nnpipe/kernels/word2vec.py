@@ -224,3 +224,101 @@ def _output_rows(W_in, window_centers, starts, g_pos, g_neg, scale, at_context, 
         for k in range(at_negative.shape[1]):
             if low <= at_negative[w, k] < high:
                 _axpy(count * g_neg[w, k] * scale, v, values[at_negative[w, k]])
+
+
+@jit_math
+def _add_to(x, y):
+    """y += x."""
+    for d in range(x.shape[0]):
+        y[d] += x[d]
+
+
+@jit_math(parallel=True)
+def cbow_forward(W_in, W_out, window_centers, contexts, starts, negatives, h, g_center, g_neg, zero):
+    """Σ over windows of -log σ(h_w·u_c) - Σ_k log σ(-h_w·u_k), h_w the mean of the input
+    vectors of window w's contexts (``starts[w]:starts[w + 1]``, never empty), written
+    into ``h``; fills g_center[w] = σ(h_w·u_c) - 1 and g_neg[w, k] = σ(h_w·u_k)."""
+    windows, k_count = negatives.shape
+    partial = np.zeros(LOSS_CHUNKS)
+    for chunk in prange(LOSS_CHUNKS):
+        loss = 0.0
+        for w in range(chunk * windows // LOSS_CHUNKS, (chunk + 1) * windows // LOSS_CHUNKS):
+            mean = h[w]
+            mean[:] = zero
+            for b in range(starts[w], starts[w + 1]):
+                _add_to(W_in[contexts[b]], mean)
+            inverse = (zero + 1) / (starts[w + 1] - starts[w])
+            for d in range(mean.shape[0]):
+                mean[d] *= inverse
+            s = float(_dot(mean, W_out[window_centers[w]], zero))
+            loss += _softplus(-s)
+            g_center[w] = _sigmoid(s) - 1.0
+            for k in range(k_count):
+                t = float(_dot(mean, W_out[negatives[w, k]], zero))
+                loss += _softplus(t)
+                g_neg[w, k] = _sigmoid(t)
+        partial[chunk] = loss
+    total = 0.0
+    for chunk in range(LOSS_CHUNKS):
+        total += partial[chunk]
+    return total
+
+
+@jit(parallel=True)
+def _window_errors(W_out, window_centers, starts, negatives, g_center, g_neg, scale, exact, g_h):
+    """g_h[w] = scale·(g_center[w]·u_c + Σ_k g_neg[w, k]·u_k), divided by the window's size
+    for the exact gradient of the mean (word2vec hands every context all of it)."""
+    for w in prange(len(window_centers)):
+        target = g_h[w]
+        target[:] = 0
+        _axpy(g_center[w] * scale, W_out[window_centers[w]], target)
+        for k in range(negatives.shape[1]):
+            _axpy(g_neg[w, k] * scale, W_out[negatives[w, k]], target)
+        if exact:
+            size = starts[w + 1] - starts[w]
+            for d in range(target.shape[0]):
+                target[d] /= size
+
+
+@jit(parallel=True)
+def _fill_cbow_gradients(window_centers, starts, h, g_h, g_center, g_neg, scale, at_context, at_center, at_negative,
+                         values_in, values_out, parts):
+    """Each thread fills a range of slots of both gradients, summing over windows in order."""
+    for part in prange(parts):
+        low_in, high_in = part * len(values_in) // parts, (part + 1) * len(values_in) // parts
+        low_out, high_out = part * len(values_out) // parts, (part + 1) * len(values_out) // parts
+        for w in range(len(window_centers)):
+            for b in range(starts[w], starts[w + 1]):
+                if low_in <= at_context[b] < high_in:
+                    _add_to(g_h[w], values_in[at_context[b]])
+            if low_out <= at_center[w] < high_out:
+                _axpy(g_center[w] * scale, h[w], values_out[at_center[w]])
+            for k in range(at_negative.shape[1]):
+                if low_out <= at_negative[w, k] < high_out:
+                    _axpy(g_neg[w, k] * scale, h[w], values_out[at_negative[w, k]])
+
+
+@jit
+def cbow_backward(W_in, W_out, window_centers, contexts, starts, negatives, h, g_center, g_neg, scale, exact,
+                  parts):
+    """Coalesced row-sparse gradients of both tables for CBOW: (rows_in, values_in,
+    rows_out, values_out), each row once, in order of first appearance; threads split
+    the rows, so the result does not depend on their number."""
+    windows, k_count = negatives.shape
+    slot = np.full(W_in.shape[0], -1, np.int64)
+    rows_in = np.empty(len(contexts), np.int64)
+    at_context = np.empty(len(contexts), np.int64)
+    used_in = _assign_slots(contexts, slot, rows_in, 0, at_context)
+    slot[rows_in[:used_in]] = -1
+    rows_out = np.empty(windows * (k_count + 1), np.int64)
+    at_center = np.empty(windows, np.int64)
+    used_out = _assign_slots(window_centers, slot, rows_out, 0, at_center)
+    at_negative = np.empty(windows * k_count, np.int64)
+    used_out = _assign_slots(negatives.reshape(-1), slot, rows_out, used_out, at_negative)
+    g_h = np.empty((windows, W_in.shape[1]), W_in.dtype)
+    _window_errors(W_out, window_centers, starts, negatives, g_center, g_neg, scale, exact, g_h)
+    values_in = np.zeros((used_in, W_in.shape[1]), W_in.dtype)
+    values_out = np.zeros((used_out, W_out.shape[1]), W_out.dtype)
+    _fill_cbow_gradients(window_centers, starts, h, g_h, g_center, g_neg, scale, at_context, at_center,
+                         at_negative.reshape(windows, k_count), values_in, values_out, parts)
+    return rows_in[:used_in], values_in, rows_out[:used_out], values_out

@@ -243,17 +243,35 @@ class CBOWNS(Function):
     """Negative sampling for CBOW (word2vec's ``-cbow 1``): the mean of a window's context
     input vectors h_w predicts the window centre's output vector against its negatives,
     -log σ(h_w·u_c) - Σ_k log σ(-h_w·u_k).  Pairs (contexts) are sorted by window and
-    every window has at least one.  The gradient of h_w is shared equally by its contexts
-    (the true gradient of the mean); both tables get :class:`SparseRows`."""
+    every window has at least one; both tables get :class:`SparseRows`.
 
-    def __init__(self, window_centers, contexts, pair_window, negatives, reduction):
+    Each context word receives the whole gradient of h_w, as word2vec.c and gensim
+    (``cbow_mean=1``) update it: that is n_w times the gradient of the mean, which would
+    make the input vectors learn n_w times slower than theirs.  ``exact=True`` gives the
+    true gradient (1/n_w of it to each context), which the gradient checks use."""
+
+    def __init__(self, window_centers, contexts, pair_window, negatives, reduction, exact=False):
         self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
-        self.pair_window = pair_window
+        self.pair_window, self.exact = pair_window, exact
         self.vectors_loss = SGNS(reduction)  # h_w in the role of the centre vector
 
     def forward(self, W_in, W_out):
         xp = get_array_module(W_in)
         self.shape = W_in.shape
+        arrays = (W_in, W_out, self.window_centers, self.contexts, self.pair_window, self.negatives)
+        self.compiled = use_compiled(*arrays)
+        if self.compiled:  # one pass over the windows; the gradients come back coalesced
+            self.W_in, self.W_out = W_in, W_out
+            self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
+            if np.any(self.starts[1:] == self.starts[:-1]):
+                raise ValueError("every CBOW window needs at least one context word")
+            self.h = np.empty((len(self.window_centers), W_in.shape[1]), W_in.dtype)
+            self.g_center = np.empty(len(self.window_centers), W_in.dtype)
+            self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
+            total = word2vec.cbow_forward(W_in, W_out, self.window_centers, self.contexts, self.starts,
+                                          self.negatives, self.h, self.g_center, self.g_neg, W_in.dtype.type(0))
+            self.scale_by = self.vectors_loss.divisor(len(self.window_centers), W_in.dtype)
+            return np.asarray(total / self.scale_by, dtype=W_in.dtype)
         windows, sums = segment_sum(self.pair_window, W_in[self.contexts])
         if len(windows) != len(self.window_centers):
             raise ValueError("every CBOW window needs at least one context word")
@@ -262,9 +280,16 @@ class CBOWNS(Function):
         return self.vectors_loss.forward(h, W_out[self.window_centers], W_out[self.negatives])
 
     def backward(self, gy):
+        if self.compiled:
+            scale = (gy / self.scale_by).astype(self.W_in.dtype)
+            rows_in, values_in, rows_out, values_out = word2vec.cbow_backward(
+                self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, self.h,
+                self.g_center, self.g_neg, scale[()], self.exact, threads())
+            return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
+                    SparseRows(rows_out, values_out, self.shape, coalesced=True))
         xp = get_array_module(gy)
         g_h, g_target, g_negatives = self.vectors_loss.backward(gy)
-        g_contexts = (g_h / self.counts[:, None])[self.pair_window]
+        g_contexts = (g_h / self.counts[:, None] if self.exact else g_h)[self.pair_window]
         out_rows = xp.concatenate([self.window_centers, self.negatives.reshape(-1)])
         out_values = xp.concatenate([g_target, g_negatives.reshape(-1, self.shape[1])])
         return SparseRows(self.contexts, g_contexts, self.shape), SparseRows(out_rows, out_values, self.shape)
@@ -279,9 +304,11 @@ def _word_ids(table, *ids):
     return ids
 
 
-def cbow_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="mean"):
-    """CBOW's negative-sampling loss of a batch of windows; see :class:`CBOWNS`."""
-    return CBOWNS(*_word_ids(W_in, window_centers, contexts, pair_window, negatives), reduction)(W_in, W_out)
+def cbow_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="mean", exact=False):
+    """CBOW's negative-sampling loss of a batch of windows; see :class:`CBOWNS` (by default
+    the input rows get word2vec's update, not the exact gradient)."""
+    ids = _word_ids(W_in, window_centers, contexts, pair_window, negatives)
+    return CBOWNS(*ids, reduction, exact)(W_in, W_out)
 
 
 class GloVe(Function):
