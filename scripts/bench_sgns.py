@@ -60,11 +60,10 @@ def run_nnpipe(args, tmp, epochs, overrides=()):
     return seconds, trainer.task.word_vectors(trainer.model)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=1000, help="nnpipe words per step")
-    parser.add_argument("--reference-epochs", type=int, default=1, help="epochs of the reference path (0: skip)")
+def word2vec_arguments(description):
+    """The settings word2vec and its comparisons share, as command-line options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=5, help="skip-gram and CBOW (nnpipe and gensim)")
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--negatives", type=int, default=5)
@@ -72,6 +71,13 @@ def main():
     parser.add_argument("--sample", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    return parser
+
+
+def main():
+    parser = word2vec_arguments(__doc__)
+    parser.add_argument("--batch", type=int, default=1000, help="nnpipe words per step")
+    parser.add_argument("--reference-epochs", type=int, default=1, help="epochs of the reference path (0: skip)")
     args = parser.parse_args()
     threads = pin_threads()
     corpus = load_corpus(min_count=args.min_count)

@@ -11,11 +11,10 @@ then cached); their "epochs" are passes over the matrix, not over the text.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 
-from bench_sgns import evaluate, run_gensim
+from bench_sgns import evaluate, run_gensim, word2vec_arguments
 from benchlib import header, kernel_threads, pin_threads, write_section
 
 from nnpipe.config import load_config
@@ -36,16 +35,8 @@ def run_nnpipe(model, tmp, overrides):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=5, help="skip-gram and CBOW (nnpipe and gensim)")
+    parser = word2vec_arguments(__doc__)
     parser.add_argument("--glove-epochs", type=int, default=50, help="passes over the co-occurrences (the paper: 50)")
-    parser.add_argument("--dim", type=int, default=100)
-    parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--negatives", type=int, default=5)
-    parser.add_argument("--sample", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args()
     threads = pin_threads()
     corpus = load_corpus(min_count=args.min_count)

@@ -1,5 +1,6 @@
 """Small configs and helpers shared by the pipeline tests."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +50,17 @@ def metric_rows(run: Path):
 def snapshot(folder: Path):
     """Bytes of every file under ``folder``: to prove a failed command changed nothing."""
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_resume_is_bit_exact(train, config, folder: Path, step: int):
+    """Train ``config`` into folder/a, resume a copy (folder/b) from its ``step-N``
+    checkpoint, and check both end with the same arrays and metrics (timings aside).
+    ``train(config, *args)`` runs ``nnpipe train``."""
+    train(config, "--run-dir", str(folder / "a"))
+    shutil.copytree(folder / "a", folder / "b")
+    (folder / "b/checkpoints/last.npz").unlink()
+    train(config, "--resume", str(folder / f"b/checkpoints/step-{step}.npz"))
+    straight, resumed = (checkpoint_arrays(folder / f"{r}/checkpoints/last.npz") for r in "ab")
+    for key in straight:
+        assert np.array_equal(straight[key], resumed[key]), key
+    assert metric_rows(folder / "a") == metric_rows(folder / "b")

@@ -56,13 +56,18 @@ def word_batch(seed, vocab=37, windows=23, k=4, shared=True):
             rng.integers(0, vocab, (windows, k)))
 
 
-def skipgram_loss(batch, dtype, reduction, vocab=37, dim=7):
+def word_loss(op, batch, dtype, vocab=37, dim=7, **options):
+    """(loss, input-table gradient, output-table gradient) of ``op`` on random tables."""
     rng = np.random.default_rng(1)
     W_in = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
     W_out = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
-    loss = F.skipgram_ns(W_in, W_out, *batch, reduction=reduction)
+    loss = op(W_in, W_out, *batch, **options)
     loss.backward()
     return loss, W_in.grad, W_out.grad
+
+
+def skipgram_loss(batch, dtype, reduction, vocab=37, dim=7):
+    return word_loss(F.skipgram_ns, batch, dtype, vocab, dim, reduction=reduction)
 
 
 @pytest.mark.parametrize("dtype,tolerance", [(np.float32, 2e-5), (np.float64, 1e-12)])
@@ -91,12 +96,7 @@ def test_skipgram_kernel_gives_the_same_bits_for_any_thread_count(threads):
 
 
 def cbow_loss(batch, dtype, reduction, exact, vocab=37, dim=7):
-    rng = np.random.default_rng(1)
-    W_in = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
-    W_out = Tensor(rng.standard_normal((vocab, dim)).astype(dtype), requires_grad=True)
-    loss = F.cbow_ns(W_in, W_out, *batch, reduction=reduction, exact=exact)
-    loss.backward()
-    return loss, W_in.grad, W_out.grad
+    return word_loss(F.cbow_ns, batch, dtype, vocab, dim, reduction=reduction, exact=exact)
 
 
 def cbow_batch(seed, vocab=37, windows=23):

@@ -12,7 +12,7 @@ from nnpipe.data import DataError
 from nnpipe.data.text import (NegativeSampler, Vocabulary, keep_probabilities, load_corpus, skipgram_pairs,
                               tokenize)
 from nnpipe.data.wordeval import WordVectors, default_eval_file, read_analogies, spearman
-from pipeline_helpers import checkpoint_arrays, metric_rows, only_run
+from pipeline_helpers import assert_resume_is_bit_exact, only_run
 
 runner = CliRunner()
 MOBY = "corpus/melville-moby-dick.txt.gz"
@@ -216,13 +216,8 @@ def test_embed_unknown_word_and_wrong_run_are_clear_errors(skipgram_run, tmp_pat
 
 
 def test_skipgram_resume_from_step_checkpoint_is_bit_exact(tmp_path):
-    config = skipgram_config(tmp_path, checkpoint_every=60, keep_last=5)
-    assert runner.invoke(app, ["train", str(config), "--quiet", "--run-dir", str(tmp_path / "a")]).exit_code == 0
-    shutil.copytree(tmp_path / "a", tmp_path / "b")
-    (tmp_path / "b/checkpoints/last.npz").unlink()
-    result = runner.invoke(app, ["train", str(config), "--quiet", "--resume", str(tmp_path / "b/checkpoints/step-120.npz")])
-    assert result.exit_code == 0, result.output + result.stderr
-    straight, resumed = (checkpoint_arrays(tmp_path / f"{r}/checkpoints/last.npz") for r in "ab")
-    for key in straight:
-        assert np.array_equal(straight[key], resumed[key]), key
-    assert metric_rows(tmp_path / "a") == metric_rows(tmp_path / "b")
+    def train(config, *args):
+        result = runner.invoke(app, ["train", str(config), "--quiet", *args])
+        assert result.exit_code == 0, result.output + result.stderr
+
+    assert_resume_is_bit_exact(train, skipgram_config(tmp_path, checkpoint_every=60, keep_last=5), tmp_path, 120)

@@ -14,7 +14,7 @@ from nnpipe.cli import app
 from nnpipe.data.cooccurrence import count_cooccurrences
 from nnpipe.data.text import Corpus, Vocabulary
 from nnpipe.models.svd import ppmi, randomized_svd
-from pipeline_helpers import checkpoint_arrays, metric_rows, only_run
+from pipeline_helpers import assert_resume_is_bit_exact, metric_rows, only_run
 from test_word2vec import MOBY, skipgram_config
 
 runner = CliRunner()
@@ -121,14 +121,7 @@ def test_glove_uses_the_sum_and_svd_the_word_vectors_by_default(word_runs, tmp_p
 @pytest.mark.parametrize("model,every", [("cbow", 100), ("glove", 7)])
 def test_resume_from_a_step_checkpoint_is_bit_exact(tmp_path, model, every):
     config = word_config(tmp_path, model, checkpoint_every=every, keep_last=50)
-    train(config, "--run-dir", str(tmp_path / "a"))
-    shutil.copytree(tmp_path / "a", tmp_path / "b")
-    (tmp_path / "b/checkpoints/last.npz").unlink()
-    train(config, "--resume", str(tmp_path / f"b/checkpoints/step-{2 * every}.npz"))  # mid-epoch
-    straight, resumed = (checkpoint_arrays(tmp_path / f"{r}/checkpoints/last.npz") for r in "ab")
-    for key in straight:
-        assert np.array_equal(straight[key], resumed[key]), key
-    assert metric_rows(tmp_path / "a") == metric_rows(tmp_path / "b")
+    assert_resume_is_bit_exact(train, config, tmp_path, 2 * every)  # mid-epoch
 
 
 def test_skipgram_offers_its_output_and_concatenated_vectors(tmp_path):

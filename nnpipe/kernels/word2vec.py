@@ -76,6 +76,15 @@ LOSS_CHUNKS = 16
 
 
 @jit
+def _in_order(partial):
+    """The chunks' partial losses summed in chunk order (the same bits on any machine)."""
+    total = 0.0
+    for chunk in range(LOSS_CHUNKS):
+        total += partial[chunk]
+    return total
+
+
+@jit
 def window_starts(pair_window, windows):
     """Offsets of each window's pairs (pairs are sorted by window): pairs of window w are
     starts[w]:starts[w + 1]."""
@@ -116,10 +125,7 @@ def sgns_forward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos
                     loss += count * _softplus(t)
                     g_neg[w, k] = _sigmoid(t)
         partial[chunk] = loss
-    total = 0.0
-    for chunk in range(LOSS_CHUNKS):
-        total += partial[chunk]
-    return total
+    return _in_order(partial)
 
 
 @jit_math
@@ -258,10 +264,7 @@ def cbow_forward(W_in, W_out, window_centers, contexts, starts, negatives, h, g_
                 loss += _softplus(t)
                 g_neg[w, k] = _sigmoid(t)
         partial[chunk] = loss
-    total = 0.0
-    for chunk in range(LOSS_CHUNKS):
-        total += partial[chunk]
-    return total
+    return _in_order(partial)
 
 
 @jit(parallel=True)
