@@ -165,7 +165,7 @@ def test_clip_grad_norm_and_value():
 
 
 def test_unknown_optimizer_and_bad_lr():
-    with pytest.raises(ValueError, match="valid: sgd, momentum"):
+    with pytest.raises(ValueError, match="valid: adagrad, adam, adamw, momentum, rmsprop, sgd"):
         optim.build_optimizer("lion", [], lr=0.1)
     with pytest.raises(ValueError, match="learning rate must be > 0"):
         optim.SGD([], lr=0)
