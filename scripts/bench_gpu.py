@@ -15,8 +15,6 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 from nnpipe import backend
 from nnpipe.config import load_config
 from nnpipe.train import Trainer

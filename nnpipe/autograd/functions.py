@@ -5,9 +5,9 @@ as a Function class with its wrapper under it.  A wrapper named with a trailing
 underscore (``abs_``, to leave a builtin alone inside its module) is ``F.abs`` here.
 """
 from . import conv
-from .ops import arith, elementwise, layer_functions, loss_functions, reduce, shape
+from .ops import arith, elementwise, layer_functions, loss_functions, reduce, shape, word_losses
 
-_MODULES = (arith, elementwise, layer_functions, loss_functions, reduce, shape, conv)
+_MODULES = (arith, elementwise, layer_functions, loss_functions, reduce, shape, word_losses, conv)
 
 __all__ = sorted(name.rstrip("_") for module in _MODULES for name in module.__all__)
 globals().update({name.rstrip("_"): getattr(module, name) for module in _MODULES for name in module.__all__})

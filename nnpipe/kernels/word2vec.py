@@ -2,7 +2,7 @@
 from the two embedding tables with its row-sparse gradients.
 
 References: ``nnpipe.data.text.skipgram_pairs`` (vectorised pairs) and
-``nnpipe.autograd.ops.loss_functions.SkipGramNS`` (gather + ``SGNS``).
+``nnpipe.autograd.ops.word_losses.SkipGramNS`` and ``CBOWNS`` (gather + ``SGNS``).
 """
 from __future__ import annotations
 

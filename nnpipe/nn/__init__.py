@@ -2,7 +2,8 @@
 
 How to add a loss: write ``nn/<name>.py`` with a function ``loss(output, target,
 <option>=<default>)`` decorated ``@LOSSES.register("<name>", tags=("classification",))``
-(its op, if it needs a new one, goes in ``autograd/ops/loss_functions.py``); every module
+(its op, if it needs a new one, goes in ``autograd/ops/loss_functions.py``, or
+``word_losses.py`` for a word-vector loss); every module
 here is imported, so a config can then say ``loss: {name: <name>, <option>: ...}``.
 """
 from . import init

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..backend import to_numpy
 from ..config import dump, load_yaml
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm, clip_grad_value
@@ -27,25 +26,12 @@ from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import SingleProcess
 from .metrics import MetricsLog, format_row, improved
+from .running import Diverged, LossCheck, RunningSums
 from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json, write_text
-
-
-class Diverged(RuntimeError):
-    """The loss became NaN or infinite."""
 
 
 class Interrupted(RuntimeError):
     """Training stopped on SIGINT/SIGTERM after saving last.npz."""
-
-
-def _is_count(value):
-    """Whether a running sum counts things (it is read back as an int); no host read."""
-    dtype = getattr(value, "dtype", None)
-    return dtype.kind in "iub" if dtype is not None else isinstance(value, int)
-
-
-def _empty_running():
-    return {"loss_sum": 0.0, "samples": 0, "sums": {}}
 
 
 class Trainer:
@@ -68,9 +54,8 @@ class Trainer:
         self.epoch = self.step = 0
         self.best = {"metric": self.monitor, "value": None, "epoch": None}
         self.bad_epochs = 0
-        self.running = _empty_running()
-        self.unchecked = []  # (step, epoch, loss) not yet read to the host and checked
-        self.last_loss = None
+        self.running = RunningSums(self.xp, self.summed_loss)
+        self.losses = LossCheck(self.xp)  # read and checked per log interval, and before checkpoints
         self.wall_s = 0.0
         self.stop_requested = False
         self.callbacks = []  # f(trainer) after every step
@@ -81,7 +66,7 @@ class Trainer:
         """The trainer's counters at the root; each component's own state below it."""
         return {
             "epoch": self.epoch, "step": self.step, "best": self.best, "bad_epochs": self.bad_epochs,
-            "running": self._host_running(), "wall_s": self.wall_s, "model_rng": self.model_rng.bit_generator.state,
+            "running": self.running.state_dict(), "wall_s": self.wall_s, "model_rng": self.model_rng.bit_generator.state,
             "dropout": {name: stream.state_dict() for name, stream in dropout_streams(self.model).items()},
             "world_size": self.comm.size, "config_digest": self.config.digest(),
             "model": dict(self.model.state_dict()), "optimizer": self.optimizer.state_dict(),
@@ -99,7 +84,8 @@ class Trainer:
                 stream.load_state_dict(saved[name])
         self.epoch, self.step = state["epoch"], state["step"]
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
-        self.running, self.wall_s = state["running"], state["wall_s"]
+        self.running.load_state_dict(state["running"])
+        self.wall_s = state["wall_s"]
 
     # ---- run directory -------------------------------------------------------------------
     def start_run(self, overrides=()):
@@ -128,7 +114,7 @@ class Trainer:
 
     # ---- checkpoints ---------------------------------------------------------------------
     def _checkpoint(self, *names):
-        self._check_losses()  # a checkpoint is written only after its losses were seen finite
+        self.losses.check(self._kept)  # a checkpoint is written only after its losses were seen finite
         if not self.comm.is_main:
             return
         state = self.state_dict()
@@ -224,9 +210,9 @@ class Trainer:
             loss.backward()
         if self.comm.size > 1:
             value, sums = self._combine(value, sums, local_count, global_count)
-        self.unchecked.append((self.step + 1, self.epoch + 1, value))
+        self.losses.add(self.step + 1, self.epoch + 1, value)
         if self.xp is np or (self.step + 1) % self.config.train.log_every == 0:
-            self._check_losses()  # on the CPU before every update; on a GPU once per log interval
+            self.losses.check(self._kept)  # on the CPU before every update; on a GPU once per log interval
         if self.config.train.clip_value:
             clip_grad_value(self.optimizer.params, self.config.train.clip_value)
         if self.config.train.grad_clip:
@@ -235,30 +221,9 @@ class Trainer:
         self.step += 1
         return value, sums
 
-    def _check_losses(self):
-        """Read the losses not yet checked (one transfer) and raise :class:`Diverged` at the
-        first that is not finite.  Checkpoints are written only after this, so the last
-        one always holds finite weights."""
-        if not self.unchecked:
-            return
-        values = to_numpy(self.xp.stack([self.xp.asarray(v) for _, _, v in self.unchecked]))
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
-            step, epoch, _ = self.unchecked[bad[0]]
-            kept = ("the last good checkpoint is kept" if self.run_dir and checkpoint_path(self.run_dir, "last").is_file()
-                    else "no checkpoint had been written yet")
-            raise Diverged(f"loss became {values[bad[0]]} at step {step} (epoch {epoch}); {kept}. "
-                           "Try a lower optimizer.lr or set train.grad_clip")
-        self.last_loss = float(values[-1])
-        self.unchecked = []
-
-    def _host_running(self):
-        """The running sums as host numbers, read in one transfer (they may live on a GPU)."""
-        running, keys = self.running, sorted(self.running["sums"])
-        values = [running["loss_sum"]] + [running["sums"][k] for k in keys]
-        host = to_numpy(self.xp.stack([self.xp.asarray(v, dtype=self.xp.float64) for v in values]))
-        sums = {k: int(round(v)) if _is_count(running["sums"][k]) else float(v) for k, v in zip(keys, host[1:])}
-        return {"loss_sum": float(host[0]), "samples": running["samples"], "sums": sums}
+    def _kept(self):
+        return ("the last good checkpoint is kept" if self.run_dir and checkpoint_path(self.run_dir, "last").is_file()
+                else "no checkpoint had been written yet")
 
     def _combine(self, value, sums, local_count, global_count):
         """Make every rank hold the global batch's gradients, loss and sums.  A mean loss
@@ -295,14 +260,10 @@ class Trainer:
 
     def _after_step(self, log, value, sums, count):
         cfg = self.config.train
-        value = self.xp.asarray(value, dtype=self.xp.float64)  # sums in float64, as on the host
-        self.running["loss_sum"] = self.running["loss_sum"] + (value if self.summed_loss else value * count)
-        self.running["samples"] += count
-        for key, amount in sums.items():
-            self.running["sums"][key] = self.running["sums"].get(key, 0) + amount
+        self.running.add(value, count, sums)
         self.seen_this_epoch += count
-        if self.step % cfg.log_every == 0 and log:  # this step's loss was read by _check_losses
-            log.append({"kind": "step", "epoch": self.epoch + 1, "step": self.step, "loss": self.last_loss,
+        if self.step % cfg.log_every == 0 and log:  # this step's loss was read by the loss check
+            log.append({"kind": "step", "epoch": self.epoch + 1, "step": self.step, "loss": self.losses.last,
                         "lr": self.optimizer.lr})
         self.progress.update(1)
         if self.step % 10 == 0 and not self.quiet and not self.progress.disable:
@@ -326,7 +287,7 @@ class Trainer:
         return running["loss_sum"] / max(terms, 1)
 
     def _progress_text(self, rate):
-        running = self._host_running()
+        running = self.running.state_dict()
         samples = max(running["samples"], 1)
         parts = [f"loss {self._mean_loss(running):.4f}"]
         parts += [f"{k} {v:.4f}" for k, v in self.task.epoch_metrics(running["sums"], samples).items()]
@@ -335,8 +296,8 @@ class Trainer:
 
     def _end_epoch(self, log):
         """Validate, log, checkpoint; True when early stopping says to stop."""
-        self._check_losses()
-        running = self._host_running()
+        self.losses.check(self._kept)
+        running = self.running.state_dict()
         samples = max(running["samples"], 1)
         row = {"kind": "epoch", "epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.lr,
                "train_loss": self._mean_loss(running)}
@@ -345,7 +306,7 @@ class Trainer:
         row.update({f"val_{k}": v for k, v in validation.items() if not isinstance(v, dict)})
         row.update({"time_s": round(self.epoch_time, 3), f"{self.task.unit}_per_s": round(self.epoch_rate, 1)})
         self.epoch += 1
-        self.running = _empty_running()
+        self.running = RunningSums(self.xp, self.summed_loss)
         current = row.get(self.monitor)
         better = improved(self.monitor, current, self.best["value"])
         if better:
