@@ -23,14 +23,20 @@ from test_word2vec import skipgram_config
 pytestmark = pytest.mark.gpu
 
 
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """The fake device, even where a real GPU is present (it counts host reads)."""
+    monkeypatch.setenv("NNPIPE_FAKE_GPU", "1")
+    monkeypatch.setattr(backend, "_cupy", None)
+    return backend.cupy_module()
+
+
 def _on(module, array):
     return module.asarray(np.asarray(array, dtype=np.float32))
 
 
 # ---- the fake device is strict ---------------------------------------------------------
-def test_fake_refuses_implicit_host_conversion_host_arrays_and_numpy_functions(gpu_module):
-    if gpu_module is not fakegpu:
-        pytest.skip("checks the fake device itself")
+def test_fake_refuses_implicit_host_conversion_host_arrays_and_numpy_functions(fake_gpu):
     a = fakegpu.asarray(np.arange(6, dtype=np.float32))
     with pytest.raises(TypeError, match="Implicit conversion"):
         np.asarray(a)
@@ -47,9 +53,7 @@ def test_fake_refuses_implicit_host_conversion_host_arrays_and_numpy_functions(g
     assert not hasattr(a.flags, "writeable")
 
 
-def test_fake_offers_only_what_cupy_has(gpu_module):
-    if gpu_module is not fakegpu:
-        pytest.skip("checks the fake device itself")
+def test_fake_offers_only_what_cupy_has(fake_gpu):
     a = fakegpu.zeros((2, 3), dtype=np.float32)
     with pytest.raises(TypeError, match="writeable"):  # the conv crash: CuPy's as_strided has no writeable=
         fakegpu.lib.stride_tricks.as_strided(a, (2, 3), a.strides, writeable=False)
@@ -60,9 +64,7 @@ def test_fake_offers_only_what_cupy_has(gpu_module):
     assert fakegpu.API["version"] == "14.2.0"
 
 
-def test_fake_counts_reads_and_refuses_arrays_of_another_gpu(gpu_module):
-    if gpu_module is not fakegpu:
-        pytest.skip("checks the fake device itself")
+def test_fake_counts_reads_and_refuses_arrays_of_another_gpu(fake_gpu):
     a = fakegpu.ones(3, dtype=np.float32)
     before = fakegpu.host_reads()
     float(a.sum()), a.get(), fakegpu.asnumpy(a), bool(a[0] > 0)
@@ -246,9 +248,7 @@ def _reads_per_step(trainer, counter):
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
-def test_a_training_step_reads_the_host_once_per_log_interval(tmp_path, gpu_module, model):
-    if gpu_module is not fakegpu:
-        pytest.skip("host reads are counted by the fake device")
+def test_a_training_step_reads_the_host_once_per_log_interval(tmp_path, fake_gpu, model):
     log_every = 10
     path = write_config(tmp_path, model={"name": model, "hidden": [16], "dropout": 0.2,
                                          **({"channels": [4]} if model == "cnn" else {})},
@@ -258,9 +258,7 @@ def test_a_training_step_reads_the_host_once_per_log_interval(tmp_path, gpu_modu
     assert reads.sum() <= len(reads) // log_every + 1, reads  # the log line's one read, nothing per step
 
 
-def test_skipgram_steps_read_the_host_once_per_log_interval(tmp_path, gpu_module):
-    if gpu_module is not fakegpu:
-        pytest.skip("host reads are counted by the fake device")
+def test_skipgram_steps_read_the_host_once_per_log_interval(tmp_path, fake_gpu):
     trainer = _trainer(tmp_path, "cuda", skipgram_config(tmp_path, log_every=10))
     seen = []
     trainer.callbacks.append(lambda t: seen.append((fakegpu.host_reads(), fakegpu.size_syncs())))
