@@ -198,7 +198,8 @@ class Trainer:
                 self.lock.release()
 
     def train_step(self, batch):
-        """One optimisation step on a global batch; returns (loss value, running sums)."""
+        """One optimisation step on a global batch; returns (the loss as a 0-d array where it
+        was computed, the task's sums for this batch)."""
         t = self.step if self.schedule.interval == "step" else self.epoch
         self.optimizer.lr = self.schedule(t)
         if self.comm.size > 1:
