@@ -89,7 +89,7 @@ def main():
         "",
         "One epoch (430 steps: forward, loss, backward, SGD update) of MLP 784-256-10 on the 55,000 MNIST "
         "training images, batch 128, float32, the same shuffled batches for all. "
-        "Targets: ≤ 1.15× hand-written NumPy and faster than PyTorch CPU.",
+        "Targets: ≤ 1.10× hand-written NumPy and faster than PyTorch CPU.",
         "",
         *ratio_table(times, "hand-written NumPy"),
         "",
@@ -98,7 +98,8 @@ def main():
         f"| nnpipe / PyTorch CPU | {_ratio(times, 'nnpipe', 'PyTorch CPU'):.2f}× |",
         "",
         "Peak resident memory added by one epoch (fresh process each, data already loaded): "
-        + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items()) + ".",
+        + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items())
+        + " (nnpipe's first epoch also loads Numba and its cached optimizer kernels, once per process).",
         "",
         f"11 interleaved repeats after a warm-up; spread = (max - min) / median; run took {time.time() - started:.0f} s.",
     ]

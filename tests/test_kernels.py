@@ -163,10 +163,39 @@ def test_pair_kernel_matches_the_reference(both_paths, window):
         assert got.dtype.kind == expected.dtype.kind
 
 
-@pytest.mark.parametrize("name,options", [
-    ("sgd", {}), ("sgd", {"weight_decay": 0.1}), ("adagrad", {}), ("adagrad", {"weight_decay": 0.1}),
-    ("adam", {}), ("adam", {"weight_decay": 0.01}), ("adamw", {}),
-])
+OPTIMIZER_CASES = [("sgd", {}), ("sgd", {"weight_decay": 0.1}), ("adagrad", {}), ("adagrad", {"weight_decay": 0.1}),
+                   ("adam", {}), ("adam", {"weight_decay": 0.01}), ("adamw", {}), ("momentum", {"nesterov": True})]
+
+
+@pytest.mark.parametrize("name,options", OPTIMIZER_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_updates_are_the_reference_bit_for_bit(both_paths, name, options, dtype):
+    """A whole weight matrix and a bias, updated by the compiled one-row kernels."""
+    def train():
+        draws = np.random.default_rng(0)
+        params = [Parameter(draws.standard_normal(shape).astype(dtype)) for shape in ((31, 9), (9,))]
+        opt = optim.build_optimizer(name, params, lr=0.1, **options)
+        for _ in range(4):
+            for p in params:
+                p.grad = draws.standard_normal(p.shape).astype(dtype)
+            opt.step()
+        return [p.data for p in params] + [array.copy() for state in opt.state for array in state.values()]
+
+    for got, expected in zip(*both_paths(train)[::-1]):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
+def test_dense_updates_take_the_kernels(monkeypatch, name):
+    param = Parameter(np.ones((4, 3), np.float32))
+    opt = optim.build_optimizer(name, [param], lr=0.1)
+    monkeypatch.setattr(type(opt), "update", lambda *args: pytest.fail("the NumPy reference ran"))
+    param.grad = np.ones((4, 3), np.float32)
+    opt.step()
+    assert param.data[0, 0] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("name,options", OPTIMIZER_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sparse_row_updates_are_the_reference_bit_for_bit(both_paths, name, options, dtype):
     def train():

@@ -19,6 +19,14 @@ OPTIMIZERS = Registry("optimizer", inputs=1)
 sparse_updates = lazy("sparse_updates")
 
 
+def _compiled_dense(param, grad, state):
+    """Whether a dense update may run as a compiled kernel over the flat arrays: NumPy arrays of
+    one dtype, all C-contiguous (so the flat views are views, not copies)."""
+    arrays = (param, grad, *state.values())
+    return (use_compiled(*arrays) and grad.dtype == param.dtype
+            and all(a.flags.c_contiguous for a in arrays))
+
+
 class Optimizer:
     state_names: tuple = ()
 
@@ -51,13 +59,19 @@ class Optimizer:
                 self._dense_step(p.data, grad, state)
 
     def _dense_step(self, param, grad, state):
+        if self.kernel and _compiled_dense(param, grad, state):
+            getattr(sparse_updates, f"{self.kernel}_dense")(param, *state.values(), grad,
+                                                             *self._kernel_constants(param))
+            return
         if self.weight_decay and not self.decoupled_decay:
             grad = grad + param.dtype.type(self.weight_decay) * param
         self.update(param, grad, state)
 
     def _sparse_step(self, param, grad, state):
         values = grad.values.astype(param.dtype, copy=False)
-        if use_compiled(param, values) and self._update_rows(param, grad.rows, values, state):
+        if self.kernel and use_compiled(param, values):
+            getattr(sparse_updates, f"{self.kernel}_rows")(param, *state.values(), grad.rows, values,
+                                                            *self._kernel_constants(param))
             return
         rows = grad.rows
         param_rows = param[rows]
@@ -73,10 +87,14 @@ class Optimizer:
         """Change ``param`` (and ``state``) in place from ``grad``."""
         raise NotImplementedError
 
-    def _update_rows(self, param, rows, values, state):
-        """The same update on the distinct ``rows`` of ``param`` by a compiled kernel, in
-        place; False where this optimizer has none (then rows are gathered and scattered)."""
-        return False
+    # The optimizer's compiled updates in kernels/sparse_updates.py, ``<kernel>_rows`` and
+    # ``<kernel>_dense``, taking (param, *state arrays, [rows,] gradient, *constants); None:
+    # the NumPy reference always runs.
+    kernel = None
+
+    def _kernel_constants(self, param):
+        """The update's constants in the parameter's dtype, in the kernels' order."""
+        raise NotImplementedError
 
     # ---- checkpointing ----------------------------------------------------------------
     def state_dict(self):
@@ -113,10 +131,11 @@ class SGD(Optimizer):
     def update(self, param, grad, state):
         param -= param.dtype.type(self.lr) * grad
 
-    def _update_rows(self, param, rows, values, state):
+    kernel = "sgd"
+
+    def _kernel_constants(self, param):
         dtype = param.dtype.type
-        sparse_updates.sgd_rows(param, rows, values, dtype(self.lr), dtype(self.weight_decay))
-        return True
+        return dtype(self.lr), dtype(self.weight_decay)
 
 
 @OPTIMIZERS.register("momentum")
@@ -156,11 +175,11 @@ class AdaGrad(Optimizer):
         state["sum_squares"] += grad * grad
         param -= param.dtype.type(self.lr) * grad / (xp.sqrt(state["sum_squares"]) + param.dtype.type(self.eps))
 
-    def _update_rows(self, param, rows, values, state):
+    kernel = "adagrad"
+
+    def _kernel_constants(self, param):
         dtype = param.dtype.type
-        sparse_updates.adagrad_rows(param, state["sum_squares"], rows, values, dtype(self.lr), dtype(self.eps),
-                                    dtype(self.weight_decay))
-        return True
+        return dtype(self.lr), dtype(self.eps), dtype(self.weight_decay)
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -209,14 +228,13 @@ class Adam(Optimizer):
         denom += dtype(self.eps)
         param -= dtype(step_size) * m / denom
 
-    def _update_rows(self, param, rows, values, state):
-        if self.decoupled_decay:
-            return False
+    kernel = "adam"
+
+    def _kernel_constants(self, param):
         dtype, t = param.dtype.type, self.step_count
-        sparse_updates.adam_rows(param, state["m"], state["v"], rows, values, dtype(self.beta1), dtype(1 - self.beta1),
-                                 dtype(self.beta2), dtype(1 - self.beta2), dtype(self.lr / (1 - self.beta1**t)),
-                                 dtype(math.sqrt(1 - self.beta2**t)), dtype(self.eps), dtype(self.weight_decay))
-        return True
+        return (dtype(self.beta1), dtype(1 - self.beta1), dtype(self.beta2), dtype(1 - self.beta2),
+                dtype(self.lr / (1 - self.beta1**t)), dtype(math.sqrt(1 - self.beta2**t)), dtype(self.eps),
+                dtype(self.weight_decay))
 
 
 @OPTIMIZERS.register("adamw")
@@ -224,6 +242,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay: p ← p·(1 - lr·λ) before the Adam step."""
 
     decoupled_decay = True
+    kernel = None  # the decay before the step is not in the Adam kernels
 
     def __init__(self, params, lr: float = 0.001, betas: list = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.01):
