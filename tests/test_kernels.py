@@ -185,6 +185,35 @@ def test_dense_updates_are_the_reference_bit_for_bit(both_paths, name, options, 
         np.testing.assert_array_equal(got, expected)
 
 
+def glove_loss(dtype, reduction, vocab=37, dim=7, entries=300, seed=0):
+    rng = np.random.default_rng(seed)
+    tables = [Tensor(rng.standard_normal(shape).astype(dtype) * 0.3, requires_grad=True)
+              for shape in ((vocab, dim), (vocab, dim), (vocab, 1), (vocab, 1))]
+    rows, cols = rng.integers(0, vocab, entries), rng.integers(0, vocab, entries)
+    loss = F.glove(*tables, rows, cols, rng.gamma(0.5, 40.0, entries) + 0.1, reduction=reduction)
+    loss.backward()
+    return [loss] + [t.grad for t in tables]
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_glove_kernel_matches_the_reference(both_paths, dtype, tolerance, reduction):
+    reference, compiled = both_paths(lambda: glove_loss(dtype, reduction))
+    assert compiled[0].dtype == dtype
+    assert compiled[0].item() == pytest.approx(reference[0].item(), rel=tolerance)
+    for got, expected in zip(compiled[1:], reference[1:]):
+        assert got.coalesced and got.values.dtype == dtype
+        np.testing.assert_allclose(got.to_dense(), expected.to_dense(), rtol=tolerance, atol=tolerance)
+
+
+def test_glove_kernel_gives_the_same_bits_for_any_thread_count(threads):
+    first, second = threads(lambda: glove_loss(np.float32, "sum", vocab=400, dim=33, entries=5000))
+    assert first[0].item() == second[0].item()
+    for a, b in zip(first[1:], second[1:]):
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_array_equal(a.values, b.values)
+
+
 @pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
 def test_dense_updates_take_the_kernels(monkeypatch, name):
     param = Parameter(np.ones((4, 3), np.float32))

@@ -13,7 +13,7 @@ from .elementwise import _stable_sigmoid
 
 __all__ = ["sgns", "skipgram_ns", "cbow_ns", "glove"]  # the wrappers; F gathers them
 
-word2vec = lazy("word2vec")
+word2vec, glove_kernels = lazy("word2vec"), lazy("glove")
 
 
 class SGNS(Function):
@@ -193,7 +193,8 @@ class GloVe(Function):
     """GloVe's weighted least squares over co-occurrence entries (Pennington et al. 2014):
     Σ ½·f(X_ij)·(w_i·w̃_j + b_i + b̃_j − log X_ij)², f(x) = min(1, (x/x_max)^α), straight
     from the tables (W, W̃ (V, D); b, b̃ (V, 1)); every table gets :class:`SparseRows`.
-    The ½ is the GloVe code's, so its gradient is f·(…)."""
+    The ½ is the GloVe code's, so its gradient is f·(…).  On NumPy arrays a compiled
+    kernel reads the rows in place and returns the gradients already coalesced."""
 
     def __init__(self, rows, cols, counts, x_max, alpha, reduction):
         xp = get_array_module(counts)
@@ -202,7 +203,16 @@ class GloVe(Function):
         self.weights = xp.minimum(1.0, (counts / x_max) ** alpha).astype(counts.dtype)
 
     def forward(self, W, W_ctx, b, b_ctx):
-        self.shapes = (W.shape, b.shape)
+        self.shapes, dtype = (W.shape, b.shape), W.dtype.type
+        self.compiled = use_compiled(W, W_ctx, b, b_ctx, self.rows, self.cols, self.log_counts)
+        if self.compiled:
+            self.W, self.W_ctx = W, W_ctx
+            self.scaled = np.empty(len(self.rows), W.dtype)
+            inverse = dtype(1 / len(self.rows)) if self.reduction == "mean" else dtype(1)
+            total = glove_kernels.glove_forward(W, W_ctx, b, b_ctx, self.rows, self.cols,
+                                                self.log_counts.astype(W.dtype), self.weights.astype(W.dtype),
+                                                inverse, self.scaled, dtype(0))
+            return np.asarray(total, dtype=W.dtype)
         self.w, self.w_ctx = W[self.rows], W_ctx[self.cols]
         diff = (self.w * self.w_ctx).sum(axis=1) + b[self.rows, 0] + b_ctx[self.cols, 0] - self.log_counts.astype(W.dtype)
         self.scaled = self.weights.astype(W.dtype) * diff  # f·(…): the gradient of each entry's cost
@@ -211,8 +221,15 @@ class GloVe(Function):
         return (self.scaled * diff).sum() * W.dtype.type(0.5)
 
     def backward(self, gy):
-        g = (self.scaled * gy)[:, None]
         (table, bias) = self.shapes
+        if self.compiled:
+            words, values, bias_values, contexts, context_values, context_bias = glove_kernels.glove_backward(
+                self.W, self.W_ctx, self.rows, self.cols, self.scaled, gy.astype(self.W.dtype)[()], threads())
+            return (SparseRows(words, values, table, coalesced=True),
+                    SparseRows(contexts, context_values, table, coalesced=True),
+                    SparseRows(words, bias_values, bias, coalesced=True),
+                    SparseRows(contexts, context_bias, bias, coalesced=True))
+        g = (self.scaled * gy)[:, None]
         return (SparseRows(self.rows, g * self.w_ctx, table), SparseRows(self.cols, g * self.w, table),
                 SparseRows(self.rows, g, bias), SparseRows(self.cols, g, bias))
 
