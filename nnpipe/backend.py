@@ -147,7 +147,7 @@ def segment_sum(sorted_keys, values):
     starts = xp.flatnonzero(first)
     if xp is not np:
         running = xp.cumsum(values.astype(xp.float64), axis=0)
-        summed = running[xp.concatenate([starts[1:], starts[-1:] * 0 + len(sorted_keys)]) - 1]
+        summed = running[xp.append(starts[1:], len(sorted_keys)) - 1]  # each segment's last row
         summed[1:] -= running[starts[1:] - 1]
         return sorted_keys[starts], summed.astype(values.dtype)
     lengths = np.diff(np.append(starts, len(sorted_keys)))

@@ -41,6 +41,23 @@ class Position:
         self.epoch, self.batch_index, self.seed = int(state["epoch"]), int(state["batch_index"]), int(state["seed"])
 
 
+class ItemBatches(Position):
+    """A position in a sequence of ``items`` (corpus tokens, co-occurrence entries) walked
+    ``per_batch`` at a time; len() is the number of batches per epoch."""
+
+    def __init__(self, items, per_batch, seed):
+        super().__init__(seed)
+        self.items, self.per_batch = items, per_batch
+
+    def __len__(self):
+        return -(-self.items // self.per_batch)
+
+    def span(self):
+        """(start, stop) of the current batch's items."""
+        start = self.batch_index * self.per_batch
+        return start, min(start + self.per_batch, self.items)
+
+
 class BatchLoader(Position):
     """Yields (x, y) batches of ``batch_size`` from arrays ``x`` and ``y``: NumPy arrays,
     or arrays already on a GPU (then the epoch's order is uploaded once and batches are

@@ -15,7 +15,8 @@ import numpy as np
 from ..data.cooccurrence import load_cooccurrence
 from ..models import MODELS
 from .registry import TASKS
-from .words import TextBatches, WordTask
+from ..data.loader import ItemBatches
+from .words import WordTask
 
 
 @dataclass
@@ -42,7 +43,7 @@ class CooccurrenceTask(WordTask):
         self.counts = counts
         self.closed_form = "closed_form" in MODELS.get(config.model.name).tags
         per_step = len(counts.counts) if self.closed_form else config.data.batch_size
-        self.loader = TextBatches(len(counts.counts), per_step, config.seed)
+        self.loader = ItemBatches(len(counts.counts), per_step, config.seed)
 
     @staticmethod
     def sample(config):
@@ -52,10 +53,10 @@ class CooccurrenceTask(WordTask):
 
     def batches(self):
         loader, counts = self.loader, self.counts
-        order = None if self.closed_form else np.random.default_rng([loader.seed, loader.epoch]).permutation(loader.tokens)
+        order = None if self.closed_form else np.random.default_rng([loader.seed, loader.epoch]).permutation(loader.items)
         while loader.batch_index < len(loader):
-            start = loader.batch_index * loader.batch_words
-            chosen = slice(start, start + loader.batch_words) if order is None else order[start:start + loader.batch_words]
+            start, stop = loader.span()
+            chosen = slice(start, stop) if order is None else order[start:stop]
             batch = (counts.rows[chosen], counts.cols[chosen], counts.counts[chosen])
             loader.batch_index += 1
             yield tuple(self.xp.asarray(part) for part in batch), len(batch[0])

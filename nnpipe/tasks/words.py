@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..data.files import status
-from ..data.loader import Position
+from ..data.loader import ItemBatches
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
 from ..models import MODELS
@@ -30,18 +30,6 @@ class TextOptions:
     sample: float = 1e-3  # frequent-word subsampling threshold (Mikolov's formula)
     window: int = 5  # maximum window; each centre draws 1..window
     share_negatives: bool = False  # one set of negatives per centre word's window, not per pair
-
-
-class TextBatches(Position):
-    """Position in the corpus (or in any list of items): epoch and batch index, with
-    len() = batches per epoch."""
-
-    def __init__(self, tokens, batch_words, seed):
-        super().__init__(seed)
-        self.tokens, self.batch_words = tokens, batch_words
-
-    def __len__(self):
-        return -(-self.tokens // self.batch_words)
 
 
 def _corpus(data):
@@ -98,7 +86,7 @@ class SkipGramTask(WordTask):
         self.share_negatives = data.share_negatives
         # CBOW predicts each centre from its whole window: one window per centre, always
         self.window_per_centre = "window_per_centre" in MODELS.get(config.model.name).tags
-        self.loader = TextBatches(len(self.corpus.ids), data.batch_size, config.seed)
+        self.loader = ItemBatches(len(self.corpus.ids), data.batch_size, config.seed)
         self._subsampled = (None, None)
 
     @staticmethod
@@ -123,8 +111,7 @@ class SkipGramTask(WordTask):
         kept = self._epoch_stream(loader.epoch)
         kept_ids, kept_sentences = self.corpus.ids[kept], self.sentence_of[kept]
         while loader.batch_index < len(loader):
-            start = loader.batch_index * loader.batch_words
-            stop = min(start + loader.batch_words, loader.tokens)
+            start, stop = loader.span()
             first, last = np.searchsorted(kept, [start, stop])
             rng = np.random.default_rng([loader.seed, loader.epoch, loader.batch_index])
             centers = np.arange(first, last)
