@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .data.cooccurrence import WEIGHTINGS
 from .models import MODELS
 from .nn import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
@@ -179,7 +180,15 @@ RANGES = {
     "alpha": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "betas": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "label_smoothing": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "x_max": (lambda v: v > 0, "must be > 0"),
+    "cds": (lambda v: v >= 0, "must be >= 0"),
+    "shift": (lambda v: v > 0, "must be > 0"),
+    "power_iterations": (lambda v: v >= 0, "must be >= 0"),
+    "initial_accumulator_value": (lambda v: v >= 0, "must be >= 0"),
 }
+
+# options that take one of a few words, in whichever section they appear
+CHOICES = {"reduction": ("sum", "mean"), "weighting": WEIGHTINGS}
 
 
 def _number(value):
@@ -199,6 +208,9 @@ def _check_ranges(config, problems):
 
     for kind in COMPONENTS:
         for key, value in dataclasses.asdict(config[kind]).items():
+            if key in CHOICES:
+                need(value in CHOICES[key], f"{kind}.{key}",
+                     f"must be one of {', '.join(CHOICES[key])}, got {bounded(value)}")
             if key not in RANGES:
                 continue
             in_range, message = RANGES[key]
