@@ -298,3 +298,60 @@ def test_cnn_pools_before_a_monotonic_activation_with_the_same_result():
     (pooled_first * pooled_first).sum().backward()
     np.testing.assert_array_equal(pooled_first.data, pooled_last.data)
     np.testing.assert_array_equal(x.grad, expected)
+
+
+@pytest.mark.parametrize("shape,weight,padding,path", [
+    ((3, 5, 6, 8), (4, 5, 3, 3), 1, "winograd"), ((2, 8, 2, 14), (7, 8, 3, 3), 1, "winograd"),
+    ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows"), ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows"),
+    ((2, 3, 7, 6), (4, 3, 3, 3), 1, "reference"),  # odd output height: pooling drops a row
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_conv_block_kernels_match_the_reference(both_paths, shape, weight, padding, path, dtype):
+    from nnpipe.autograd.conv_block import _fused_path
+
+    rng = np.random.default_rng(0)
+    # small integers: Winograd's transforms are exact on them, so ties (the first maximum
+    # wins) and zeros (the ReLU's kink) fall the same way on both paths
+    x, W = rng.integers(-2, 3, shape).astype(dtype), rng.integers(-1, 2, weight).astype(dtype)
+    b = rng.integers(-6, 1, weight[0]).astype(dtype)  # negative biases: the ReLU cuts some maxima
+    x = np.asfortranarray(x) if shape[0] == 2 else x  # a non-contiguous input too
+    assert _fused_path(x, W, b, (1, 1), (padding, padding)) == path
+
+    def block():
+        tensors = [Tensor(a.copy(order="A"), requires_grad=True) for a in (x, W, b)]
+        y = F.conv2d_relu_pool(*tensors, padding=padding)
+        upstream = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+        (y * Tensor(upstream)).sum().backward()
+        return (y.data, *(t.grad for t in tensors))
+
+    reference, compiled = both_paths(block)
+    np.testing.assert_array_equal(compiled[0], reference[0])
+    assert (reference[0] == 0).mean() > 0.1 and compiled[0].dtype == dtype  # the ReLU cut some
+    for grad, expected in zip(compiled[1:], reference[1:]):
+        np.testing.assert_allclose(grad, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+        assert grad.dtype == dtype
+
+
+def test_cnn_fuses_its_conv_relu_pool_blocks_with_the_same_result():
+    """The CNN's fused blocks give what Conv2d → MaxPool2d → ReLU give with the same weights."""
+    import nnpipe.nn as nn
+    from nnpipe.config import load_config
+    from nnpipe.models import build_model
+
+    model = build_model(load_config("configs/cnn.yaml").model, np.random.default_rng(0), (1, 28, 28), 10)
+    fused = [layer for layer in model if isinstance(layer, nn.ConvReLUPool2d)]
+    assert len(fused) == 2
+    x = np.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(np.float32)
+    for block in fused:
+        plain = nn.Conv2d(block.in_channels, block.out_channels, 3, padding=1)
+        plain.load_state_dict(block.state_dict())
+        tensors = [Tensor(x, requires_grad=True) for _ in range(2)]
+        y_fused = block(tensors[0])
+        y_plain = nn.Sequential(plain, nn.MaxPool2d(2), nn.ReLU())(tensors[1])
+        (y_fused * y_fused).sum().backward()
+        (y_plain * y_plain).sum().backward()
+        np.testing.assert_allclose(y_fused.data, y_plain.data, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(tensors[0].grad, tensors[1].grad, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(block.weight.grad, plain.weight.grad, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(block.bias.grad, plain.bias.grad, rtol=1e-4, atol=1e-3)
+        x = y_fused.data

@@ -38,23 +38,32 @@ def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
     channels, height, width = input_shape
     layers = []
     for out_channels in options.channels:
-        layers.append(nn.Conv2d(channels, out_channels, options.kernel_size, options.stride, options.padding,
-                                rng=rng, init_name=options.init))
+        conv_args = (channels, out_channels, options.kernel_size, options.stride, options.padding)
         height = conv_output_size(height, options.kernel_size, options.stride, options.padding)
         width = conv_output_size(width, options.kernel_size, options.stride, options.padding)
-        if options.batch_norm:
-            layers.append(nn.BatchNorm2d(out_channels))
-        block = [nn.activation(options.activation)]
+        if options.activation == "relu" and options.pool == 2 and not options.batch_norm:
+            # the common block as one op: bias, ReLU and pooling fused into the convolution
+            layers.append(nn.ConvReLUPool2d(*conv_args, rng=rng, init_name=options.init))
+        else:
+            layers += _conv_block(conv_args, options, rng)
         if options.pool > 1:
-            # max pooling commutes with a non-decreasing activation (values and gradients
-            # alike), so such an activation runs after it, on a quarter of the values
-            pool = nn.MaxPool2d(options.pool)
-            block = block + [pool] if options.activation not in MONOTONIC else [pool] + block
             height, width = height // options.pool, width // options.pool
-        layers += block
         if height < 1 or width < 1:
             raise ValueError(f"cnn: {len(options.channels)} conv/pool blocks shrink a {input_shape[1:]} image to nothing")
         channels = out_channels
     head = dense_layers(channels * height * width, options, rng, num_classes)
     return nn.Sequential(*layers, nn.Flatten(), *head)
 
+
+def _conv_block(conv_args, options, rng):
+    """Conv2d → (BatchNorm2d) → activation → (pooling) as separate layers."""
+    layers = [nn.Conv2d(*conv_args, rng=rng, init_name=options.init)]
+    if options.batch_norm:
+        layers.append(nn.BatchNorm2d(conv_args[1]))
+    block = [nn.activation(options.activation)]
+    if options.pool > 1:
+        # max pooling commutes with a non-decreasing activation (values and gradients
+        # alike), so such an activation runs after it, on a quarter of the values
+        pool = nn.MaxPool2d(options.pool)
+        block = block + [pool] if options.activation not in MONOTONIC else [pool] + block
+    return layers + block

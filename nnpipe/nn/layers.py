@@ -56,6 +56,19 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}")
 
 
+class ConvReLUPool2d(Conv2d):
+    """Conv2d → ReLU → MaxPool2d(2) as one op (``F.conv2d_relu_pool``): the same values and
+    gradients in fewer passes over memory, the weights of a :class:`Conv2d`."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None,
+                 init_name="kaiming_uniform", dtype=DEFAULT_DTYPE):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, rng=rng, init_name=init_name,
+                         dtype=dtype)
+
+    def forward(self, x):
+        return F.conv2d_relu_pool(x, self.weight, self.bias, self.stride, self.padding)
+
+
 class _Pool2d(Module):
     pool = None  # the pooling function, set by each subclass
 
