@@ -13,6 +13,7 @@ THREADS = int(os.environ.get("NNPIPE_BENCH_THREADS", os.cpu_count() or 1))
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, str(THREADS))
 
+import nnpipe  # noqa: E402,F401  (before NumPy, as in `nnpipe train`: it sets OpenBLAS's idle-spin time)
 import numpy as np  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -105,7 +106,9 @@ def peak_child(runners_factory):
 
 def header(threads):
     """The first line of every section: the machine and the thread pinning."""
-    return f"Machine: {machine_facts()}. Threads: {threads}."
+    spin = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    return (f"Machine: {machine_facts()}. Threads: {threads}; OpenBLAS idle threads spin 2^{spin} cycles "
+            "(OPENBLAS_THREAD_TIMEOUT, nnpipe's default).")
 
 
 def time_and_memory(script, runners, repeats):

@@ -355,3 +355,40 @@ def test_cnn_fuses_its_conv_relu_pool_blocks_with_the_same_result():
         np.testing.assert_allclose(block.weight.grad, plain.weight.grad, rtol=1e-3, atol=1e-3)
         np.testing.assert_allclose(block.bias.grad, plain.bias.grad, rtol=1e-4, atol=1e-3)
         x = y_fused.data
+
+
+def test_fused_conv_block_gives_the_same_bits_for_any_thread_count(threads, both_paths):
+    """Batches longer than a chunk are cut the same way at any thread count, and the chunks'
+    weight gradients summed in order; the result matches the reference too."""
+    from nnpipe.autograd.conv_block import CHUNK
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2 * CHUNK + 3, 4, 4, 6)).astype(np.float32)
+    W, b = rng.standard_normal((5, 4, 3, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+
+    def block():
+        tensors = [Tensor(a, requires_grad=True) for a in (x, W, b)]
+        y = F.conv2d_relu_pool(*tensors, padding=1)
+        (y * y).sum().backward()
+        return (y.data, *(t.grad for t in tensors))
+
+    one, two = threads(block)
+    for a, b_ in zip(one, two):
+        np.testing.assert_array_equal(a, b_)
+    reference, compiled = both_paths(block)
+    for got, expected in zip(compiled, reference):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_importing_nnpipe_first_shortens_openblas_idle_spin():
+    """OpenBLAS's idle threads must not spin for 0.1 s beside the kernel threads; a value the
+    user set is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import nnpipe, os; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "20"
+    env["OPENBLAS_THREAD_TIMEOUT"] = "8"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "8"

@@ -9,10 +9,12 @@ convolution's output, and backward starting from one gradient per window.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..backend import get_array_module
-from ..kernels import lazy, use_compiled
+from ..kernels import lazy, map_chunks, use_compiled
 from .conv import Conv2d, MaxPool2d, _pair, _RowLayout
 from .core import Function
 
@@ -25,26 +27,46 @@ WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 WINOGRAD_MIN_CHANNELS = 4  # below this the 16 GEMMs are outer products: im2col is as fast
 
 
+CHUNK = 64  # images per chunk of the compiled paths, whatever the thread count
+
+
 class Conv2dReluPool(Function):
-    """conv2d (stride 1 or not, any padding) → + bias → ReLU → 2×2 max pooling, stride 2."""
+    """conv2d (stride 1 or not, any padding) → + bias → ReLU → 2×2 max pooling, stride 2.
+
+    The compiled paths cut the batch into chunks of :data:`CHUNK` images, run on the
+    kernel threads (``kernels.map_chunks``), and sum the chunks' weight gradients in chunk
+    order, so a result does not depend on the number of threads."""
 
     def __init__(self, stride, padding):
         self.stride, self.padding = _pair(stride), _pair(padding)
 
     def forward(self, x, W, b):
-        self.path = _fused_path(x, W, b, self.stride, self.padding)
-        if self.path == "winograd":
-            return self._winograd_forward(x, W, b)
-        if self.path == "rows":
-            return self._rows_forward(x, W, b)
-        return self._reference_forward(x, W, b)
+        path = _fused_path(x, W, b, self.stride, self.padding)
+        if path == "reference":
+            self.block = None
+            return self._reference_forward(x, W, b)
+        n, o = x.shape[0], W.shape[0]
+        self.block = (_WinogradBlock if path == "winograd" else _RowsBlock)(x.shape, W, b, self.padding)
+        self.chunks = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
+        y = np.empty((n, o, *self.block.pooled_shape), x.dtype)
+        self.winner = np.empty(y.shape, np.int8)
+        self.saved = map_chunks(lambda s: self.block.forward(x[s], y[s], self.winner[s]), self.chunks)
+        self.x_shape = x.shape
+        return y
 
     def backward(self, gy):
-        if self.path == "winograd":
-            return self._winograd_backward(gy)
-        if self.path == "rows":
-            return self._rows_backward(gy)
-        return self._reference_backward(gy)
+        if self.block is None:
+            return self._reference_backward(gy)
+        need_x, need_W = self.needs_input_grad[:2]
+        gx = np.empty(self.x_shape, gy.dtype) if need_x else None
+
+        def chunk_grads(s, saved):
+            return self.block.backward(saved, gy[s], self.winner[s], None if gx is None else gx[s], need_W)
+
+        parts = map_chunks(lambda pair: chunk_grads(*pair), list(zip(self.chunks, self.saved)))
+        gb = functools.reduce(np.add, [part[1] for part in parts])
+        gW = self.block.weight_grad(functools.reduce(np.add, [part[0] for part in parts])) if need_W else None
+        return gx, gW, gb.astype(gy.dtype)
 
     # the reference: the three ops, composed
     def _reference_forward(self, x, W, b):
@@ -58,52 +80,62 @@ class Conv2dReluPool(Function):
         self.conv.needs_input_grad = self.needs_input_grad
         return self.conv.backward(self.pool.backward(gy * self.alive))
 
-    # Winograd F(2×2, 3×3): 16 GEMMs (O×C) @ (C×tiles) between the kernels' transforms
-    def _winograd_forward(self, x, W, b):
+
+class _WinogradBlock:
+    """Winograd F(2×2, 3×3): 16 GEMMs (O×C) @ (C×tiles) between the kernels' transforms."""
+
+    def __init__(self, x_shape, W, b, padding):
+        self.U, self.b = _winograd_weights(W), b  # U: (16, O, C)
+        self.pooled_shape = (x_shape[2] // 2, x_shape[3] // 2)
+
+    def forward(self, x, y, winner):
         n, c, h, w = x.shape
-        self.x_shape, self.U = x.shape, _winograd_weights(W)  # (16, O, C)
-        self.V = np.empty((16, c, n * (h // 2) * (w // 2)), x.dtype)
-        conv_pool.winograd_input(x, self.V)
-        m = self.U @ self.V  # (16, O, tiles)
-        y = np.empty((n, W.shape[0], h // 2, w // 2), x.dtype)
-        self.winner = np.empty(y.shape, np.int8)
-        conv_pool.winograd_output_pool(m, b, y, self.winner)
-        return y
+        V = np.empty((16, c, n * (h // 2) * (w // 2)), x.dtype)
+        conv_pool.winograd_input(x, V)
+        conv_pool.winograd_output_pool(self.U @ V, self.b, y, winner)  # U @ V: (16, O, tiles)
+        return V
 
-    def _winograd_backward(self, gy):
-        n, o = gy.shape[:2]
-        dm = np.empty((16, self.V.shape[2], o), gy.dtype)  # (16, tiles, O)
-        gb = np.zeros(o)
-        conv_pool.winograd_tile_grad(gy, self.winner, conv_pool.TILE_GRAD.astype(gy.dtype), dm, gb)
-        need_x, need_W = self.needs_input_grad[:2]
-        gW = _winograd_weight_grad(self.V @ dm) if need_W else None  # (16, C, O)
-        gx = None
-        if need_x:
-            gx = np.empty(self.x_shape, gy.dtype)
-            conv_pool.winograd_input_grad(dm @ self.U, gx)  # (16, tiles, C)
-        return gx, gW, gb.astype(gy.dtype)
+    def backward(self, V, gy, winner, gx, need_W):
+        dm = np.empty((16, V.shape[2], gy.shape[1]), gy.dtype)  # (16, tiles, O)
+        gb = np.zeros(gy.shape[1])
+        conv_pool.winograd_tile_grad(gy, winner, conv_pool.TILE_GRAD.astype(gy.dtype), dm, gb)
+        if gx is not None:
+            conv_pool.winograd_input_grad(dm @ self.U, gx)  # dm @ U: (16, tiles, C)
+        return (V @ dm if need_W else None), gb  # V @ dm: dU as (16, C, O)
 
-    # im2col on whole padded rows, the bias, ReLU and pooling fused after the GEMM
-    def _rows_forward(self, x, W, b):
-        self.rows, self.W = _RowLayout(x.shape, W.shape[2:], self.padding), W
-        self.col = self.rows.im2col(x)
-        o, rows = W.shape[0], self.rows
-        y = (W.reshape(o, -1) @ self.col).reshape(o, rows.n, rows.oh, rows.wp)
-        out = np.empty((rows.n, o, rows.oh // 2, rows.ow // 2), x.dtype)
-        self.winner = np.empty(out.shape, np.int8)
-        conv_pool.rows_pool(y, b, out, self.winner)
-        return out
+    def weight_grad(self, du_t):
+        """Gᵀ dU G from dU laid out (16, C, O), as (O, C, 3, 3)."""
+        g = WINOGRAD_G.astype(du_t.dtype)
+        du = du_t.reshape(4, 4, *du_t.shape[1:])
+        return np.ascontiguousarray(np.einsum("ai,abco,bj->ocij", g, du, g, optimize=True))
 
-    def _rows_backward(self, gy):
-        o, rows = gy.shape[1], self.rows
-        wide = np.empty((o, rows.n, rows.oh, rows.wp), gy.dtype)
-        gb = np.zeros(o)
-        conv_pool.rows_unpool(gy, self.winner, wide, gb)
-        wide = wide.reshape(o, -1)
-        need_x, need_W = self.needs_input_grad[:2]
-        gW = (self.col @ wide.T).T.reshape(self.W.shape) if need_W else None  # the fast orientation (conv.py)
-        gx = rows.col2im(self.W.reshape(o, -1).T @ wide) if need_x else None
-        return gx, gW, gb.astype(gy.dtype)
+
+class _RowsBlock:
+    """im2col on whole padded rows, the bias, ReLU and pooling fused after the GEMM."""
+
+    def __init__(self, x_shape, W, b, padding):
+        self.W, self.W2, self.b, self.padding = W, W.reshape(W.shape[0], -1), b, padding
+        rows = _RowLayout(x_shape, W.shape[2:], padding)
+        self.pooled_shape = (rows.oh // 2, rows.ow // 2)
+
+    def forward(self, x, y, winner):
+        rows = _RowLayout(x.shape, self.W.shape[2:], self.padding)
+        col = rows.im2col(x)
+        conv_pool.rows_pool((self.W2 @ col).reshape(-1, rows.n, rows.oh, rows.wp), self.b, y, winner)
+        return rows, col
+
+    def backward(self, saved, gy, winner, gx, need_W):
+        rows, col = saved
+        wide = np.empty((gy.shape[1], rows.n, rows.oh, rows.wp), gy.dtype)
+        gb = np.zeros(gy.shape[1])
+        conv_pool.rows_unpool(gy, winner, wide, gb)
+        wide = wide.reshape(gy.shape[1], -1)
+        if gx is not None:
+            gx[...] = rows.col2im(self.W2.T @ wide)
+        return ((col @ wide.T).T if need_W else None), gb  # the fast orientation (conv.py)
+
+    def weight_grad(self, gw):
+        return gw.reshape(self.W.shape)
 
 
 def _fused_path(x, W, b, stride, padding):
@@ -125,13 +157,6 @@ def _winograd_weights(W):
     g = WINOGRAD_G.astype(W.dtype)
     u = np.einsum("ai,ocij,bj->aboc", g, W, g, optimize=True)
     return np.ascontiguousarray(u.reshape(16, *W.shape[:2]))
-
-
-def _winograd_weight_grad(du_t):
-    """The weight gradient Gᵀ dU G from dU laid out (16, C, O), as (O, C, 3, 3)."""
-    g = WINOGRAD_G.astype(du_t.dtype)
-    du = du_t.reshape(4, 4, *du_t.shape[1:])
-    return np.ascontiguousarray(np.einsum("ai,abco,bj->ocij", g, du, g, optimize=True))
 
 
 def conv2d_relu_pool(x, W, b, stride=1, padding=0):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -41,6 +43,35 @@ def mode():
 def threads() -> int:
     """How many threads a parallel kernel may use (Numba's setting; NUMBA_NUM_THREADS)."""
     return numba.get_num_threads()
+
+
+_executors = {}
+_blas = None
+
+
+def map_chunks(function, chunks):
+    """``[function(chunk) for chunk in chunks]``, run on :func:`threads` Python threads with
+    one BLAS thread each while they last (the kernels release the GIL, and so do NumPy's
+    GEMMs): the in-process form of one process per core, which beat one process whose
+    BLAS calls use both cores.  Callers cut the work into the same chunks whatever the
+    thread count, so the results do not depend on it."""
+    workers = min(threads(), len(chunks))
+    if workers <= 1:
+        return [function(chunk) for chunk in chunks]
+    if workers not in _executors:
+        _executors[workers] = ThreadPoolExecutor(workers, thread_name_prefix="nnpipe-kernel")
+    with _one_blas_thread():
+        return list(_executors[workers].map(function, chunks))
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread per call (threadpoolctl; the libraries are found once)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas.limit(limits=1) if _blas.lib_controllers else nullcontext()
 
 
 def use_compiled(*arrays) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import jit
+from . import jit, jit_math
 
 DEAD = 4  # winner code of an output the ReLU set to zero: no gradient flows back
 
@@ -182,23 +182,24 @@ def rows_pool(y, bias, out, winner):
                     winner[image, channel, i, j] = won
 
 
-@jit
+@jit_math
 def rows_unpool(gy, winner, wide, gb):
     """The pooled gradient ``gy`` (N, O, PH, PW) routed to each winner in the row-layout
-    gradient ``wide`` (O, N, OH, Wp), zero elsewhere (junk columns included); the bias
-    gradient summed into ``gb``."""
+    gradient ``wide`` (O, N, 2·PH, Wp), zero elsewhere (junk columns included); the bias
+    gradient added to ``gb``."""
     n, o, ph, pw = gy.shape
     zero = gy.dtype.type(0)
-    wide[:] = 0
     for channel in range(o):
+        total = 0.0
         for image in range(n):
+            target = wide[channel, image]
+            target[:] = 0
             for i in range(ph):
-                top, bottom = wide[channel, image, 2 * i], wide[channel, image, 2 * i + 1]
+                g_row, won_row = gy[image, channel, i], winner[image, channel, i]
                 for j in range(pw):
-                    won = winner[image, channel, i, j]
-                    g = gy[image, channel, i, j] if won != DEAD else zero
-                    gb[channel] += g
-                    top[2 * j] = g if won == 0 else zero
-                    top[2 * j + 1] = g if won == 1 else zero
-                    bottom[2 * j] = g if won == 2 else zero
-                    bottom[2 * j + 1] = g if won == 3 else zero
+                    won = won_row[j]
+                    g = g_row[j] if won != DEAD else zero
+                    total += g
+                    # one store, no branch: DEAD (4) writes its zero onto the window's first entry
+                    target[2 * i + ((won >> 1) & 1), 2 * j + (won & 1)] = g
+        gb[channel] += total
