@@ -283,7 +283,8 @@ def test_summary_prints_layer_table(tmp_path):
     config = write_config(tmp_path, model={"name": "cnn", "channels": [4, 8], "hidden": [16], "dropout": 0.0})
     result = invoke("summary", config)
     assert result.exit_code == 0, result.output
-    assert "(4, 28, 28)" in result.output and "(8, 7, 7)" in result.output
+    # each conv → ReLU → pool block is one fused layer with the pooled output shape
+    assert "ConvReLUPool2d  (4, 14, 14)" in result.output and "ConvReLUPool2d  (8, 7, 7)" in result.output
     assert "total parameters 6,794" in result.output  # 40 + 296 + (392·16 + 16) + 170
 
 
