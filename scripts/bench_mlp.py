@@ -10,10 +10,10 @@ from benchlib import header, peak_child, pin_threads, ratio_table, time_and_memo
 import numpy as np
 
 import nnpipe.autograd.functions as F
-import nnpipe.nn as nn
 import nnpipe.optim as optim
 from nnpipe.autograd import Tensor
 from nnpipe.data import BatchLoader, load_image_data
+from nnpipe.models import build_model
 
 BATCH, HIDDEN, LR = 128, 256, 0.1
 
@@ -25,7 +25,8 @@ def epoch_runners():
     order = BatchLoader(x_all, y_all, BATCH, seed=0).order(0)
     batches = [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
     rng = np.random.default_rng(0)
-    model = nn.Sequential(nn.Linear(784, HIDDEN, rng=rng), nn.ReLU(), nn.Linear(HIDDEN, 10, rng=rng))
+    # the registry's MLP, as configs/mlp.yaml builds it (Linear → ReLU fused), with one hidden layer
+    model = build_model({"name": "mlp", "hidden": [HIDDEN]}, rng, (784,), 10)
     start = [p.data.copy() for p in model.parameters()]
     opt = optim.SGD(model.parameters(), lr=LR)
 

@@ -128,6 +128,8 @@ CASES = [
     OpCase("concat", lambda a, b: F.concat([a, b], axis=1), lambda a, b: _torch().cat([a, b], 1), [(2, 3), (2, 2)]),
     OpCase("stack", lambda a, b: F.stack([a, b], axis=1), lambda a, b: _torch().stack([a, b], 1), [(2, 3), (2, 3)]),
     OpCase("linear", F.linear, lambda x, W, b: x @ W + b, [(5, 4), (4, 3), (3,)]),
+    OpCase("linear_relu", F.linear_relu, lambda x, W, b: (x @ W + b).relu(), [(5, 4), (4, 3), (3,)]),
+    OpCase("linear_relu_no_bias_3d", F.linear_relu, lambda x, W: (x @ W).relu(), [(2, 5, 4), (4, 3)]),
     OpCase("linear_no_bias_3d", F.linear, lambda x, W: x @ W, [(2, 5, 4), (4, 3)]),
     OpCase("embedding", lambda W: F.embedding(W, EMB_INDEX), lambda W: _tF().embedding(_t(EMB_INDEX), W), [(5, 3)]),
     OpCase("batch_norm_2d", lambda x, g, b: F.batch_norm(x, g, b)[0],

@@ -9,7 +9,7 @@ here is imported, so a config can then say ``loss: {name: <name>, <option>: ...}
 from . import init
 from .layers import (
     ACTIVATIONS, GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvReLUPool2d, Dropout, Embedding, Flatten,
-    LeakyReLU, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh, activation, dropout_streams,
+    LeakyReLU, Linear, LinearReLU, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh, activation, dropout_streams,
 )
 from .losses import LOSSES, build_loss
 from .module import Module, Parameter, StateDictError
@@ -17,7 +17,7 @@ from ..registry import import_submodules
 
 __all__ = [
     "ACTIVATIONS", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvReLUPool2d", "Dropout", "Embedding",
-    "Flatten", "GELU", "LOSSES", "LeakyReLU", "Linear", "MaxPool2d", "Module", "Parameter", "ReLU",
+    "Flatten", "GELU", "LOSSES", "LeakyReLU", "Linear", "LinearReLU", "MaxPool2d", "Module", "Parameter", "ReLU",
     "Sequential", "Sigmoid", "StateDictError", "Tanh", "activation", "build_loss", "dropout_streams", "init",
 ]
 

@@ -34,6 +34,13 @@ class Linear(Module):
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
 
 
+class LinearReLU(Linear):
+    """Linear → ReLU as one op (``F.linear_relu``), the weights of a :class:`Linear`."""
+
+    def forward(self, x):
+        return F.linear_relu(x, self.weight, self.bias)
+
+
 class Conv2d(Module):
     """Cross-correlation with weights (out, in, k, k); He-uniform init by default."""
 
@@ -95,7 +102,7 @@ class Flatten(Module):
     """(N, ...) -> (N, prod(...))."""
 
     def forward(self, x):
-        return x.reshape(x.shape[0], -1)
+        return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
 
 
 class Dropout(Module):

@@ -5,20 +5,29 @@ from ...backend import get_array_module
 from ..core import Function, Tensor
 from ..sparse import SparseRows
 
-__all__ = ["linear", "embedding", "batch_norm"]  # the wrappers; F gathers them
+__all__ = ["linear", "linear_relu", "embedding", "batch_norm"]  # the wrappers; F gathers them
 
 
 class Linear(Function):
-    """y = x @ W + b with W of shape (in, out)."""
+    """y = x @ W + b with W of shape (in, out); with ``relu`` then max(y, 0) in place (one
+    op for Linear → ReLU: no second output array, and backward masks the gradient once)."""
+
+    def __init__(self, relu=False):
+        self.relu = relu
 
     def forward(self, x, W, b=None):
         self.x, self.W = x, W
         y = x @ W
         if b is not None:
             y += b
+        if self.relu:
+            get_array_module(y).maximum(y, 0, out=y)
+            self.y = y
         return y
 
     def backward(self, gy):
+        if self.relu:  # the gradient at exactly 0 is 0 (as in PyTorch)
+            gy = gy * (self.y > 0)
         need_x, need_W = self.needs_input_grad[:2]
         x2 = self.x.reshape(-1, self.x.shape[-1])
         gy2 = gy.reshape(-1, gy.shape[-1])
@@ -30,6 +39,11 @@ class Linear(Function):
 
 def linear(x, W, b=None):
     return Linear()(x, W) if b is None else Linear()(x, W, b)
+
+
+def linear_relu(x, W, b=None):
+    """``relu(linear(x, W, b))`` as one op."""
+    return Linear(relu=True)(x, W) if b is None else Linear(relu=True)(x, W, b)
 
 
 class Embedding(Function):
