@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import header, kernel_threads, write_section
+from benchlib import compile_seconds, header, kernel_threads, write_section
 
 STEPS, ROUNDS = 10, 3
 CONTENDERS = ("PyTorch CPU", "nnpipe", "nnpipe reference")
@@ -86,8 +86,18 @@ def child(name, threads):
     print(json.dumps({"ms": statistics.median(times), "peak_mb": peak}))
 
 
+# one training step of the configs/cnn.yaml network on a small batch: every kernel the step calls
+COMPILE_CODE = ("import numpy as np; from nnpipe.config import load_config; from nnpipe.models import build_model;"
+                "from nnpipe.nn import build_loss; import nnpipe.optim as optim; from nnpipe.autograd import Tensor;"
+                "model = build_model(load_config('configs/cnn.yaml').model, np.random.default_rng(0), (1, 28, 28), 10);"
+                "opt = optim.Adam(model.parameters(), lr=1e-3);"
+                "build_loss('cross_entropy')(model(Tensor(np.ones((2, 1, 28, 28), np.float32))), np.zeros(2, int))"
+                ".backward(); opt.step()")
+
+
 def main():
     started = time.time()
+    cold, warm = compile_seconds(COMPILE_CODE)
     results = {(name, threads): [] for threads in (1, 2) for name in CONTENDERS}
     memory = {}
     for _ in range(ROUNDS):
@@ -100,7 +110,9 @@ def main():
             memory[name] = report["peak_mb"]
     lines = [
         header("1 or 2 for everything in each row (BLAS, torch, Numba), each contender in its own process") +
-        f" Kernels: {kernel_threads().split(' ', 1)[1]} in the parent; a row's count in each child.",
+        f" Kernels: {kernel_threads().split(' ', 1)[1]} in the parent; a row's count in each child. A fresh "
+        f"process's first step compiles the step's kernels in {cold:.1f} s (all of it: imports, model, one step), "
+        f"or loads them from Numba's cache in {warm:.1f} s.",
         "",
         f"Training steps (forward, loss, backward, Adam) of the configs/cnn.yaml network on MNIST batches of 128, "
         f"median ms per step over {ROUNDS} alternating rounds of 5 × {STEPS} steps. Target: ≤ 1.0× PyTorch CPU at "

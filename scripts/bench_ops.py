@@ -1,5 +1,5 @@
 """Forward + backward of single ops against PyTorch CPU, to locate the gaps: matmul,
-conv2d, max_pool2d, embedding lookup, the skip-gram loss, softmax cross-entropy
+conv2d, the fused conv2d+ReLU+max_pool2d block, max_pool2d, embedding lookup, the skip-gram loss, softmax cross-entropy
 (float32); nnpipe with its compiled kernels and with its reference path beside them."""
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def cases():
     w, tw = pair((32, 1, 3, 3))
     x2, tx2 = pair((128, 32, 14, 14))
     w2, tw2 = pair((64, 32, 3, 3))
+    b1, tb1 = pair((32,))
+    b2, tb2 = pair((64,))
     p, tp = pair((128, 32, 28, 28))
     table, ttable = pair((30000, 100))
     ids = rng.integers(0, 30000, (4096, 6))
@@ -60,6 +62,12 @@ def cases():
                                                lambda: tF.conv2d(tx, tw, padding=1).sum()),
         "conv2d 128×32×14×14, 64 3×3, pad 1": ((x2, w2), lambda: F.conv2d(x2, w2, padding=1).sum(),
                                                 lambda: tF.conv2d(tx2, tw2, padding=1).sum()),
+        "conv2d+ReLU+max_pool2d 128×1×28×28 → 32 (fused block)": (
+            (x, w, b1), lambda: F.conv2d_relu_pool(x, w, b1, padding=1).sum(),
+            lambda: tF.max_pool2d(tF.relu(tF.conv2d(tx, tw, tb1, padding=1)), 2).sum()),
+        "conv2d+ReLU+max_pool2d 128×32×14×14 → 64 (fused block, Winograd)": (
+            (x2, w2, b2), lambda: F.conv2d_relu_pool(x2, w2, b2, padding=1).sum(),
+            lambda: tF.max_pool2d(tF.relu(tF.conv2d(tx2, tw2, tb2, padding=1)), 2).sum()),
         "max_pool2d 2×2 on 128×32×28×28": ((p,), lambda: F.max_pool2d(p, 2).sum(), lambda: tF.max_pool2d(tp, 2).sum()),
         "embedding 4096×6 rows of 30000×100": ((table,), lambda: F.embedding(table, ids).sum(),
                                                lambda: tF.embedding(tids, ttable, sparse=True).sum()),
