@@ -25,8 +25,6 @@ __all__ = ["conv2d_relu_pool"]
 # Winograd F(2, 3): the weight transform G (4×3); Bᵀ and Aᵀ live in the kernels
 WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 WINOGRAD_MIN_CHANNELS = 4  # below this the 16 GEMMs are outer products: im2col is as fast
-
-
 CHUNK = 64  # images per chunk of the compiled paths, whatever the thread count
 
 
