@@ -1,4 +1,4 @@
-"""Tensor, Function and the iterative reverse-mode walk over the graph.
+"""Tensor and Function: the graph (the reverse-mode walk over it is in ``backward.py``).
 
 A :class:`Function` computes on raw arrays (``forward``) and returns the gradient of each
 input from the gradients of its outputs (``backward``).  Calling a function links its
@@ -8,15 +8,13 @@ last output frees the whole graph by reference counting.
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import weakref
 
 import numpy as np
 
 from .. import backend
 from ..backend import DEFAULT_DTYPE, get_array_module
-from .sparse import SparseRows
+from .backward import backpropagate, sum_to_shape  # noqa: F401  (sum_to_shape: ops import it from here)
 
 _grad_enabled = True
 
@@ -123,55 +121,7 @@ class Tensor:
         The walk is iterative (a heap ordered by generation), so graphs of any depth work.
         Unless ``retain_graph`` is set, each function drops what it saved once used.
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad")
-        xp = get_array_module(self.data)
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() needs a grad argument for a non-scalar tensor of shape {self.shape}"
-                )
-            grad = xp.ones_like(self.data)
-        grad = grad.data if isinstance(grad, Tensor) else grad
-        if self.creator is None:
-            self.grad = _accumulate(self.grad, grad)
-            return
-        pending = {self: grad}
-        handed_out = set()  # ids of arrays already stored as some leaf's .grad
-        counter = itertools.count()
-        heap = [(-self.creator.generation, next(counter), self.creator)]
-        queued = {id(self.creator)}
-        while heap:
-            _, _, function = heapq.heappop(heap)
-            if function.inputs is None:
-                raise RuntimeError(
-                    "the graph was already freed by an earlier backward(); "
-                    "pass retain_graph=True to backward twice"
-                )
-            grad_outputs = []
-            for ref in function.outputs:
-                output = ref()
-                grad_output = None if output is None else pending.pop(output, None)
-                if grad_output is not None and output.retains_grad:
-                    output.grad = grad_output
-                grad_outputs.append(grad_output)
-            grad_inputs = function.backward(*grad_outputs)
-            if not isinstance(grad_inputs, tuple):
-                grad_inputs = (grad_inputs,)
-            for tensor, grad_input in zip(function.inputs, grad_inputs):
-                if grad_input is None or not tensor.requires_grad:
-                    continue
-                if grad_input.shape != tensor.shape:
-                    grad_input = sum_to_shape(grad_input, tensor.shape)
-                if tensor.creator is None:
-                    tensor.grad = _accumulate(tensor.grad, _owned(grad_input, handed_out))
-                    continue
-                pending[tensor] = _accumulate(pending.get(tensor), grad_input)
-                if id(tensor.creator) not in queued:
-                    queued.add(id(tensor.creator))
-                    heapq.heappush(heap, (-tensor.creator.generation, next(counter), tensor.creator))
-            if not retain_graph:
-                function.release()
+        backpropagate(self, grad.data if isinstance(grad, Tensor) else grad, retain_graph)
 
     # ---- operators (the ops live in ops/; imported at the bottom of this file) ---------
     def __add__(self, other):
@@ -244,43 +194,6 @@ class Tensor:
 
     def log(self):
         return log(self)
-
-
-def _owned(grad, handed_out):
-    """``grad`` itself if no other leaf holds it and it owns its memory, else a copy.
-
-    Backward rules may hand the same array (or a read-only broadcast view) to several
-    inputs; a leaf's ``.grad`` must be its own, since optimizers and clipping edit it.
-    """
-    if isinstance(grad, SparseRows):
-        return grad
-    if isinstance(grad, np.generic):  # NumPy turns 0-d results into scalars
-        return np.asarray(grad)
-    flags = grad.flags
-    if id(grad) in handed_out or not flags.owndata or not getattr(flags, "writeable", True):
-        grad = grad.copy()
-    handed_out.add(id(grad))
-    return grad
-
-
-def _accumulate(current, new):
-    if current is None:
-        return new
-    if isinstance(new, SparseRows):
-        return new + current
-    return current + new  # a SparseRows ``current`` adds itself into the dense ``new``
-
-
-def sum_to_shape(array, shape):
-    """Sum ``array`` down to ``shape``: the one place broadcast gradients are reduced."""
-    if isinstance(array, SparseRows) or array.shape == shape:
-        return array
-    lead = array.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, size in enumerate(shape) if size == 1 and array.shape[lead + i] != 1
-    )
-    summed = array.sum(axis=axes, keepdims=True) if axes else array
-    return summed.reshape(shape) if lead or summed.shape != shape else summed
 
 
 def as_tensor(value, like=None) -> Tensor:
