@@ -392,3 +392,32 @@ def test_importing_nnpipe_first_shortens_openblas_idle_spin():
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "20"
     env["OPENBLAS_THREAD_TIMEOUT"] = "8"
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "8"
+
+
+def test_processes_on_one_machine_share_its_cores(monkeypatch):
+    """MPI ranks on one node each get cores / ranks threads (kernels and BLAS), unless the
+    user set the counts."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before_kernels, before_blas = numba.get_num_threads(), blas_threads()
+    for variable in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    pool = numba.config.NUMBA_NUM_THREADS  # the most threads Numba can use here
+    monkeypatch.setattr("os.cpu_count", lambda: 2 * pool)
+    try:
+        assert kernels.share_cores(2) == pool
+        assert numba.get_num_threads() == pool and set(blas_threads()) == {pool}
+        assert kernels.share_cores(4 * pool) == 1  # more ranks than cores: one thread each
+        assert numba.get_num_threads() == 1 and set(blas_threads()) == {1}
+        numba.set_num_threads(before_kernels)
+        monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        threadpool_limits(before_blas[0], user_api="blas")
+        kernels.share_cores(4)  # the user's settings win
+        assert numba.get_num_threads() == before_kernels and set(blas_threads()) == {before_blas[0]}
+    finally:
+        numba.set_num_threads(before_kernels)
+        threadpool_limits(before_blas[0], user_api="blas")

@@ -64,6 +64,21 @@ def map_chunks(function, chunks):
         return list(_executors[workers].map(function, chunks))
 
 
+def share_cores(processes):
+    """Give each of ``processes`` processes on this machine its share of the cores, for the
+    kernels' threads and for BLAS, unless the user set those counts (NUMBA_NUM_THREADS,
+    OPENBLAS_NUM_THREADS, OMP_NUM_THREADS); MPI ranks on one node call it, so that they do
+    not each start a thread per core.  Returns the threads per process."""
+    share = max(1, (os.cpu_count() or 1) // max(1, processes))
+    if numba is not None and "NUMBA_NUM_THREADS" not in os.environ:
+        numba.set_num_threads(min(share, numba.config.NUMBA_NUM_THREADS))
+    if not {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"} & set(os.environ):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(share, user_api="blas")
+    return share
+
+
 def _one_blas_thread():
     """Limit BLAS to one thread per call (threadpoolctl; the libraries are found once)."""
     global _blas

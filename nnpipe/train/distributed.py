@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..autograd import SparseRows
 from ..backend import get_array_module, to_numpy
 
@@ -56,7 +57,9 @@ class MPIComm(SingleProcess):
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.is_main = self.rank == 0
         # ranks that share a node's memory share its GPUs: each takes the one of its local rank
-        self.local_rank = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        self.local_rank = node.Get_rank()
+        kernels.share_cores(node.Get_size())  # and its cores: no rank starts a thread per core
 
     def shard(self, count):
         """This rank's contiguous part of a global batch of ``count`` items (split evenly,
