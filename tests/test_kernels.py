@@ -421,3 +421,27 @@ def test_processes_on_one_machine_share_its_cores(monkeypatch):
     finally:
         numba.set_num_threads(before_kernels)
         threadpool_limits(before_blas[0], user_api="blas")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_prefetch_is_only_a_hint(dtype, index_dtype):
+    """Prefetching rows (any index type, rows longer and shorter than a cache line) compiles
+    and changes nothing."""
+    from nnpipe.kernels import jit
+    from nnpipe.kernels.prefetch import prefetch_row
+
+    @jit(cache=False)
+    def touch(table, rows):
+        total = 0.0
+        for r in rows:
+            prefetch_row(table, r)
+            total += table[r, 0]
+        return total
+
+    for width in (3, 100):
+        table = np.arange(7 * width, dtype=dtype).reshape(7, width)
+        before = table.copy()
+        rows = np.array([6, 0, 3], index_dtype)
+        assert touch(table, rows) == table[rows, 0].sum()
+        np.testing.assert_array_equal(table, before)

@@ -12,6 +12,7 @@ import numpy as np
 from numba import prange
 
 from . import jit, jit_math
+from .prefetch import prefetch_row
 
 
 @jit
@@ -111,7 +112,10 @@ def sgns_forward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos
     partial = np.zeros(LOSS_CHUNKS)
     for chunk in prange(LOSS_CHUNKS):
         loss = 0.0
-        for w in range(chunk * windows // LOSS_CHUNKS, (chunk + 1) * windows // LOSS_CHUNKS):
+        end = (chunk + 1) * windows // LOSS_CHUNKS
+        for w in range(chunk * windows // LOSS_CHUNKS, end):
+            if w + 1 < end:  # the next window's rows load while this one is computed
+                _prefetch_window(W_in, W_out, window_centers, contexts, starts, negatives, w + 1)
             v = W_in[window_centers[w]]
             for b in range(starts[w], starts[w + 1]):
                 s = float(_dot(v, W_out[contexts[b]], zero))
@@ -126,6 +130,17 @@ def sgns_forward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos
                     g_neg[w, k] = _sigmoid(t)
         partial[chunk] = loss
     return _in_order(partial)
+
+
+@jit(inline="always")
+def _prefetch_window(W_in, W_out, window_centers, contexts, starts, negatives, w):
+    """Prefetch the rows window ``w`` reads: its centre's input row, its contexts' and
+    negatives' output rows."""
+    prefetch_row(W_in, window_centers[w])
+    for b in range(starts[w], starts[w + 1]):
+        prefetch_row(W_out, contexts[b])
+    for k in range(negatives.shape[1]):
+        prefetch_row(W_out, negatives[w, k])
 
 
 @jit_math
