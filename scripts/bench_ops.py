@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from benchlib import header, interleaved, pin_threads, write_section
+from benchlib import compile_seconds, header, interleaved, kernel_threads, pin_threads, write_section
 
 import statistics
 
@@ -79,9 +79,19 @@ def cases():
     }
 
 
+# every compiled op of the table once, forward and backward, on small inputs
+COMPILE_CODE = ("import numpy as np; import nnpipe.autograd.functions as F; from nnpipe.autograd import Tensor;"
+                "T = lambda *s: Tensor(np.ones(s, np.float32), requires_grad=True);"
+                "F.conv2d_relu_pool(T(2, 1, 4, 4), T(3, 1, 3, 3), T(3), padding=1).sum().backward();"
+                "F.conv2d_relu_pool(T(2, 4, 4, 4), T(3, 4, 3, 3), T(3), padding=1).sum().backward();"
+                "F.max_pool2d(T(2, 2, 4, 4), 2).sum().backward(); W = T(9, 4);"
+                "F.skipgram_ns(W, W, np.arange(3), np.arange(4), np.array([0, 0, 1, 2]), np.ones((3, 2), int)).backward()")
+
+
 def main():
     threads = pin_threads()
     started = time.time()
+    cold, warm = compile_seconds(COMPILE_CODE)
     rows = ["| op (forward + backward) | nnpipe | nnpipe reference | PyTorch CPU | ratio | reference ratio |",
             "|---|---|---|---|---|---|"]
     for name, (inputs, ours, theirs) in cases().items():
@@ -103,7 +113,9 @@ def main():
         rows.append(f"| {name} | {mine * 1e3:.3f} ms | {reference * 1e3:.3f} ms | {base * 1e3:.3f} ms | "
                     f"{mine / base:.2f}× | {reference / base:.2f}× |")
         print(rows[-1], flush=True)
-    lines = [header(threads), "",
+    lines = [header(threads) + f" Kernels: {kernel_threads()}; a fresh process compiles those of the table in "
+             f"{cold:.1f} s (all of it: imports and one call of each op), or loads them from Numba's cache in "
+             f"{warm:.1f} s.", "",
              "Median time per forward + backward over 7 interleaved repeats of 10 calls (float32).", "", *rows, "",
              f"Run took {time.time() - started:.0f} s."]
     write_section("ops", "Single ops vs PyTorch (scripts/bench_ops.py)", lines)
