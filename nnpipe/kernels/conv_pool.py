@@ -15,8 +15,9 @@ conv2d, ReLU and max_pool2d):
 
 Each pooled output keeps the code of the tile entry that won (0–3 in row-major order,
 the first maximum as in PyTorch), or :data:`DEAD` where the ReLU cut it to zero.
-Serial on purpose, like the pooling kernels: they run between OpenBLAS's GEMMs, whose
-threads a spinning Numba team would starve."""
+Each kernel is serial: the op runs them on chunks of images on several Python threads
+(``kernels.map_chunks``), since a Numba thread team spinning between OpenBLAS's GEMMs
+would starve BLAS's threads."""
 from __future__ import annotations
 
 import numpy as np
