@@ -15,7 +15,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import lazy, map_chunks, use_compiled
-from .conv import Conv2d, MaxPool2d, _pair, _RowLayout
+from .conv import Conv2d, MaxPool2d, _pair, _RowLayout, conv_output_size
 from .core import Function
 
 conv_pool = lazy("conv_pool")
@@ -44,9 +44,10 @@ class Conv2dReluPool(Function):
             self.block = None
             return self._reference_forward(x, W, b)
         n, o = x.shape[0], W.shape[0]
-        self.block = (_WinogradBlock if path == "winograd" else _RowsBlock)(x.shape, W, b, self.padding)
+        self.block = (_WinogradBlock if path == "winograd" else _RowsBlock)(W, b, self.padding)
         self.chunks = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
-        y = np.empty((n, o, *self.block.pooled_shape), x.dtype)
+        pooled = [size // 2 for size in _conv_sizes(x, W, self.stride, self.padding)]
+        y = np.empty((n, o, *pooled), x.dtype)
         self.winner = np.empty(y.shape, np.int8)
         self.saved = map_chunks(lambda s: self.block.forward(x[s], y[s], self.winner[s]), self.chunks)
         self.x_shape = x.shape
@@ -82,9 +83,8 @@ class Conv2dReluPool(Function):
 class _WinogradBlock:
     """Winograd F(2×2, 3×3): 16 GEMMs (O×C) @ (C×tiles) between the kernels' transforms."""
 
-    def __init__(self, x_shape, W, b, padding):
+    def __init__(self, W, b, padding):
         self.U, self.b = _winograd_weights(W), b  # U: (16, O, C)
-        self.pooled_shape = (x_shape[2] // 2, x_shape[3] // 2)
 
     def forward(self, x, y, winner):
         n, c, h, w = x.shape
@@ -111,10 +111,8 @@ class _WinogradBlock:
 class _RowsBlock:
     """im2col on whole padded rows, the bias, ReLU and pooling fused after the GEMM."""
 
-    def __init__(self, x_shape, W, b, padding):
+    def __init__(self, W, b, padding):
         self.W, self.W2, self.b, self.padding = W, W.reshape(W.shape[0], -1), b, padding
-        rows = _RowLayout(x_shape, W.shape[2:], padding)
-        self.pooled_shape = (rows.oh // 2, rows.ow // 2)
 
     def forward(self, x, y, winner):
         rows = _RowLayout(x.shape, self.W.shape[2:], self.padding)
@@ -140,14 +138,16 @@ def _fused_path(x, W, b, stride, padding):
     """Which implementation serves these arrays: "winograd", "rows" or "reference"."""
     if not use_compiled(x, W, b) or stride != (1, 1):
         return "reference"
-    n, c, h, w = x.shape
-    kh, kw = W.shape[2:]
-    oh, ow = h + 2 * padding[0] - kh + 1, w + 2 * padding[1] - kw + 1
-    if oh < 2 or ow < 2 or oh % 2 or ow % 2:
+    if any(size < 2 or size % 2 for size in _conv_sizes(x, W, stride, padding)):
         return "reference"
-    if (kh, kw) == (3, 3) and padding == (1, 1) and c >= WINOGRAD_MIN_CHANNELS:
+    if W.shape[2:] == (3, 3) and padding == (1, 1) and x.shape[1] >= WINOGRAD_MIN_CHANNELS:
         return "winograd"
     return "rows"
+
+
+def _conv_sizes(x, W, stride, padding):
+    """The convolution's output height and width (before pooling)."""
+    return [conv_output_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], W.shape[2:], stride, padding)]
 
 
 def _winograd_weights(W):
