@@ -6,20 +6,23 @@ import dataclasses
 import hashlib
 import json
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
 
 import yaml
 
-from .data.cooccurrence import WEIGHTINGS
+from . import options
 from .models import MODELS
 from .nn import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
+from .options import AtLeastOne, Check, NonNegativeInt, Positive
 from .registry import Section, UnknownComponent, suggest
 from .tasks import TASKS
-from .yamlio import dump, load_yaml  # noqa: F401  (dump is part of this module's API)
+from .yamlio import dump, load_yaml
+
+__all__ = ["Config", "ConfigError", "apply_overrides", "dump", "from_dict", "load_config", "parse_override",
+           "read_yaml"]
 
 
 class ConfigError(ValueError):
@@ -39,24 +42,27 @@ def _default_section(kind):
 @dataclass
 class EarlyStoppingConfig:
     metric: str = "val_accuracy"
-    patience: typing.Optional[int] = None  # null: never stop early
+    patience: Optional[NonNegativeInt] = None  # null: never stop early
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    grad_clip: typing.Optional[float] = None  # clip the global gradient norm to this
-    clip_value: typing.Optional[float] = None  # clamp each gradient entry to ±this
-    checkpoint_every: typing.Union[int, str] = "epoch"  # "epoch" or a number of steps
-    keep_last: int = 3  # step-N.npz checkpoints kept
-    log_every: int = 50  # steps between metrics.jsonl rows
+    epochs: AtLeastOne = 10
+    grad_clip: Optional[Positive] = None  # clip the global gradient norm to this
+    checkpoint_every: Union[AtLeastOne, Literal["epoch"]] = "epoch"  # "epoch" or a number of steps
+    keep_last: NonNegativeInt = 3  # step-N.npz checkpoints kept
+    log_every: AtLeastOne = 50  # steps between metrics.jsonl rows
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+
+def _plain_name(name):
+    return name not in ("", ".", "..") and not re.search(r"[/\\]", name)
 
 
 @dataclass
 class RunConfig:
     root: str = "runs"
-    name: typing.Optional[str] = None  # default: the config file's stem
+    name: Optional[Annotated[str, Check(_plain_name, "a plain folder name (no path)")]] = None  # default: the stem
 
 
 @dataclass
@@ -84,29 +90,9 @@ class Config:
 
 
 # ---- building from a dict -----------------------------------------------------------------
-def _type_name(kind):
-    if isinstance(kind, type):
-        return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-                "list": "a list", "dict": "a mapping"}.get(kind.__name__, kind.__name__)
-    args = [a for a in typing.get_args(kind) if a is not type(None)]
-    return " or ".join(_type_name(a) for a in args) + (" or null" if type(None) in typing.get_args(kind) else "")
-
-
-def _matches(value, kind):
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, k) for k in typing.get_args(kind))
-    if kind is type(None):
-        return value is None
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, origin or kind)
-
-
 def _build(cls, data, path, problems, drop_unknown=False):
-    """An instance of dataclass ``cls`` from ``data``, appending problems as strings.
+    """An instance of dataclass ``cls`` from ``data``, appending problems as strings: each
+    field's annotation says its type and limits (:func:`nnpipe.options.problem`).
     ``drop_unknown`` reads configs written by older versions: it ignores keys ``cls`` does
     not have, and nulls (then "the component's default") for keys that take no null."""
     if data is None:
@@ -114,7 +100,7 @@ def _build(cls, data, path, problems, drop_unknown=False):
     if not isinstance(data, dict):
         problems.append(f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
         return cls()
-    hints = typing.get_type_hints(cls)
+    hints = options.hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     values = {}
     for key, value in data.items():
@@ -126,12 +112,12 @@ def _build(cls, data, path, problems, drop_unknown=False):
                 problems.append(f"{where[:80]}: unknown key{suggest(key, names)}; valid: {', '.join(names)}")
         elif dataclasses.is_dataclass(hints[key]):
             values[key] = _build(hints[key], value, where, problems, drop_unknown)
-        elif value is None and drop_unknown and not _matches(None, hints[key]):
+        elif value is None and drop_unknown and not options.matches(None, hints[key]):
             continue
-        elif not _matches(value, hints[key]):
-            problems.append(f"{where}: expected {_type_name(hints[key])}, got {bounded(value)}")
+        elif (wrong := options.problem(value, hints[key])) is not None:
+            problems.append(f"{where}: {wrong}")
         else:
-            values[key] = float(value) if hints[key] is float else value
+            values[key] = float(value) if options.plain_type(hints[key]) is float else value
     return cls(**values)
 
 
@@ -150,88 +136,6 @@ def _build_section(kind, raw, problems, drop_unknown):
         problems.append(f"{kind}.name: {exc}")
         return _default_section(kind)()
     return _build(entry.section, raw, kind, problems, drop_unknown)
-
-
-# options that mean the same in whichever section they appear, with their valid range
-RANGES = {
-    "lr": (lambda v: v > 0, "must be > 0"),
-    "weight_decay": (lambda v: v >= 0, "must be >= 0"),
-    "batch_size": (lambda v: v >= 1, "must be >= 1"),
-    "val_split": (lambda v: v >= 0, "must be >= 0"),
-    "dropout": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
-    "crop_padding": (lambda v: v >= 0, "must be >= 0"),
-    "sample": (lambda v: v >= 0, "must be >= 0"),
-    "window": (lambda v: v >= 1, "must be >= 1"),
-    "min_count": (lambda v: v >= 1, "must be >= 1"),
-    "warmup": (lambda v: v >= 0, "must be >= 0"),
-    "hidden": (lambda v: v >= 1, "sizes must be >= 1"),
-    "channels": (lambda v: v >= 1, "sizes must be >= 1"),
-    "std": (lambda v: v > 0, "must be > 0"),
-    "dim": (lambda v: v >= 1, "must be >= 1"),
-    "negatives": (lambda v: v >= 1, "must be >= 1"),
-    "kernel_size": (lambda v: v >= 1, "must be >= 1"),
-    "stride": (lambda v: v >= 1, "must be >= 1"),
-    "padding": (lambda v: v >= 0, "must be >= 0"),
-    "pool": (lambda v: v >= 1, "must be >= 1"),
-    "step_size": (lambda v: v >= 1, "must be >= 1"),
-    "min_lr": (lambda v: v >= 0, "must be >= 0"),
-    "eps": (lambda v: v > 0, "must be > 0"),
-    "momentum": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
-    "alpha": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
-    "betas": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
-    "label_smoothing": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
-    "x_max": (lambda v: v > 0, "must be > 0"),
-    "cds": (lambda v: v >= 0, "must be >= 0"),
-    "shift": (lambda v: v > 0, "must be > 0"),
-    "power_iterations": (lambda v: v >= 0, "must be >= 0"),
-    "initial_accumulator_value": (lambda v: v >= 0, "must be >= 0"),
-}
-
-# options that take one of a few words, in whichever section they appear
-CHOICES = {"reduction": ("sum", "mean"), "weighting": WEIGHTINGS}
-
-
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def bounded(value, limit=80):
-    """repr(value), cut to ``limit`` characters: error messages stay one short line."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _check_ranges(config, problems):
-    def need(condition, where, message):
-        if not condition:
-            problems.append(f"{where}: {message}")
-
-    for kind in COMPONENTS:
-        for key, value in dataclasses.asdict(config[kind]).items():
-            if key in CHOICES:
-                need(value in CHOICES[key], f"{kind}.{key}",
-                     f"must be one of {', '.join(CHOICES[key])}, got {bounded(value)}")
-            if key not in RANGES:
-                continue
-            in_range, message = RANGES[key]
-            entries = value if isinstance(value, list) else [value]  # lists: every entry (hidden sizes, std)
-            bad = [entry for entry in entries if _number(entry) and not in_range(entry)]
-            wrong_type = [entry for entry in entries if not _number(entry) and entry is not None]
-            need(not bad, f"{kind}.{key}", f"{message}, got {bounded(value)}")
-            need(not wrong_type, f"{kind}.{key}", f"expected numbers, got {bounded(value)}")
-    need(config.train.epochs >= 1, "train.epochs", f"must be >= 1, got {config.train.epochs}")
-    need(config.train.keep_last >= 0, "train.keep_last", "must be >= 0")
-    need(config.train.log_every >= 1, "train.log_every", "must be >= 1")
-    every = config.train.checkpoint_every
-    need(every == "epoch" or (isinstance(every, int) and every >= 1), "train.checkpoint_every",
-         f"must be 'epoch' or a number of steps >= 1, got {bounded(every)}")
-    for key in ("grad_clip", "clip_value"):
-        value = getattr(config.train, key)
-        need(value is None or value > 0, f"train.{key}", f"must be > 0 or null, got {value}")
-    need(config.schedule.interval in ("step", "epoch"), "schedule.interval", "must be 'step' or 'epoch'")
-    name = config.run.name
-    need(name is None or (name not in ("", ".", "..") and not re.search(r"[/\\]", name)), "run.name",
-         f"must be a plain folder name (no path), got {bounded(name)}")
 
 
 def _check_combination(config, problems):
@@ -257,7 +161,6 @@ def from_dict(raw, drop_unknown=False) -> Config:
     problems = []
     config = _build(Config, dict(raw or {}), "", problems, drop_unknown)
     if not problems:
-        _check_ranges(config, problems)
         _check_combination(config, problems)
     if problems:
         raise ConfigError("; ".join(problems))

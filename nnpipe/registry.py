@@ -5,7 +5,7 @@ A component registers a name, an options dataclass and a builder::
 
     @OPTIMIZERS.register("lion")
     class Lion(Optimizer):
-        def __init__(self, params, lr: float = 1e-4, betas: list = (0.9, 0.99)): ...
+        def __init__(self, params, lr: Positive = 1e-4, betas: Annotated[list, Range(ge=0, lt=1)] = (0.9, 0.99)): ...
 
 The options dataclass is either given (``register("mlp", MLPOptions)``) or made from the
 builder's signature: every parameter after the registry's first ``inputs`` parameters (what
@@ -22,6 +22,8 @@ import importlib
 import inspect
 import pkgutil
 import typing
+
+from .options import hints as option_hints, problem
 
 
 class UnknownComponent(ValueError):
@@ -60,7 +62,7 @@ def _field_default(value):
 def options_from_signature(builder, inputs):
     """A dataclass of ``builder``'s parameters after the first ``inputs`` ones."""
     function = builder.__init__ if inspect.isclass(builder) else builder
-    hints = typing.get_type_hints(function)
+    hints = option_hints(function)
     fields = []
     for parameter in list(inspect.signature(builder).parameters.values())[inputs:]:
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -94,7 +96,7 @@ class Registry:
             own = options or options_from_signature(builder, self.inputs)
             fields = [("name", str, dataclasses.field(default=name))]
             for cls in (self.base, own):
-                hints = typing.get_type_hints(cls) if cls else {}
+                hints = option_hints(cls) if cls else {}
                 for f in dataclasses.fields(cls) if cls else ():
                     fields.append((f.name, hints[f.name],
                                    dataclasses.field(default=f.default, default_factory=f.default_factory)))
@@ -125,8 +127,9 @@ class Registry:
 
     def options(self, name, values=None):
         """The options of ``name`` as keyword arguments for its builder: defaults, then
-        ``values`` (a mapping, a section too), unknown keys refused; options every entry
-        shares (``base``) are accepted but not passed on."""
+        ``values`` (a mapping, a section too), unknown keys and values outside their
+        declared limits refused; options every entry shares (``base``) are accepted but
+        not passed on."""
         entry = self.get(name)
         values = dict(values or {})
         values.pop("name", None)
@@ -136,6 +139,11 @@ class Registry:
         if unknown:
             raise ValueError(f"{self.kind} {name!r} has no option {', '.join(unknown)}; "
                              f"valid: {', '.join(sorted(own | shared))}")
+        hints = option_hints(entry.section)
+        for key, value in values.items():
+            wrong = problem(value, hints[key])
+            if wrong:
+                raise ValueError(f"{self.kind} {name!r} option {key}: {wrong}")
         defaults = dataclasses.asdict(entry.options())
         return {**defaults, **{k: v for k, v in values.items() if k in own}}
 

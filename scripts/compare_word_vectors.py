@@ -46,7 +46,7 @@ def main():
     counting = time.perf_counter() - started
     shared = [f"model.dim={args.dim}", f"data.window={args.window}", f"data.min_count={args.min_count}",
               f"seed={args.seed}"]
-    windows = [f"train.epochs={args.epochs}", f"model.negatives={args.negatives}", f"data.sample={args.sample}"]
+    windows = [f"train.epochs={args.epochs}", f"data.negatives={args.negatives}", f"data.sample={args.sample}"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         runs = [

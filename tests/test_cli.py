@@ -73,7 +73,7 @@ def test_malformed_yaml(tmp_path):
     ("model.name=transformer", "unknown model 'transformer'; valid: cbow, cnn, glove, mlp, skipgram, svd"),
     ("optimizer.name=lamb", "unknown optimizer 'lamb'"),
     ("loss.name=focal", "unknown loss 'focal'"),
-    ("model.activation=swish", "unknown activation 'swish'"),
+    ("model.activation=swish", "model.activation: must be one of relu"),
 ])
 def test_config_problems_are_one_line_and_create_no_run(tmp_path, override, fragment):
     config = write_config(tmp_path)

@@ -40,10 +40,16 @@ def test_defaults_are_filled_and_model_options_resolved():
      "loss.x_max: must be > 0"),
     ({"model": {"name": "svd", "shift": 0}, "data": {"name": "cooccurrence"}, "loss": {"name": "ppmi_svd"}},
      "model.shift: must be > 0"),
+    ({"model": {"name": "mlp", "activation": "swish"}}, "model.activation: must be one of relu, leaky_relu"),
+    ({"model": {"name": "cnn", "init": "foo"}}, "model.init: must be one of kaiming_uniform"),
+    ({"model": {"name": "mlp", "hidden": [64, 0]}}, "model.hidden: must be >= 1, got [64, 0]"),
+    ({"optimizer": {"name": "rmsprop", "alpha": 1.0}}, "optimizer.alpha: must be in [0, 1), got 1.0"),
+    ({"optimizer": {"name": "adam", "betas": [0.9]}}, "optimizer.betas: must be two numbers"),
+    ({"run": {"name": "../elsewhere"}}, "run.name: must be a plain folder name (no path)"),
     ({"model": {"name": "resnet"}}, "model.name: unknown model 'resnet'; valid: cbow, cnn, glove, mlp, skipgram, svd"),
     ({"optimizer": {"name": "adamm"}}, "optimizer.name: unknown optimizer 'adamm' (did you mean 'adam'?)"),
     ({"loss": {"name": "hinge"}}, "loss.name: unknown loss 'hinge'"),
-    ({"train": {"checkpoint_every": "weekly"}}, "train.checkpoint_every: must be 'epoch' or a number of steps"),
+    ({"train": {"checkpoint_every": "weekly"}}, "train.checkpoint_every: expected an integer or 'epoch', got 'weekly'"),
     ({"seed": None}, "seed: expected an integer, got None"),
     ({"data": "mnist"}, "data: expected a mapping"),
 ])
@@ -100,3 +106,20 @@ def test_override_of_unknown_key_is_validated_with_suggestion(tmp_path):
     path.write_text("model: {name: mlp}\n")
     with pytest.raises(ConfigError, match=r"optimizer.learning_rate: unknown key"):
         load_config(path, ["optimizer.learning_rate=0.1"])
+
+
+def test_an_option_name_means_only_what_its_component_says():
+    """RMSProp's decay ``alpha`` must be below 1; GloVe's weighting exponent ``alpha`` may be 1
+    (each component declares its own limits; none is shared by name)."""
+    glove = from_dict({"model": {"name": "glove"}, "data": {"name": "cooccurrence"},
+                       "loss": {"name": "glove", "alpha": 1.0}, "optimizer": {"name": "adagrad"}})
+    assert glove.loss.alpha == 1.0
+    with pytest.raises(ConfigError, match=r"loss.alpha: must be >= 0"):
+        from_dict({"model": {"name": "glove"}, "data": {"name": "cooccurrence"}, "loss": {"name": "glove", "alpha": -1}})
+
+
+def test_negatives_belong_to_the_text_data_that_draws_them():
+    config = from_dict({"model": {"name": "skipgram"}, "data": {"name": "text", "negatives": 10}, "loss": {"name": "sgns"}})
+    assert config.data.negatives == 10
+    with pytest.raises(ConfigError, match=r"model.negatives: unknown key"):
+        from_dict({"model": {"name": "skipgram", "negatives": 10}, "data": {"name": "text"}, "loss": {"name": "sgns"}})

@@ -114,8 +114,8 @@ def test_skipgram_sparse_rows_are_allgathered_not_densified(tmp_path):
 
     config = tmp_path / "sg.yaml"
     config.write_text(yaml.safe_dump({
-        "seed": 1, "model": {"name": "skipgram", "dim": 16, "negatives": 3},
-        "data": {"name": "text", "corpus": ["corpus/melville-moby-dick.txt.gz"], "batch_size": 2000},
+        "seed": 1, "model": {"name": "skipgram", "dim": 16},
+        "data": {"name": "text", "corpus": ["corpus/melville-moby-dick.txt.gz"], "batch_size": 2000, "negatives": 3},
         "loss": {"name": "sgns"}, "optimizer": {"name": "sgd", "lr": 0.025},
         "schedule": {"name": "linear", "min_lr": 0.0001},
         "train": {"epochs": 1, "early_stopping": {"metric": "val_ws353"}}, "device": "auto"}))

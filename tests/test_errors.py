@@ -188,7 +188,7 @@ def test_yaml_alias_bombs_and_huge_values_give_a_short_error(tmp_path):
 
 
 @pytest.mark.parametrize("override,words", [
-    ("model.hidden=[0]", "model.hidden: sizes must be >= 1"),
+    ("model.hidden=[0]", "model.hidden: must be >= 1"),
     ("data.std=[0]", "data.std: must be > 0"),
     ("optimizer.betas=[0.9, 1.0]", "optimizer.betas: must be in [0, 1)"),
     ("schedule.warmup=-1", "schedule.warmup: must be >= 0"),

@@ -167,8 +167,10 @@ def test_clip_grad_norm_and_value():
 def test_unknown_optimizer_and_bad_lr():
     with pytest.raises(ValueError, match="valid: adagrad, adam, adamw, momentum, rmsprop, sgd"):
         optim.build_optimizer("lion", [], lr=0.1)
-    with pytest.raises(ValueError, match="learning rate must be > 0"):
-        optim.SGD([], lr=0)
+    with pytest.raises(ValueError, match="optimizer 'sgd' option lr: must be > 0, got 0"):
+        optim.build_optimizer("sgd", [], lr=0)
+    with pytest.raises(ValueError, match=r"schedule 'step' option step_size: must be >= 1, got 0"):
+        optim.Schedule("step", 0.1, step_size=0)
 
 
 def test_schedules_closed_forms():

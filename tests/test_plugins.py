@@ -1,5 +1,8 @@
 """One way to plug things in: a toy optimizer, loss and schedule registered from this file
 train through a YAML config and the Trainer with no change to config.py or train/."""
+import re
+from typing import Annotated
+
 import numpy as np
 import pytest
 import yaml
@@ -8,6 +11,7 @@ import nnpipe.autograd.functions as F
 from nnpipe.config import ConfigError, dump, from_dict, load_config
 from nnpipe.nn import LOSSES
 from nnpipe.optim import OPTIMIZERS, SCHEDULES, Optimizer
+from nnpipe.options import Positive, Range
 from nnpipe.train import Trainer
 from pipeline_helpers import write_config
 
@@ -15,7 +19,7 @@ from pipeline_helpers import write_config
 class SignSGD(Optimizer):
     """p ← p - lr·scale·sign(g): a new optimizer with a hyperparameter of its own."""
 
-    def __init__(self, params, lr: float = 0.001, scale: float = 1.0):
+    def __init__(self, params, lr: Positive = 0.001, scale: Annotated[float, Range(gt=0, le=4)] = 1.0):
         self.scale = scale
         super().__init__(params, lr)
 
@@ -73,6 +77,14 @@ def test_toy_options_drive_validation_and_config_show(toys, tmp_path):
         load_config(toy_config(tmp_path), ["optimizer.scal=2"])
     with pytest.raises(ConfigError, match=r"schedule.every: expected an integer"):
         load_config(toy_config(tmp_path), ["schedule.every=often"])
+
+
+@pytest.mark.parametrize("scale,message", [(0, "must be in (0, 4], got 0"), (4.5, "must be in (0, 4], got 4.5")])
+def test_a_toy_optimizers_own_bound_is_enforced(toys, tmp_path, scale, message):
+    """The limit is declared in SignSGD's signature, in this file, and nowhere else."""
+    assert load_config(toy_config(tmp_path), ["optimizer.scale=4"]).optimizer.scale == 4.0
+    with pytest.raises(ConfigError, match=rf"optimizer\.scale: {re.escape(message)}"):
+        load_config(toy_config(tmp_path), [f"optimizer.scale={scale}"])
 
 
 def test_a_data_kind_refuses_models_and_losses_of_another_kind(tmp_path):

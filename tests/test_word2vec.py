@@ -144,8 +144,8 @@ def skipgram_config(folder, **train):
     import yaml
 
     config = {
-        "seed": 1, "model": {"name": "skipgram", "dim": 24, "negatives": 3},
-        "data": {"name": "text", "corpus": [MOBY], "batch_size": 1000, "min_count": 5},
+        "seed": 1, "model": {"name": "skipgram", "dim": 24},
+        "data": {"name": "text", "corpus": [MOBY], "batch_size": 1000, "min_count": 5, "negatives": 3},
         "loss": {"name": "sgns"}, "optimizer": {"name": "sgd", "lr": 0.025},
         "schedule": {"name": "linear", "min_lr": 0.0001},
         "train": {"epochs": 1, "log_every": 50, "early_stopping": {"metric": "val_ws353"}, **train},

@@ -25,13 +25,6 @@ class Cooccurrence:
     cols: np.ndarray  # int32
     counts: np.ndarray  # float64 weighted counts, all > 0
 
-    def matrix(self):
-        """The counts as a scipy CSR matrix (V, V)."""
-        import scipy.sparse
-
-        size = len(self.corpus.vocab)
-        return scipy.sparse.csr_matrix((self.counts, (self.rows, self.cols)), shape=(size, size))
-
 
 def count_cooccurrences(corpus: Corpus, window: int, weighting: str = "harmonic"):
     """(rows, cols, counts) of the symmetric window co-occurrence matrix of ``corpus``."""

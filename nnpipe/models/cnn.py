@@ -10,22 +10,19 @@ from dataclasses import dataclass, field
 
 from .. import nn
 from ..autograd.conv import conv_output_size
-from .dense import dense_layers
+from ..options import AtLeastOne, NonNegativeInt, Sizes
+from .dense import DenseOptions, dense_layers, gain_name
 from .registry import MODELS
 
 
 @dataclass
-class CNNOptions:
-    channels: list = field(default_factory=lambda: [32, 64])
-    kernel_size: int = 3
-    stride: int = 1
-    padding: int = 1
-    pool: int = 2
-    hidden: list = field(default_factory=lambda: [128])
-    activation: str = "relu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    init: str = "kaiming_uniform"
+class CNNOptions(DenseOptions):
+    hidden: Sizes = field(default_factory=lambda: [128])  # the head's hidden layers
+    channels: Sizes = field(default_factory=lambda: [32, 64])  # one conv block per entry
+    kernel_size: AtLeastOne = 3
+    stride: AtLeastOne = 1
+    padding: NonNegativeInt = 1
+    pool: AtLeastOne = 2  # max-pooling window after each convolution (1: none)
 
 
 MONOTONIC = ("relu", "leaky_relu", "sigmoid", "tanh")  # activations that commute with max
@@ -57,7 +54,7 @@ def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
 
 def _conv_block(conv_args, options, rng):
     """Conv2d → (BatchNorm2d) → activation → (pooling) as separate layers."""
-    layers = [nn.Conv2d(*conv_args, rng=rng, init_name=options.init)]
+    layers = [nn.Conv2d(*conv_args, rng=rng, init_name=options.init, nonlinearity=gain_name(options))]
     if options.batch_norm:
         layers.append(nn.BatchNorm2d(conv_args[1]))
     block = [nn.activation(options.activation)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .. import nn
+from ..options import AtLeastOne
 from .registry import MODELS
 from .skipgram import needs_vocabulary
 from .word_tables import WordVectorModel
@@ -15,7 +16,7 @@ from .word_tables import WordVectorModel
 
 @dataclass
 class GloVeOptions:
-    dim: int = 100
+    dim: AtLeastOne = 100  # vector size
 
 
 class GloVeEntries(NamedTuple):

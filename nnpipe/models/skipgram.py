@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import nn
+from ..options import AtLeastOne
 from .registry import MODELS
 from .word_tables import WordPairs, WordVectorModel
 
 
 @dataclass
 class SkipGramOptions:
-    dim: int = 100
-    negatives: int = 5  # negative samples per pair (per window for CBOW), drawn by the text task
+    dim: AtLeastOne = 100  # vector size
 
 
 class SkipGram(WordVectorModel):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import nn
 from ..backend import get_array_module, to_numpy
+from ..options import AtLeastOne, NonNegative, NonNegativeInt, Positive
 from .registry import MODELS
 from .skipgram import needs_vocabulary
 from .word_tables import WordVectorModel
@@ -24,11 +25,11 @@ from .word_tables import WordVectorModel
 
 @dataclass
 class SVDOptions:
-    dim: int = 100
+    dim: AtLeastOne = 100  # vector size
     eig: float = 0.5  # vectors = U·Σ^eig
-    cds: float = 0.75  # context-distribution smoothing exponent
-    shift: float = 1.0  # k of shifted PPMI: log k is subtracted before clipping
-    power_iterations: int = 5  # of the randomized SVD
+    cds: NonNegative = 0.75  # context-distribution smoothing exponent
+    shift: Positive = 1.0  # k of shifted PPMI: log k is subtracted before clipping
+    power_iterations: NonNegativeInt = 5  # of the randomized SVD
 
 
 class Factorized(NamedTuple):

@@ -43,19 +43,23 @@ def xavier_normal(rng, shape, fan_in, fan_out, dtype=DEFAULT_DTYPE):
     return (rng.standard_normal(shape) * math.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
 
 
+INITIALISERS = {  # by the names a config uses; the Kaiming ones take the nonlinearity's gain
+    "kaiming_uniform": lambda rng, shape, fan_in, fan_out, nonlinearity, dtype:
+        kaiming_uniform(rng, shape, fan_in, nonlinearity, dtype),
+    "kaiming_normal": lambda rng, shape, fan_in, fan_out, nonlinearity, dtype:
+        kaiming_normal(rng, shape, fan_in, nonlinearity, dtype),
+    "xavier_uniform": lambda rng, shape, fan_in, fan_out, nonlinearity, dtype:
+        xavier_uniform(rng, shape, fan_in, fan_out, dtype),
+    "xavier_normal": lambda rng, shape, fan_in, fan_out, nonlinearity, dtype:
+        xavier_normal(rng, shape, fan_in, fan_out, dtype),
+}
+
+
 def initialise(name, rng, shape, fan_in, fan_out, nonlinearity="relu", dtype=DEFAULT_DTYPE):
     """Dispatch on an initialiser name as a config spells it."""
-    if name == "kaiming_uniform":
-        return kaiming_uniform(rng, shape, fan_in, nonlinearity, dtype)
-    if name == "kaiming_normal":
-        return kaiming_normal(rng, shape, fan_in, nonlinearity, dtype)
-    if name == "xavier_uniform":
-        return xavier_uniform(rng, shape, fan_in, fan_out, dtype)
-    if name == "xavier_normal":
-        return xavier_normal(rng, shape, fan_in, fan_out, dtype)
-    raise ValueError(
-        f"unknown initialiser {name!r}; valid: kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal"
-    )
+    if name not in INITIALISERS:
+        raise ValueError(f"unknown initialiser {name!r}; valid: {', '.join(INITIALISERS)}")
+    return INITIALISERS[name](rng, shape, fan_in, fan_out, nonlinearity, dtype)
 
 
 def zeros(shape, dtype=DEFAULT_DTYPE):

@@ -14,6 +14,7 @@ import functools
 import nnpipe.autograd.functions as F
 
 from ..autograd import Tensor
+from ..options import NonNegative, Positive, Reduction
 from ..registry import Registry
 
 LOSSES = Registry("loss", inputs=2)
@@ -26,7 +27,7 @@ LOSSES.register("bce_with_logits", tags=("multilabel",))(F.binary_cross_entropy_
 
 
 @LOSSES.register("sgns", tags=("word_vectors",))
-def sgns(output, target=None, reduction: str = "sum"):
+def sgns(output, target=None, reduction: Reduction = "sum"):
     """Negative sampling: a word-vector model returns its tables with the batch's ids
     (skip-gram's pairs, or CBOW's windows), which know their op; target is unused.
     Summed over pairs (windows) by default, so the learning rate is word2vec's step."""
@@ -34,7 +35,7 @@ def sgns(output, target=None, reduction: str = "sum"):
 
 
 @LOSSES.register("glove", tags=("word_cooccurrence",))
-def glove(output, target=None, x_max: float = 100.0, alpha: float = 0.75, reduction: str = "sum"):
+def glove(output, target=None, x_max: Positive = 100.0, alpha: NonNegative = 0.75, reduction: Reduction = "sum"):
     """GloVe's weighted least squares over a batch of co-occurrence entries (the model
     hands over its tables and the entries); summed over entries by default, as GloVe."""
     return F.glove(*output, x_max=x_max, alpha=alpha, reduction=reduction)
@@ -49,6 +50,9 @@ def ppmi_svd(output, target=None):
 
 def build_loss(name, **options):
     """The loss function ``name`` with its options bound, e.g. build_loss('cross_entropy',
-    label_smoothing=0.1)."""
-    function = LOSSES.get(name).builder
-    return functools.partial(function, **LOSSES.options(name, options))
+    label_smoothing=0.1); its ``summed`` says whether it adds its terms up (word2vec's and
+    GloVe's losses) rather than averaging them (a mean over the batch)."""
+    options = LOSSES.options(name, options)
+    loss = functools.partial(LOSSES.get(name).builder, **options)
+    loss.summed = options.get("reduction") == "sum"
+    return loss

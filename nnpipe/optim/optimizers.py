@@ -9,10 +9,12 @@ like ``torch.optim.SparseAdam``).  State is plain arrays, saved and restored exa
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 from ..autograd import SparseRows
 from ..backend import get_array_module
 from ..kernels import lazy, use_compiled
+from ..options import Check, Fraction, NonNegative, Positive, Range
 from ..registry import Registry
 
 OPTIMIZERS = Registry("optimizer", inputs=1)
@@ -30,9 +32,7 @@ def _compiled_dense(param, grad, state):
 class Optimizer:
     state_names: tuple = ()
 
-    def __init__(self, params, lr: float, weight_decay: float = 0.0):
-        if lr <= 0:
-            raise ValueError(f"learning rate must be > 0, got {lr}")
+    def __init__(self, params, lr: Positive, weight_decay: NonNegative = 0.0):
         self.params = list(params)
         self.lr = lr
         self.weight_decay = weight_decay
@@ -125,7 +125,7 @@ class Optimizer:
 class SGD(Optimizer):
     """p ← p - lr·g"""
 
-    def __init__(self, params, lr: float = 0.001, weight_decay: float = 0.0):
+    def __init__(self, params, lr: Positive = 0.001, weight_decay: NonNegative = 0.0):
         super().__init__(params, lr, weight_decay)
 
     def update(self, param, grad, state):
@@ -144,8 +144,8 @@ class Momentum(Optimizer):
 
     state_names = ("velocity",)
 
-    def __init__(self, params, lr: float = 0.001, momentum: float = 0.9, nesterov: bool = False,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: Positive = 0.001, momentum: Fraction = 0.9, nesterov: bool = False,
+                 weight_decay: NonNegative = 0.0):
         self.momentum, self.nesterov = momentum, nesterov
         super().__init__(params, lr, weight_decay)
 
@@ -163,8 +163,8 @@ class AdaGrad(Optimizer):
 
     state_names = ("sum_squares",)
 
-    def __init__(self, params, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0):
+    def __init__(self, params, lr: Positive = 0.01, eps: Positive = 1e-10, weight_decay: NonNegative = 0.0,
+                 initial_accumulator_value: NonNegative = 0.0):
         self.eps = eps
         super().__init__(params, lr, weight_decay)
         for state in self.state:
@@ -188,7 +188,8 @@ class RMSProp(Optimizer):
 
     state_names = ("mean_square",)
 
-    def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, params, lr: Positive = 0.01, alpha: Fraction = 0.99, eps: Positive = 1e-8,
+                 weight_decay: NonNegative = 0.0):
         self.alpha, self.eps = alpha, eps
         super().__init__(params, lr, weight_decay)
 
@@ -201,6 +202,10 @@ class RMSProp(Optimizer):
         param -= param.dtype.type(self.lr) * grad / (xp.sqrt(square) + param.dtype.type(self.eps))
 
 
+# (β1, β2): the decay rates of the two moments
+Betas = Annotated[list, Range(ge=0, lt=1), Check(lambda betas: len(betas) == 2, "two numbers (β1, β2)")]
+
+
 @OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """m ← β1·m + (1-β1)·g;  v ← β2·v + (1-β2)·g²;
@@ -208,8 +213,8 @@ class Adam(Optimizer):
 
     state_names = ("m", "v")
 
-    def __init__(self, params, lr: float = 0.001, betas: list = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: Positive = 0.001, betas: Betas = (0.9, 0.999), eps: Positive = 1e-8,
+                 weight_decay: NonNegative = 0.0):
         self.beta1, self.beta2 = betas
         self.eps = eps
         super().__init__(params, lr, weight_decay)
@@ -244,8 +249,8 @@ class AdamW(Adam):
     decoupled_decay = True
     kernel = None  # the decay before the step is not in the Adam kernels
 
-    def __init__(self, params, lr: float = 0.001, betas: list = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01):
+    def __init__(self, params, lr: Positive = 0.001, betas: Betas = (0.9, 0.999), eps: Positive = 1e-8,
+                 weight_decay: NonNegative = 0.01):
         super().__init__(params, lr, betas, eps, weight_decay)
 
     def update(self, param, grad, state):

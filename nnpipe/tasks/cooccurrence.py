@@ -8,24 +8,22 @@ closed-form model (PPMI-SVD) gets the whole matrix as its one batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal
 
 import numpy as np
 
-from ..data.cooccurrence import load_cooccurrence
-from ..models import MODELS
-from .registry import TASKS
+from ..data.cooccurrence import WEIGHTINGS, load_cooccurrence
 from ..data.loader import ItemBatches
-from .words import WordTask
+from ..models import MODELS
+from ..options import AtLeastOne
+from .registry import TASKS
+from .words import CorpusOptions, WordTask
 
 
 @dataclass
-class CooccurrenceOptions:
-    corpus: Optional[list] = None  # text files; default: every shipped corpus
-    min_count: int = 5  # words seen fewer times are dropped
-    max_vocab: Optional[int] = None
-    window: int = 10  # words on each side that count as co-occurring
-    weighting: str = "harmonic"  # harmonic: a pair at distance d counts 1/d (GloVe); uniform: 1
+class CooccurrenceOptions(CorpusOptions):
+    window: AtLeastOne = 10  # words on each side that count as co-occurring
+    weighting: Literal[WEIGHTINGS] = "harmonic"  # harmonic: a pair at distance d counts 1/d (GloVe); uniform: 1
 
 
 def _cooccurrence(data):

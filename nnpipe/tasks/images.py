@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from ..autograd import Tensor, no_grad
 from ..backend import to_numpy
 from ..data import BatchLoader, load_image_data, random_crop_flip
 from ..data.cifar import CLASSES as CIFAR_CLASSES
+from ..options import NonNegativeInt, Range
 from .registry import TASKS, Task
 
 # input shape (C, H, W) and class names of each image data kind
@@ -20,15 +21,15 @@ IMAGE_KINDS = {"mnist": ((1, 28, 28), [str(d) for d in range(10)]), "cifar10": (
 
 @dataclass
 class ImageOptions:
-    val_split: int = 5000  # images held out of the training set, chosen by the seed
+    val_split: NonNegativeInt = 5000  # images held out of the training set, chosen by the seed
     shuffle: bool = True
     drop_last: bool = False
     augment: bool = False  # random crops of padded images (+ horizontal flips), per batch
-    crop_padding: int = 4  # pixels of zero padding the crops move within
+    crop_padding: NonNegativeInt = 4  # pixels of zero padding the crops move within
     flip: bool = True  # also flip half the images horizontally (off for digits)
     files: Optional[dict] = None  # IDX file names by role (train_images, ...)
     mean: Optional[list] = None  # per-channel normalisation; filled in from the training split
-    std: Optional[list] = None
+    std: Optional[Annotated[list, Range(gt=0)]] = None
 
 
 @TASKS.register("cifar10", ImageOptions)

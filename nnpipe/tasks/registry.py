@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..options import AtLeastOne
 from ..registry import Registry
 
 
 @dataclass
 class DataCommon:
     root: Optional[str] = None  # default: $NNPIPE_DATA, else the repository's data/
-    batch_size: int = 128
+    batch_size: AtLeastOne = 128
 
 
 TASKS = Registry("data", base=DataCommon)

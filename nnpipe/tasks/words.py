@@ -18,17 +18,24 @@ from ..data.files import status
 from ..data.loader import ItemBatches
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
+from ..options import AtLeastOne, NonNegative
 from ..models import MODELS
 from .registry import TASKS, Task
 
 
 @dataclass
-class TextOptions:
+class CorpusOptions:
+    """What every word-vector data kind reads: the corpus and its vocabulary's settings."""
     corpus: Optional[list] = None  # text files; default: every shipped corpus
-    min_count: int = 5  # words seen fewer times are dropped
-    max_vocab: Optional[int] = None
-    sample: float = 1e-3  # frequent-word subsampling threshold (Mikolov's formula)
-    window: int = 5  # maximum window; each centre draws 1..window
+    min_count: AtLeastOne = 5  # words seen fewer times are dropped
+    max_vocab: Optional[AtLeastOne] = None
+
+
+@dataclass
+class TextOptions(CorpusOptions):
+    sample: NonNegative = 1e-3  # frequent-word subsampling threshold (Mikolov's formula)
+    window: AtLeastOne = 5  # maximum window; each centre draws 1..window
+    negatives: AtLeastOne = 5  # negative samples per (centre, context) pair, or per window for CBOW
     share_negatives: bool = False  # one set of negatives per centre word's window, not per pair
 
 
@@ -82,7 +89,7 @@ class SkipGramTask(WordTask):
         self.sentence_of = self.corpus.sentence_of
         self.keep = keep_probabilities(self.corpus.vocab.counts, data.sample)
         self.sampler = NegativeSampler(self.corpus.vocab.counts)
-        self.window, self.negatives = data.window, config.model.get("negatives", 5)
+        self.window, self.negatives = data.window, data.negatives
         self.share_negatives = data.share_negatives
         # CBOW predicts each centre from its whole window: one window per centre, always
         self.window_per_centre = "window_per_centre" in MODELS.get(config.model.name).tags
@@ -93,7 +100,7 @@ class SkipGramTask(WordTask):
     def sample(config):
         """(model inputs, a batch of two pairs with their negatives, no labels)."""
         vocab = len(_corpus(config.data).vocab)
-        k = config.model.get("negatives", 5)
+        k = config.data.negatives
         batch = (np.array([0, 1]), np.array([2, 3]), np.array([0, 1]), np.arange(2 * k).reshape(2, k) % vocab)
         return {"vocab_size": vocab}, batch, None
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..config import dump, load_yaml
 from ..nn import StateDictError, dropout_streams
-from ..optim import build_optimizer, clip_grad_norm, clip_grad_value
+from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
 from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
@@ -45,11 +45,9 @@ class Trainer:
         self.xp = self.task.xp
         self.optimizer = build_optimizer(config.optimizer.name, self.model.parameters(), **config.optimizer.options())
         self.comm.broadcast_parameters(self.model.parameters())
-        per_epoch = len(self.task.loader)
-        total = config.train.epochs * (per_epoch if config.schedule.interval == "step" else 1)
-        self.schedule = Schedule(config.schedule.name, config.optimizer.lr, total, **config.schedule.options())
+        self.schedule = Schedule.for_run(config.schedule, self.optimizer.lr, config.train.epochs, len(self.task.loader))
         # a summed loss (sgns) already weighs each term; a mean loss is weighed by batch size
-        self.summed_loss = config.loss.get("reduction") == "sum"
+        self.summed_loss = self.loss_fn.summed
         self.monitor = config.train.early_stopping.metric
         self.epoch = self.step = 0
         self.best = {"metric": self.monitor, "value": None, "epoch": None}
@@ -200,8 +198,7 @@ class Trainer:
     def train_step(self, batch):
         """One optimisation step on a global batch; returns (the loss as a 0-d array where it
         was computed, the task's sums for this batch)."""
-        t = self.step if self.schedule.interval == "step" else self.epoch
-        self.optimizer.lr = self.schedule(t)
+        self.optimizer.lr = self.schedule.lr_at(self.step, self.epoch)
         if self.comm.size > 1:
             batch, local_count, global_count = self.task.shard(batch, self.comm)  # this rank's part
         loss, sums = self.task.loss(self.model, self.loss_fn, batch)
@@ -214,8 +211,6 @@ class Trainer:
         self.losses.add(self.step + 1, self.epoch + 1, value)
         if self.xp is np or (self.step + 1) % self.config.train.log_every == 0:
             self.losses.check(self._kept)  # on the CPU before every update; on a GPU once per log interval
-        if self.config.train.clip_value:
-            clip_grad_value(self.optimizer.params, self.config.train.clip_value)
         if self.config.train.grad_clip:
             clip_grad_norm(self.optimizer.params, self.config.train.grad_clip)
         self.optimizer.step()

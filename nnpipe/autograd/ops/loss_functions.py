@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...backend import get_array_module
+from ...options import Fraction, NonNegative
 from ..core import Function, Tensor, as_tensor
 from .elementwise import _stable_sigmoid
 
@@ -55,7 +56,7 @@ class CrossEntropy(Function):
         return grad
 
 
-def cross_entropy(logits, labels, label_smoothing=0.0):
+def cross_entropy(logits, labels, label_smoothing: Fraction = 0.0):
     """Softmax cross-entropy from logits (N, K) and integer labels (N,), batch mean."""
     logits = as_tensor(logits)
     return CrossEntropy(_labels(labels, logits), label_smoothing)(logits)
@@ -126,7 +127,7 @@ class MulticlassHinge(Function):
         return grad * (gy / grad.dtype.type(n))
 
 
-def multiclass_hinge(scores, labels, margin=1.0):
+def multiclass_hinge(scores, labels, margin: NonNegative = 1.0):
     scores = as_tensor(scores)
     return MulticlassHinge(_labels(labels, scores), margin)(scores)
 
