@@ -10,3 +10,16 @@ __version__ = "0.2.0"
 # first (the CLI; a script that imports NumPy earlier can set it itself); a value already
 # set wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
+
+def __getattr__(name):
+    """``nnpipe.train``, ``nnpipe.load_run`` and ``nnpipe.Run`` (from :mod:`nnpipe.runs`),
+    imported on first use: ``import nnpipe.autograd`` alone stays light."""
+    if name in ("train", "load_run", "Run"):
+        from . import runs
+
+        return getattr(runs, name)
+    raise AttributeError(f"module 'nnpipe' has no attribute {name!r}")
+
+
+__all__ = ["Run", "__version__", "load_run", "train"]

@@ -17,7 +17,7 @@ import time
 
 from nnpipe import backend
 from nnpipe.config import load_config
-from nnpipe.train import Trainer
+from nnpipe.training import Trainer
 
 CHECK = "--check" in sys.argv
 REPEATS = 1 if CHECK else 3

@@ -23,7 +23,7 @@ def worker(steps):
     from nnpipe.models import build_model
     from nnpipe.nn import build_loss
     from nnpipe.optim import Adam
-    from nnpipe.train.distributed import MPIComm
+    from nnpipe.training.distributed import MPIComm
 
     comm = MPIComm()
     config = load_config(HERE.parent.parent / "configs" / "cnn.yaml")

@@ -17,7 +17,7 @@ from nnpipe import kernels
 from nnpipe.config import load_config
 from nnpipe.data.text import load_corpus
 from nnpipe.data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
-from nnpipe.train import Trainer
+from nnpipe.training import Trainer
 
 
 def evaluate(vectors):

@@ -20,7 +20,7 @@ from benchlib import header, kernel_threads, pin_threads, write_section
 from nnpipe.config import load_config
 from nnpipe.data.cooccurrence import count_cooccurrences
 from nnpipe.data.text import load_corpus
-from nnpipe.train import Trainer
+from nnpipe.training import Trainer
 
 
 def run_nnpipe(model, tmp, overrides):

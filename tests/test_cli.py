@@ -11,40 +11,9 @@ import zipfile
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from nnpipe import backend
-from nnpipe.cli import app
-from pipeline_helpers import checkpoint_arrays, only_run, snapshot, write_config
-
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One finished one-epoch run, copied fresh into each test that needs it."""
-    folder = tmp_path_factory.mktemp("trained")
-    config = write_config(folder, train={"epochs": 1})
-    result = runner.invoke(app, ["train", str(config), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return folder
-
-
-@pytest.fixture
-def workspace(trained, tmp_path):
-    shutil.copytree(trained, tmp_path / "ws")
-    ws = tmp_path / "ws"
-    config = write_config(ws, train={"epochs": 1})  # same config, paths inside the copy
-    return ws, config, only_run(ws / "runs")
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from helpers import checkpoint_arrays, invoke, only_run, snapshot, write_config
 
 
 def assert_clean_failure(result, code, fragment):
@@ -269,7 +238,7 @@ def test_sigint_mid_epoch_leaves_a_loadable_checkpoint_and_exit_130(tmp_path):
     assert process.returncode == 130, stderr
     run = metrics.parent
     assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
-    from nnpipe.train import load_checkpoint
+    from nnpipe.training import load_checkpoint
 
     arrays, manifest = load_checkpoint(run / "checkpoints/last.npz")
     assert manifest["epoch"] == 0 and 0 < manifest["task"]["batch_index"] < 1719

@@ -1,6 +1,5 @@
 """Readers (IDX, CIFAR-10 binary), shipped-file checks, splits, normalisation, batching."""
 import gzip
-import struct
 import tarfile
 
 import numpy as np
@@ -10,28 +9,7 @@ from nnpipe.data import BatchLoader, DataError, load_image_data, random_crop_fli
 from nnpipe.data import cifar, files
 from nnpipe.data.idx import parse_idx, read_idx
 from nnpipe.data.mnist import MNIST_FILES, load_idx_dataset
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
-
-
-def idx_bytes(array, type_code=0x08):
-    header = struct.pack(">HBB", 0, type_code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(">u1" if type_code == 0x08 else ">i4").tobytes()
-
-
-def write_idx_set(folder, n_train=6, n_test=4, size=5, gz=True):
-    rng = np.random.default_rng(0)
-    arrays = {
-        "train_images": rng.integers(0, 256, (n_train, size, size)), "train_labels": rng.integers(0, 3, n_train),
-        "test_images": rng.integers(0, 256, (n_test, size, size)), "test_labels": rng.integers(0, 3, n_test),
-    }
-    for role, array in arrays.items():
-        raw = idx_bytes(array)
-        (folder / MNIST_FILES[role]).write_bytes(gzip.compress(raw) if gz else raw)
-    return arrays
+from helpers import idx_bytes, write_idx_set
 
 
 def test_shipped_mnist_loads_with_known_label_counts():

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from nnpipe.cli import app
-from nnpipe.train import load_checkpoint
-from pipeline_helpers import checkpoint_arrays, write_config
-
-runner = CliRunner()
+from nnpipe.training import load_checkpoint
+from helpers import checkpoint_arrays, invoke, write_config
 
 
 def mpiexec():
@@ -33,8 +29,7 @@ def train_ranks(ranks, config, run_dir, cwd, timeout=240):
                "--run-dir", str(run_dir)]
     if ranks > 1:
         command = [mpiexec(), "-n", str(ranks)] + command
-    env = dict(os.environ, NNPIPE_CACHE=str(cwd / "cache"))
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 @pytest.mark.slow
@@ -65,8 +60,7 @@ def test_resuming_with_another_world_size_continues_the_same_training(tmp_path):
                           schedule={"name": "constant"})
     command = [mpiexec(), "-n", "2", sys.executable, "-m", "nnpipe", "train", str(config), "--distributed", "mpi",
                "--quiet", "--resume", str(tmp_path / "grown")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path,
-                            env=dict(os.environ, NNPIPE_CACHE=str(tmp_path / "cache")))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     straight, grown = (checkpoint_arrays(tmp_path / f"{r}/checkpoints/last.npz") for r in ("straight", "grown"))
     for key in straight:
@@ -81,11 +75,10 @@ def test_resuming_with_another_world_size_continues_the_same_training(tmp_path):
 def test_a_killed_rank_ends_the_job_without_corrupting_checkpoints(tmp_path):
     config = write_config(tmp_path, model={"hidden": [256], "dropout": 0.0}, data={"batch_size": 32},
                           train={"epochs": 3, "log_every": 5, "checkpoint_every": 40})
-    env = dict(os.environ, NNPIPE_CACHE=str(tmp_path / "cache"))
     log = open(tmp_path / "job.log", "w")
     job = subprocess.Popen([mpiexec(), "-n", "2", sys.executable, "-m", "nnpipe", "train", str(config),
                             "--distributed", "mpi", "--quiet", "--run-dir", str(tmp_path / "run")],
-                           stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+                           stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     deadline = time.time() + 90
     while time.time() < deadline and not list((tmp_path / "run/checkpoints").glob("step-*.npz")):
         time.sleep(0.2)
@@ -128,16 +121,15 @@ def test_skipgram_sparse_rows_are_allgathered_not_densified(tmp_path):
 
 
 def test_distributed_without_a_known_backend_is_a_clear_error(tmp_path):
-    result = runner.invoke(app, ["train", str(write_config(tmp_path)), "--distributed", "gloo"])
+    result = invoke("train", str(write_config(tmp_path)), "--distributed", "gloo")
     assert result.exit_code == 2 and "unknown --distributed 'gloo'; valid: mpi" in result.stderr
 
 
 def sweep(*args):
-    return runner.invoke(app, ["sweep", *map(str, args)])
+    return invoke("sweep", *map(str, args))
 
 
-def test_local_sweep_runs_ranks_and_resumes(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+def test_local_sweep_runs_ranks_and_resumes(tmp_path):
     config = write_config(tmp_path, train={"epochs": 1})
     args = (config, "--grid", "optimizer.lr=0.0005,0.005", "--grid", "model.hidden=[8],[16]", "--random", "3",
             "--parallel", "2")
@@ -176,7 +168,6 @@ def test_sweep_refuses_bad_grids_before_running(tmp_path):
 @pytest.mark.slow
 def test_ray_backend_runs_trials_as_ray_tasks(tmp_path, monkeypatch):
     pytest.importorskip("ray")
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     config = write_config(tmp_path, train={"epochs": 1})
     result = sweep(config, "--grid", "optimizer.lr=0.0005,0.005", "--backend", "ray")

@@ -65,7 +65,6 @@ def test_every_example_parses_against_its_command(example):
 def test_cheap_examples_run(example, tmp_path, monkeypatch):
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
     result = CliRunner().invoke(app, shlex.split(example)[1:])
     if re.search(r"--out \S+\.(png|svg)", example) and shutil.which("dot") is None:
         assert result.exit_code == 2 and "needs Graphviz's dot" in result.stderr  # as README says

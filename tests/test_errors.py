@@ -6,39 +6,11 @@ import shutil
 import time
 
 import pytest
-from typer.testing import CliRunner
 
-from nnpipe.cli import app
 from nnpipe.config import load_config, load_yaml
-from nnpipe.train import Trainer
-from nnpipe.train.rundir import RunError, RunLock, write_json
-from pipeline_helpers import only_run, snapshot, write_config
-
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("trained")
-    config = write_config(folder, train={"epochs": 1})
-    assert runner.invoke(app, ["train", str(config), "--quiet"]).exit_code == 0
-    return folder
-
-
-@pytest.fixture
-def workspace(trained, tmp_path):
-    shutil.copytree(trained, tmp_path / "ws")
-    ws = tmp_path / "ws"
-    return ws, write_config(ws, train={"epochs": 1}), only_run(ws / "runs")
+from nnpipe.training import Trainer
+from nnpipe.training.rundir import RunError, RunLock, write_json
+from helpers import invoke, only_run, snapshot, write_config, write_idx_set
 
 
 CASES = [  # (name, arguments after the config, words expected in the error line)
@@ -77,7 +49,7 @@ def test_scientific_notation_is_a_number_in_files_overrides_and_grids(tmp_path, 
     path.write_text(path.read_text().replace("lr: 0.002", f"lr: {text}"))
     assert load_config(path).optimizer.lr == value
     assert load_config(path, [f"optimizer.lr={text}"]).optimizer.lr == value
-    from nnpipe.train.sweep import parse_grid
+    from nnpipe.training.sweep import parse_grid
 
     assert parse_grid([f"optimizer.lr={text},{text}"]) == {"optimizer.lr": [value, value]}
 
@@ -134,16 +106,17 @@ def test_sweep_arguments_are_checked_before_anything_is_made(tmp_path, arguments
 
 
 @pytest.mark.parametrize("damage", [lambda raw: b"", lambda raw: raw[: len(raw) // 2], lambda raw: b"not a zip"])
-def test_a_damaged_decode_cache_is_named_and_rebuilt(tmp_path, damage, capsys):
+def test_a_damaged_decode_cache_is_named_and_rebuilt(tmp_path, fresh_cache, damage, capsys):
     from nnpipe.data.images import load_image_data
 
-    first = load_image_data("mnist", val_split=10)
-    cache = next((tmp_path / "cache").glob("idx-*.npz"))
+    write_idx_set(tmp_path, n_train=12)  # a tiny MNIST: what is cached does not matter here
+    first = load_image_data("mnist", root=tmp_path, val_split=2)
+    cache = next(fresh_cache.glob("idx-*.npz"))
     cache.write_bytes(damage(cache.read_bytes()))
-    again = load_image_data("mnist", val_split=10)
+    again = load_image_data("mnist", root=tmp_path, val_split=2)
     assert (again.train_y == first.train_y).all() and cache.is_file()
     assert "unreadable" in capsys.readouterr().err
-    assert load_image_data("mnist", val_split=10).train_x.shape == first.train_x.shape  # the rebuilt entry reads
+    assert load_image_data("mnist", root=tmp_path, val_split=2).train_x.shape == first.train_x.shape  # rebuilt
 
 
 def test_an_unwritable_cache_falls_back_to_memory(tmp_path, monkeypatch, capsys):
@@ -313,7 +286,7 @@ def test_predict_refuses_unusable_arrays(workspace, tmp_path, array, words):
 
 
 def test_random_sweeps_draw_from_huge_grids_without_building_them():
-    from nnpipe.train.sweep import trials
+    from nnpipe.training.sweep import trials
 
     grid = {f"key{i}": list(range(30)) for i in range(5)}  # 24.3 million combinations
     drawn = trials(grid, random=4, seed=1)
@@ -324,7 +297,7 @@ def test_random_sweeps_draw_from_huge_grids_without_building_them():
 
 
 def test_sweep_set_applies_to_every_trial(tmp_path):
-    from nnpipe.train.sweep import Sweep, parse_grid
+    from nnpipe.training.sweep import Sweep, parse_grid
 
     plan = Sweep(write_config(tmp_path), parse_grid(["optimizer.lr=1e-3,1e-2"]), base=["train.epochs=3"])
     assert plan.config.train.epochs == 3
@@ -335,8 +308,8 @@ def test_sweep_set_applies_to_every_trial(tmp_path):
 
 
 def test_run_files_never_write_through_a_planted_link(tmp_path):
-    from nnpipe.train.metrics import MetricsLog
-    from nnpipe.train.rundir import write_text
+    from nnpipe.training.metrics import MetricsLog
+    from nnpipe.training.rundir import write_text
 
     outside = tmp_path / "outside.txt"
     outside.write_text("precious")

@@ -65,7 +65,7 @@ def test_6_cnn_shapes_and_parameter_counts():
 
 def test_7_word2vec_queries_rank_the_expected_answers(tmp_path):
     """On vectors built so that the analogies hold exactly, the script ranks the answers first."""
-    from nnpipe.train.checkpoint import save_checkpoint
+    from nnpipe.training.checkpoint import save_checkpoint
 
     words = ["king", "queen", "man", "woman", "paris", "france", "rome", "italy", "frog", "toad", "newt"]
     rng = np.random.default_rng(0)

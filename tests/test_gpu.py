@@ -15,10 +15,9 @@ from nnpipe import backend, nn, optim
 from nnpipe.autograd import CounterRandom, SparseRows, Tensor
 from nnpipe.config import load_config
 from nnpipe.testing import fakegpu
-from nnpipe.train import Interrupted, Trainer
-from nnpipe.train.checkpoint import load_model_weights, read_state
-from pipeline_helpers import write_config
-from test_word2vec import skipgram_config
+from nnpipe.training import Interrupted, Trainer
+from nnpipe.training.checkpoint import load_model_weights, read_state
+from helpers import skipgram_config, write_config
 
 pytestmark = pytest.mark.gpu
 

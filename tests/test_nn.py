@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import nnpipe.nn as nn
-from nnpipe import backend
 from nnpipe.autograd import Tensor
 
 
@@ -107,30 +106,3 @@ def test_unknown_activation_and_loss_names_list_the_valid_ones():
     loss = nn.build_loss("cross_entropy", label_smoothing=0.1)
     value = loss(Tensor(np.zeros((2, 4), np.float32)), np.array([0, 1]))
     assert value.item() == pytest.approx(np.log(4), rel=1e-6)
-
-
-def test_module_to_moves_every_parameter_and_buffer_and_drops_grads(monkeypatch):
-    """Module.to hands each parameter and buffer to backend.to_device once and keeps what
-    comes back (recorded here with a stand-in device that tags its copies)."""
-    class OnDevice(np.ndarray):
-        pass
-
-    moved = []
-
-    def to_device(array, device):
-        moved.append((array.shape, device))
-        return np.array(array).view(OnDevice)
-
-    monkeypatch.setattr(backend, "to_device", to_device)
-    model = nn.Sequential(nn.Linear(3, 4, rng=np.random.default_rng(0)), nn.BatchNorm1d(4))
-    before = {name: array.copy() for name, array in model.state_dict().items()}
-    for p in model.parameters():
-        p.grad = np.ones_like(p.data)
-    model.to("cuda:1")
-    state = model.state_dict()
-    assert sorted(shape for shape, _ in moved) == sorted(a.shape for a in before.values())
-    assert {device for _, device in moved} == {"cuda:1"}
-    for name, array in state.items():
-        assert isinstance(array, OnDevice), name
-        np.testing.assert_array_equal(array, before[name])
-    assert all(p.grad is None for p in model.parameters())

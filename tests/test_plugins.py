@@ -12,8 +12,8 @@ from nnpipe.config import ConfigError, dump, from_dict, load_config
 from nnpipe.nn import LOSSES
 from nnpipe.optim import OPTIMIZERS, SCHEDULES, Optimizer
 from nnpipe.options import Positive, Range
-from nnpipe.train import Trainer
-from pipeline_helpers import write_config
+from nnpipe.training import Trainer
+from helpers import write_config
 
 
 class SignSGD(Optimizer):
@@ -38,8 +38,7 @@ def halving(t, span, base_lr, every: int = 10):
 
 
 @pytest.fixture
-def toys(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+def toys():
     OPTIMIZERS.register("signsgd")(SignSGD)
     LOSSES.register("tempered_ce", tags=("classification",))(tempered_cross_entropy)
     SCHEDULES.register("halving")(halving)

@@ -5,26 +5,11 @@ import shutil
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from nnpipe import backend
-from nnpipe.cli import app
 from nnpipe.config import load_config
-from nnpipe.train import Trainer, load_checkpoint
-from pipeline_helpers import checkpoint_arrays, metric_rows, only_run, write_config
-
-runner = CliRunner()
-
-
-def train(*args):
-    result = runner.invoke(app, ["train", *map(str, args), "--quiet"])
-    assert result.exit_code == 0, result.output + (result.stderr or "")
-    return result
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+from nnpipe.training import Trainer, load_checkpoint
+from helpers import checkpoint_arrays, invoke, metric_rows, only_run, train, write_config
 
 
 def test_run_directory_holds_everything(tmp_path):
@@ -100,7 +85,7 @@ def test_keep_last_limits_step_checkpoints(tmp_path):
 def test_divergence_stops_keeps_last_good_checkpoint_and_exits_1(tmp_path):
     config = write_config(tmp_path, optimizer={"name": "sgd", "lr": 1e6}, model={"dropout": 0.0},
                           train={"epochs": 3, "checkpoint_every": 1})
-    result = runner.invoke(app, ["train", str(config), "--quiet"])
+    result = invoke("train", str(config), "--quiet")
     assert result.exit_code == 1
     assert "diverged" in result.stderr and "lower optimizer.lr" in result.stderr
     run = only_run(tmp_path / "runs")
@@ -123,7 +108,7 @@ def test_trainer_stop_request_saves_a_resumable_checkpoint(tmp_path):
     trainer = Trainer(config, run_dir=tmp_path / "run", quiet=True)
     trainer.start_run()
     trainer.callbacks.append(lambda t: setattr(t, "stop_requested", t.step == 57))
-    from nnpipe.train import Interrupted
+    from nnpipe.training import Interrupted
 
     with pytest.raises(Interrupted):
         trainer.fit()

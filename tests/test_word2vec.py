@@ -5,22 +5,12 @@ import shutil
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from nnpipe.cli import app
 from nnpipe.data import DataError
 from nnpipe.data.text import (NegativeSampler, Vocabulary, keep_probabilities, load_corpus, skipgram_pairs,
                               tokenize)
 from nnpipe.data.wordeval import WordVectors, default_eval_file, read_analogies, spearman
-from pipeline_helpers import assert_resume_is_bit_exact, only_run
-
-runner = CliRunner()
-MOBY = "corpus/melville-moby-dick.txt.gz"
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPIPE_CACHE", str(tmp_path / "cache"))
+from helpers import MOBY, assert_resume_is_bit_exact, invoke, only_run, skipgram_config
 
 
 def test_tokenize_lowercases_and_keeps_inner_apostrophes():
@@ -140,26 +130,10 @@ def test_analogy_file_sections():
     assert len(sections) == 14 and sum(len(q) for q in sections.values()) == 19544
 
 
-def skipgram_config(folder, **train):
-    import yaml
-
-    config = {
-        "seed": 1, "model": {"name": "skipgram", "dim": 24},
-        "data": {"name": "text", "corpus": [MOBY], "batch_size": 1000, "min_count": 5, "negatives": 3},
-        "loss": {"name": "sgns"}, "optimizer": {"name": "sgd", "lr": 0.025},
-        "schedule": {"name": "linear", "min_lr": 0.0001},
-        "train": {"epochs": 1, "log_every": 50, "early_stopping": {"metric": "val_ws353"}, **train},
-        "device": "auto", "run": {"root": str(folder / "runs")},
-    }
-    path = folder / "sg.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 @pytest.fixture(scope="module")
 def skipgram_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sg")
-    result = runner.invoke(app, ["train", str(skipgram_config(folder)), "--quiet"])
+    result = invoke("train", str(skipgram_config(folder)), "--quiet")
     assert result.exit_code == 0, result.output + result.stderr
     return only_run(folder / "runs")
 
@@ -174,15 +148,15 @@ def test_training_writes_vocab_and_word_metrics(skipgram_run):
 
 
 def test_embed_nearest_analogy_evaluate_export(skipgram_run, tmp_path):
-    result = runner.invoke(app, ["embed", str(skipgram_run), "--nearest", "Whale", "-k", "4"])
+    result = invoke("embed", str(skipgram_run), "--nearest", "Whale", "-k", "4")
     assert result.exit_code == 0, result.output
     assert "nearest to 'whale'" in result.output and len(result.output.strip().splitlines()) == 5
-    result = runner.invoke(app, ["embed", str(skipgram_run), "--analogy", "man", "king", "woman"])
+    result = invoke("embed", str(skipgram_run), "--analogy", "man", "king", "woman")
     assert result.exit_code == 0 and "king - man + woman" in result.output
-    result = runner.invoke(app, ["embed", str(skipgram_run), "--evaluate"])
+    result = invoke("embed", str(skipgram_run), "--evaluate")
     assert result.exit_code == 0 and "WordSim-353 Spearman" in result.output and "gram8-plural" in result.output
     out = tmp_path / "vectors.txt"
-    result = runner.invoke(app, ["embed", str(skipgram_run), "--export", str(out)])
+    result = invoke("embed", str(skipgram_run), "--export", str(out))
     assert result.exit_code == 0 and out.read_text().split("\n")[0].split()[1] == "24"
 
 
@@ -192,32 +166,28 @@ def test_embed_defaults_to_the_newest_skipgram_run(skipgram_run, tmp_path, monke
     newer_mlp.mkdir(parents=True)
     (newer_mlp / "config.yaml").write_text("model: {name: mlp}\n")
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["embed", "--nearest", "whale", "-k", "2"])
+    result = invoke("embed", "--nearest", "whale", "-k", "2")
     assert result.exit_code == 0, result.output + result.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.chdir(empty)
-    result = runner.invoke(app, ["embed", "--nearest", "whale"])
+    result = invoke("embed", "--nearest", "whale")
     assert result.exit_code == 2 and "no word-vector runs under runs/" in result.stderr
 
 
 def test_embed_unknown_word_and_wrong_run_are_clear_errors(skipgram_run, tmp_path):
-    result = runner.invoke(app, ["embed", str(skipgram_run), "--nearest", "whalle"])
+    result = invoke("embed", str(skipgram_run), "--nearest", "whalle")
     assert result.exit_code == 2 and "close spellings: whale" in result.stderr
     assert "Traceback" not in result.output + result.stderr
     fake = tmp_path / "runs/mlp/x"
     (fake / "checkpoints").mkdir(parents=True)
     (fake / "config.yaml").write_text("model: {name: mlp}\n")
     (fake / "summary.json").write_text('{"model": "mlp"}')
-    result = runner.invoke(app, ["embed", str(fake), "--nearest", "whale"])
+    result = invoke("embed", str(fake), "--nearest", "whale")
     assert result.exit_code == 2 and "is not a word-vector run" in result.stderr
-    result = runner.invoke(app, ["embed", str(skipgram_run)])
+    result = invoke("embed", str(skipgram_run))
     assert result.exit_code == 2 and "--nearest WORD" in result.stderr
 
 
 def test_skipgram_resume_from_step_checkpoint_is_bit_exact(tmp_path):
-    def train(config, *args):
-        result = runner.invoke(app, ["train", str(config), "--quiet", *args])
-        assert result.exit_code == 0, result.output + result.stderr
-
-    assert_resume_is_bit_exact(train, skipgram_config(tmp_path, checkpoint_every=60, keep_last=5), tmp_path, 120)
+    assert_resume_is_bit_exact(skipgram_config(tmp_path, checkpoint_every=60, keep_last=5), tmp_path, 120)

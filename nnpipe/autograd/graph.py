@@ -1,7 +1,15 @@
 """The computational graph behind a tensor, as data and as Graphviz DOT."""
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 from .. import backend
+
+
+class GraphvizError(RuntimeError):
+    """Graphviz's ``dot`` is missing or could not render."""
 
 
 def walk(*outputs):
@@ -54,3 +62,16 @@ def to_dot(*outputs, title="nnpipe"):
                 lines.append(f"  f{index} -> {tensor_ids[id(output)]};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def render_dot(dot: str, out):
+    """Render DOT text to an image with Graphviz's ``dot`` program, when it is installed."""
+    out = Path(out)
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphvizError(f"writing {out.suffix} needs Graphviz's dot (apt-get install graphviz); "
+                            "use --out graph.dot to get the DOT text instead")
+    result = subprocess.run([program, f"-T{out.suffix.lstrip('.')}", "-o", str(out)], input=dot, text=True,
+                            capture_output=True)
+    if result.returncode != 0:
+        raise GraphvizError(f"dot could not render {out}: {result.stderr.strip()}")

@@ -1,5 +1,4 @@
-"""What every command shares: exit codes, the error guard, common options, and reading
-a run's config and model."""
+"""What every command shares: exit codes, the error guard and common options."""
 from __future__ import annotations
 
 import functools
@@ -9,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ..autograd.graph import GraphvizError
 from ..backend import DeviceError
-from ..config import Config, ConfigError, from_dict, read_yaml
+from ..config import ConfigError
 from ..data import DataError
 from ..nn import StateDictError
-from ..tasks import TASKS
-from ..train import CheckpointError, Diverged, Interrupted, RunError
-from ..train.assemble import configured_model
-from ..train.distributed import DistributedError
+from ..training import CheckpointError, Diverged, Interrupted, RunError
+from ..training.distributed import DistributedError
 
-USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError, DistributedError)
+USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError, DistributedError,
+               GraphvizError)
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 SetOption = typer.Option([], "--set", "-s", help="Override a config key: --set optimizer.lr=0.01 (repeatable).")
@@ -69,16 +68,3 @@ def guarded(command):
             fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", EXIT_FAILED)
 
     return wrapper
-
-
-def run_config(run_dir) -> Config:
-    """The resolved config a run was trained with (older runs' extra keys are ignored)."""
-    return from_dict(read_yaml(Path(run_dir) / "config.yaml"), drop_unknown=True)
-
-
-def model_from_config(config: Config):
-    """(model, example batch, example labels or None) for a config, without loading image
-    data (a text config reads its cached vocabulary)."""
-    inputs, batch, labels = TASKS.get(config.data.name).builder.sample(config)
-    model = configured_model(config, np.random.default_rng(config.seed), inputs)
-    return model, batch, labels

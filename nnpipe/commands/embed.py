@@ -4,36 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Tuple
 
-import numpy as np
 import typer
 
 from ..config import ConfigError
-from ..data.text import Vocabulary
-from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
-from ..models import MODELS, build_model
+from ..data.wordeval import ANALOGIES, WORDSIM, default_eval_file
 from ..models.word_tables import VECTOR_CHOICES
-from ..train import find_checkpoint, find_runs, load_model_weights, resolve_run
-from ..train.rundir import RunError, has_checkpoint
-from .common import CheckpointOption, DebugOption, RootOption, guarded, run_config
+from ..runs import Run
+from ..training import find_runs, resolve_run
+from ..training.rundir import RunError, has_checkpoint
+from .common import CheckpointOption, DebugOption, RootOption, guarded
 from .projector import project
-
-
-def is_word_vector_run(run_dir) -> bool:
-    return (Path(run_dir) / "vocab.tsv").is_file()
-
-
-def load_word_vectors(run_dir, which="best", vectors=None) -> WordVectors:
-    """The word vectors of a finished run: its model rebuilt from config.yaml and
-    vocab.tsv, its checkpoint's weights loaded, and the model's ``vectors(vectors)``
-    (input, output, sum or concat; None: the model's own choice)."""
-    run_dir = Path(run_dir)
-    config = run_config(run_dir)
-    if not is_word_vector_run(run_dir) or "word_vectors" not in MODELS.get(config.model.name).tags:
-        raise RunError(f"{run_dir} is not a word-vector run (model {config.model.name!r}, no vocab.tsv)")
-    vocab = Vocabulary.load(run_dir / "vocab.tsv")
-    model = build_model(config.model, np.random.default_rng(config.seed), vocab_size=len(vocab))
-    load_model_weights(model, find_checkpoint(None, run_dir, which))
-    return WordVectors(vocab.words, model.vectors(vectors), vectors or model.default_vectors)
 
 
 def _print_words(title, rows):
@@ -93,13 +73,13 @@ def embed(
     if export is not None and export.is_dir():
         raise ConfigError(f"--export {export} is a folder; give a file name such as {export / 'vectors.txt'}")
     if run is None:  # the newest word-vector run, even if other models were trained since
-        found = [path for path in find_runs(root) if is_word_vector_run(path) and has_checkpoint(path)]
+        found = [path for path in find_runs(root) if (path / "vocab.tsv").is_file() and has_checkpoint(path)]
         if not found:
             raise RunError(f"no word-vector runs under {root}/: train one with nnpipe train configs/skipgram.yaml")
         run_dir = found[-1]
     else:
         run_dir = resolve_run(run, root)
-    vectors = load_word_vectors(run_dir, checkpoint, vectors_)
+    vectors = Run(run_dir).word_vectors(checkpoint, vectors_)
     if nearest:
         word = nearest.lower()
         _print_words(f"nearest to {word!r}", vectors.nearest(word, k))

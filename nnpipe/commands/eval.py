@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 
 from ..config import ConfigError
-from ..train import assemble, find_checkpoint, load_model_weights, resolve_run
-from ..train.distributed import SingleProcess
-from ..train.rundir import write_json
-from .common import CheckpointOption, DebugOption, RootOption, guarded, run_config
+from ..runs import Run
+from ..training import find_checkpoint, resolve_run
+from ..training.rundir import write_json
+from .common import CheckpointOption, DebugOption, RootOption, guarded
 
 
 @guarded
@@ -37,9 +37,7 @@ def evaluate(
         raise ConfigError(f"--checkpoint must be best or last, got {checkpoint!r}")
     run = resolve_run(target, root)
     path = find_checkpoint(target, run, checkpoint)
-    parts = assemble(run_config(run), device or "cpu")
-    load_model_weights(parts.model, path)
-    metrics = parts.task.evaluate(parts.model, parts.loss_fn, split, SingleProcess())
+    metrics = Run(run).evaluate(split, path, device or "cpu")
     typer.echo(f"run {run} ({path.name}), {split} split")
     for key, value in metrics.items():
         if isinstance(value, float):

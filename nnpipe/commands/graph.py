@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ast
 import math
-import shutil
-import subprocess
 from pathlib import Path
 from typing import List
 
@@ -15,11 +13,11 @@ import typer
 import nnpipe.autograd.functions as F
 
 from ..autograd import Tensor
-from ..autograd.graph import to_dot
+from ..autograd.graph import render_dot, to_dot
 from ..config import ConfigError, load_config
 from ..nn import build_loss
-from ..train.rundir import RunError
-from .common import DebugOption, SetOption, guarded, model_from_config
+from ..runs import model_from_config
+from .common import DebugOption, SetOption, guarded
 
 
 class ExpressionError(ValueError):
@@ -98,18 +96,6 @@ def parse_expression(text, variables):
         raise ExpressionError(f"{shown!r} uses no variable, so it has no graph to draw")
     output.name = output.name or "out"
     return output, leaves
-
-
-def render_dot(dot: str, out: Path):
-    """Render DOT text to an image with Graphviz's ``dot`` program, when it is installed."""
-    program = shutil.which("dot")
-    if program is None:
-        raise RunError(f"writing {out.suffix} needs Graphviz's dot (apt-get install graphviz); "
-                       "use --out graph.dot to get the DOT text instead")
-    result = subprocess.run([program, f"-T{out.suffix.lstrip('.')}", "-o", str(out)], input=dot, text=True,
-                            capture_output=True)
-    if result.returncode != 0:
-        raise RunError(f"dot could not render {out}: {result.stderr.strip()}")
 
 
 def _model_graph(path, overrides):

@@ -6,9 +6,9 @@ from typing import List, Optional
 
 import typer
 
-from ..train import resolve_run
-from ..train.metrics import MetricsLog
-from ..train.rundir import RunError
+from ..training import resolve_run
+from ..training.metrics import MetricsLog
+from ..training.rundir import RunError
 from .common import DebugOption, RootOption, guarded
 
 

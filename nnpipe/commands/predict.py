@@ -10,15 +10,12 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from ..autograd import Tensor, no_grad
-from ..autograd.functions import softmax
 from ..config import ConfigError
 from ..data import DataError
-from ..data.images import normalise
-from ..tasks.images import IMAGE_KINDS
-from ..train import find_checkpoint, load_model_weights, resolve_run
-from ..train.rundir import has_checkpoint
-from .common import CheckpointOption, DebugOption, RootOption, guarded, model_from_config, run_config
+from ..runs import Run
+from ..training import resolve_run
+from ..training.rundir import has_checkpoint
+from .common import CheckpointOption, DebugOption, RootOption, guarded
 
 
 IMAGE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -95,24 +92,14 @@ def read_inputs(paths, shape):
     return [label for label, _ in labelled], np.stack([image for _, image in labelled])
 
 
-def predict_images(run_dir, paths, k=3, which="best"):
-    """[(input, [(class, probability), ...top k])] for each input, preprocessed exactly as
-    in training (the normalisation stored in the run's config)."""
-    config = run_config(run_dir)
-    if config.data.name not in IMAGE_KINDS:
-        raise ConfigError(f"{run_dir} is a {config.model.name} run; predict works on image classifiers")
-    shape, names = IMAGE_KINDS[config.data.name]
+def predict_images(run: Run, paths, k=3, which="best"):
+    """[(input, [(class, probability), ...top k])] for each input."""
+    shape, names = run.image_kind
     if not 1 <= k <= len(names):
         raise ConfigError(f"-k must be between 1 and the {len(names)} classes, got {k}")
-    model, _, _ = model_from_config(config)
-    load_model_weights(model, find_checkpoint(None, run_dir, which))
-    model.eval()
     labels, pixels = read_inputs(paths, shape)
-    x = normalise(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), config.data.mean, config.data.std)
-    with no_grad():
-        probs = softmax(model(Tensor(x)), axis=1).data
     results = []
-    for label, row in zip(labels, probs):
+    for label, row in zip(labels, run.predict(pixels, which)):
         top = np.argsort(-row)[:k]
         results.append((label, [(names[i], float(row[i])) for i in top]))
     return results
@@ -146,12 +133,12 @@ def predict(
     Example: nnpipe predict runs/cnn/20261125-101500-a3f9 digit.png -k 3
     """
     def classifier(found):
-        return has_checkpoint(found) and run_config(found).data.name in IMAGE_KINDS
+        return has_checkpoint(found) and Run(found).is_image_classifier
 
     if out is not None and out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'predictions.csv'}")
-    results = predict_images(resolve_run(run, root, usable=classifier, what="of an image classifier"), inputs, k,
-                             checkpoint)
+    results = predict_images(Run(resolve_run(run, root, usable=classifier, what="of an image classifier")), inputs,
+                             k, checkpoint)
     for label, top in results:
         typer.echo(f"{label}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
     if out is not None:

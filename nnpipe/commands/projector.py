@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
-from ..train.rundir import write_text
+from ..training.rundir import write_text
 
 NEIGHBOURS = 8  # listed for each word in the page
 

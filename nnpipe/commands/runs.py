@@ -5,8 +5,8 @@ from pathlib import Path
 
 import typer
 
-from ..train import find_runs
-from ..train.rundir import read_json, run_status
+from ..training import find_runs
+from ..training.rundir import read_json, run_status
 from .common import DebugOption, RootOption, guarded
 
 

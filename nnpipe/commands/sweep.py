@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from ..config import ConfigError
-from ..train.sweep import Sweep, parse_grid
+from ..training.sweep import Sweep, parse_grid
 from .common import EXIT_FAILED, DebugOption, SetOption, guarded
 
 

@@ -6,9 +6,9 @@ from typing import List, Optional
 
 import typer
 
-from ..config import ConfigError, from_dict, load_config, parse_override, read_yaml
-from ..train import Diverged, Interrupted, Trainer, find_checkpoint, resolve_run
-from ..train.distributed import make_communicator
+from ..runs import prepare
+from ..training import Diverged, Interrupted
+from ..training.distributed import make_communicator
 from .common import EXIT_FAILED, USER_ERRORS, DebugOption, SetOption, guarded
 
 
@@ -55,47 +55,11 @@ def train(
         raise
 
 
-# What a resumed run may change: how long it goes on and how often it writes, nothing that
-# would make it a different training.
-RESUMABLE = ("train.epochs", "train.early_stopping.patience", "train.checkpoint_every", "train.keep_last",
-             "train.log_every")
-
-
-def resumed_config(run_dir, requested, overrides):
-    """The run's own config, with only the RESUMABLE keys taken from ``requested`` (the
-    config file with ``overrides`` applied); any other override is refused."""
-    changed = sorted({".".join(parse_override(item)[0]) for item in overrides} - set(RESUMABLE))
-    if changed:
-        raise ConfigError(f"--resume continues {run_dir} as it was configured, so {changed[0]} cannot change "
-                          f"(only {', '.join(RESUMABLE)} can); to train with it, start a new run without --resume")
-    saved = read_yaml(run_dir / "config.yaml")
-    for key in RESUMABLE:
-        *path, last = key.split(".")
-        source, target = requested, saved
-        for part in path:
-            source, target = getattr(source, part), target.setdefault(part, {})
-        target[last] = getattr(source, last)
-    return from_dict(saved, drop_unknown=True)
-
-
 def _train(comm, config, set_, device, run_dir, resume, quiet):
-    cfg = load_config(config, set_)
-    checkpoint = None
-    if run_dir and not resume and run_dir.exists() and any(run_dir.iterdir()):
-        raise ConfigError(f"--run-dir {run_dir} already holds files; continue that run with --resume {run_dir}, "
-                          "or give a new or empty folder")
-    if resume:
-        run_dir = resolve_run(resume, cfg.run.root, cfg.run.name)
-        checkpoint = find_checkpoint(resume, run_dir, "last")
-        cfg = resumed_config(run_dir, cfg, set_)
     echo = (lambda *a: None) if quiet or not comm.is_main else typer.echo
-    trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo, comm=comm)
-    if checkpoint:
-        trainer.resume(checkpoint, set_)
-    else:
-        trainer.start_run(set_)
-    echo(describe(cfg))
-    resumed = f" (resumed at epoch {trainer.epoch}, step {trainer.step})" if checkpoint else ""
+    trainer = prepare(config, set_, run_dir, resume, device, quiet, echo, comm)
+    echo(describe(trainer.config))
+    resumed = f" (resumed at epoch {trainer.epoch}, step {trainer.step})" if resume else ""
     echo(f"run directory: {trainer.run_dir}{resumed}")
     summary = trainer.fit()
     if not comm.is_main:

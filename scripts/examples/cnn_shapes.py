@@ -6,7 +6,7 @@ import numpy as np
 
 import nnpipe.nn as nn
 from nnpipe.autograd import Tensor
-from nnpipe.commands.summary import format_table, layer_table
+from nnpipe.nn.summary import format_table, layer_table
 
 
 def lenet():

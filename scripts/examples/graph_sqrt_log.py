@@ -42,7 +42,7 @@ def main():
         print(f"{name:<16}{value:>10.4f}{grad:>12.4f}")
     (HERE / "images" / "graph_sqrt_log.dot").write_text(dot)
     try:
-        from nnpipe.commands.graph import render_dot
+        from nnpipe.autograd.graph import render_dot
 
         render_dot(dot, HERE / "images" / "graph_sqrt_log.png")
         print("graph: scripts/examples/images/graph_sqrt_log.png")

@@ -4,8 +4,8 @@ paris − france + italy with the rank of the expected answer among all words.""
 import sys
 from pathlib import Path
 
-from nnpipe.commands.embed import load_word_vectors
-from nnpipe.train.rundir import latest_run
+import nnpipe
+from nnpipe.training.rundir import latest_run
 
 QUERIES = [("man", "king", "woman", "queen"), ("france", "paris", "italy", "rome")]
 
@@ -18,7 +18,7 @@ def rank_of(vectors, a, b, c, expected):
 
 def main(run_dir=None):
     run = Path(run_dir) if run_dir else latest_run("runs", "skipgram")
-    vectors = load_word_vectors(run)
+    vectors = nnpipe.load_run(run).vectors
     print(f"run {run}")
     print("nearest to frog: " + ", ".join(f"{w} ({s:.2f})" for w, s in vectors.nearest("frog", 8)))
     results = {}

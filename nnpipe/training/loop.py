@@ -25,6 +25,7 @@ from ..optim.schedules import Schedule
 from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import SingleProcess
+from .resume import check_resumable
 from .metrics import MetricsLog, format_row, improved
 from .running import Diverged, LossCheck, RunningSums
 from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json, write_text
@@ -131,8 +132,12 @@ class Trainer:
 
     def resume(self, path, overrides=()):
         """Restore everything from a checkpoint so training continues as if never stopped;
-        ``overrides`` (the --set of this resumption) are added to overrides.yaml."""
+        ``overrides`` (the --set of this resumption) are added to overrides.yaml.  The
+        config must be the run's own, but for the keys a resumption may change (RESUMABLE)."""
         path = Path(path)
+        if self.run_dir is None:
+            self.run_dir = path.parent.parent
+        check_resumable(self.run_dir, self.config)
         state = read_state(path)
         try:
             self.load_state_dict(state)
@@ -140,8 +145,6 @@ class Trainer:
             raise CheckpointError(f"{path} does not fit the configured model: {exc}") from None
         except (ValueError, KeyError) as exc:
             raise CheckpointError(f"{path} cannot resume this config: {exc}") from None
-        if self.run_dir is None:
-            self.run_dir = path.parent.parent
         if self.comm.is_main:
             self.lock = RunLock(self.run_dir)  # held until fit() ends (or this process does)
         # any world size may resume: every rank walks the same global batches
