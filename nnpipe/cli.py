@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from . import __version__
-from .commands import config, data, embed, eval, graph, plot, predict, runs, summary, sweep, train
+from .commands import config, data, embed, eval, graph, plot, predict, runs, summary, sweep, train  # noqa: A004
 
 app = typer.Typer(help="nnpipe: train MLP, CNN and word-vector models from YAML configs.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,

@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 
 
 # Sections that name a registered component; each is validated against that component's
-# own options, so a new optimizer, loss, schedule, model or data kind needs no change here.
+# own options, so a new optimizer, loss, schedule, model or task needs no change here.
 COMPONENTS = {"model": MODELS, "data": TASKS, "loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 DEFAULT_NAMES = {"model": "mlp", "data": "mnist", "loss": "cross_entropy", "optimizer": "adam", "schedule": "constant"}
 
@@ -139,14 +139,14 @@ def _build_section(kind, raw, problems, drop_unknown):
 
 
 def _check_combination(config, problems):
-    """The data kind accepts the model and the loss (by their tags), and a model that names
+    """The task accepts the model and the loss (by their tags), and a model that names
     its loss (a tag ``loss:<name>``) gets that one."""
     accepts = TASKS.get(config.data.name).builder.accepts
     for kind, registry in (("model", MODELS), ("loss", LOSSES)):
         name = config[kind].name
         if accepts[kind] not in registry.get(name).tags:
             fits = ", ".join(registry.tagged(accepts[kind])) or "none registered"
-            problems.append(f"{kind}.name: data {config.data.name!r} cannot train {kind} {name!r}; "
+            problems.append(f"{kind}.name: task {config.data.name!r} cannot train {kind} {name!r}; "
                             f"it takes {fits}")
     needed = [tag[5:] for tag in MODELS.get(config.model.name).tags if tag.startswith("loss:")]
     if needed and config.loss.name not in needed:  # a model fitted by one loss only (glove, svd)

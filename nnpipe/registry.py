@@ -23,7 +23,8 @@ import inspect
 import pkgutil
 import typing
 
-from .options import hints as option_hints, problem
+from .options import hints as option_hints
+from .options import problem
 
 
 class UnknownComponent(ValueError):

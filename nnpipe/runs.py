@@ -25,8 +25,8 @@ from .models import MODELS
 from .tasks import TASKS
 from .tasks.images import IMAGE_KINDS
 from .training import Trainer, assemble, find_checkpoint, load_model_weights, resolve_run
-from .training.distributed import SingleProcess
 from .training.assemble import configured_model
+from .training.distributed import SingleProcess
 from .training.resume import RESUMABLE, resumable_overrides
 from .training.rundir import RunError, read_json
 

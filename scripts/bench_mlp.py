@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import time
 
-from benchlib import compile_seconds, header, peak_child, pin_threads, ratio_table, time_and_memory, write_section
-
 import numpy as np
+from benchlib import compile_seconds, header, peak_child, pin_threads, ratio_table, time_and_memory, write_section
 
 import nnpipe.autograd.functions as F
 import nnpipe.optim as optim
+from nnpipe import kernels
 from nnpipe.autograd import Tensor
 from nnpipe.data import BatchLoader, load_image_data
-from nnpipe import kernels
 from nnpipe.models import build_model
 
 BATCH, HIDDEN, LR = 128, 256, 0.1
@@ -122,7 +121,8 @@ def main():
         + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items())
         + " (nnpipe's first epoch also loads Numba and its cached optimizer kernels, once per process).",
         "",
-        f"11 interleaved repeats after a warm-up; spread = (max - min) / median; run took {time.time() - started:.0f} s.",
+        f"11 interleaved repeats after a warm-up; spread = (max - min) / median; "
+        f"run took {time.time() - started:.0f} s.",
     ]
     write_section("mlp", "MLP epoch (scripts/bench_mlp.py)", lines)
 

@@ -53,7 +53,8 @@ def worker(steps):
 
 def launch(ranks, threads):
     mpiexec = Path(sys.executable).parent / "mpiexec"
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               NUMBA_NUM_THREADS=str(threads))
     out = subprocess.run([str(mpiexec), "-n", str(ranks), sys.executable, str(HERE), "--worker", str(STEPS)],
                          capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -68,7 +69,8 @@ def main():
     lines = [f"Machine: {machine_facts()}.", "",
              f"{STEPS} steps of the configs/cnn.yaml network, global batch 128 split evenly over the ranks, "
              "gradients averaged with one Allreduce of a flat float32 buffer per step (MPICH from PyPI).", "",
-             "| ranks × threads (BLAS and kernels) | ms per step | of which Allreduce | speed-up vs 1 rank × 2 threads |",
+             "| ranks × threads (BLAS and kernels) | ms per step | of which Allreduce "
+             "| speed-up vs 1 rank × 2 threads |",
              "|---|---|---|---|"]
     for (ranks, threads), result in results.items():
         lines.append(f"| {ranks} × {threads} | {result['step_ms']:.1f} | {result['allreduce_ms']:.2f} ms | "

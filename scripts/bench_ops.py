@@ -3,13 +3,11 @@ conv2d, the fused conv2d+ReLU+max_pool2d block, max_pool2d, embedding lookup, th
 (float32); nnpipe with its compiled kernels and with its reference path beside them."""
 from __future__ import annotations
 
+import statistics
 import time
 
-from benchlib import compile_seconds, header, interleaved, kernel_threads, pin_threads, write_section
-
-import statistics
-
 import numpy as np
+from benchlib import compile_seconds, header, interleaved, kernel_threads, pin_threads, write_section
 
 import nnpipe.autograd.functions as F
 from nnpipe import kernels
@@ -85,7 +83,8 @@ COMPILE_CODE = ("import numpy as np; import nnpipe.autograd.functions as F; from
                 "F.conv2d_relu_pool(T(2, 1, 4, 4), T(3, 1, 3, 3), T(3), padding=1).sum().backward();"
                 "F.conv2d_relu_pool(T(2, 4, 4, 4), T(3, 4, 3, 3), T(3), padding=1).sum().backward();"
                 "F.max_pool2d(T(2, 2, 4, 4), 2).sum().backward(); W = T(9, 4);"
-                "F.skipgram_ns(W, W, np.arange(3), np.arange(4), np.array([0, 0, 1, 2]), np.ones((3, 2), int)).backward()")
+                "F.skipgram_ns(W, W, np.arange(3), np.arange(4), np.array([0, 0, 1, 2]), "
+                "np.ones((3, 2), int)).backward()")
 
 
 def main():

@@ -87,7 +87,8 @@ def main():
 
     compile_code = ("import numpy as np; import nnpipe.autograd.functions as F; from nnpipe.autograd import Tensor;"
                     "W = Tensor(np.ones((9, 4), np.float32), requires_grad=True);"
-                    "F.skipgram_ns(W, W, np.arange(3), np.arange(4), np.array([0, 0, 1, 2]), np.ones((3, 2), int)).backward()")
+                    "F.skipgram_ns(W, W, np.arange(3), np.arange(4), np.array([0, 0, 1, 2]), "
+                    "np.ones((3, 2), int)).backward()")
     cold, warm = compile_seconds(compile_code)
     rows = []
     # (name, epochs, run, repeats): the two contenders of the target alternate over the rounds
@@ -134,7 +135,8 @@ def main():
         f"Rows marked ×{args.rounds} are the median of {args.rounds} runs, alternating gensim and nnpipe (the "
         "range of words/s in brackets, the quality of the median run).",
         "",
-        "| implementation | train time | words/s | ratio to gensim workers=2 | WS353 ρ | analogy acc. | nearest to frog |",
+        "| implementation | train time | words/s | ratio to gensim workers=2 | WS353 ρ | analogy acc. "
+        "| nearest to frog |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, seconds, rate, low, high, rho, accuracy, nearest, epochs, count in rows:

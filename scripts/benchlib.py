@@ -13,8 +13,9 @@ THREADS = int(os.environ.get("NNPIPE_BENCH_THREADS", os.cpu_count() or 1))
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, str(THREADS))
 
-import nnpipe  # noqa: E402,F401  (before NumPy, as in `nnpipe train`: it sets OpenBLAS's idle-spin time)
 import numpy as np  # noqa: E402
+
+import nnpipe  # noqa: E402,F401  (before NumPy, as in `nnpipe train`: it sets OpenBLAS's idle-spin time)
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -65,7 +66,7 @@ def interleaved(candidates: dict, repeats: int, warmup: int = 1):
 
 
 def _status_kb(key):
-    for line in open("/proc/self/status"):
+    for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1])
     raise KeyError(key)
@@ -164,7 +165,8 @@ def compile_seconds(code):
         seconds = []
         for _ in range(2):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=Path(__file__).resolve().parent.parent)
+            subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                           cwd=Path(__file__).resolve().parent.parent)
             seconds.append(time.perf_counter() - start)
     return seconds
 

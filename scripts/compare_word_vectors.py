@@ -69,7 +69,8 @@ def main():
         f"Corpus: the six shipped corpora, {tokens:,} in-vocabulary tokens, {len(corpus.vocab):,} words "
         f"(min_count {args.min_count}); D={args.dim}, window {args.window}. Skip-gram and CBOW: {args.negatives} "
         f"negatives, sample {args.sample:g}, {args.epochs} epochs, linear decay from word2vec's rates (0.025 "
-        f"skip-gram, 0.05 CBOW). GloVe: x_max 100, α 0.75, GloVe's AdaGrad (η 0.05), {args.glove_epochs} passes over the "
+        f"skip-gram, 0.05 CBOW). GloVe: x_max 100, α 0.75, GloVe's AdaGrad (η 0.05), {args.glove_epochs} "
+        "passes over the "
         "co-occurrences, vectors W + W̃. PPMI-SVD: context smoothing 0.75, U·Σ^0.5, one closed-form step. "
         f"Counting the 1/d-weighted co-occurrences (GloVe and PPMI-SVD, once per corpus, then cached) took "
         f"{counting:.1f} s and is not in their training time; words/s is tokens × epochs / training time.",

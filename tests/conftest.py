@@ -6,8 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import invoke, only_run, write_config
 from nnpipe import backend
+
+from helpers import invoke, only_run, write_config
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -168,7 +168,7 @@ CASES = [
     # torch's multi_margin_loss divides by the number of classes; the course's SVM loss does not
     OpCase("multiclass_hinge", lambda s: F.multiclass_hinge(s, LABELS),
            lambda s: _tF().multi_margin_loss(s, _t(LABELS)) * s.shape[1], [(5, 3)], "spread"),
-    OpCase("sgns", F.sgns,
+    OpCase("negative_sampling_mean", lambda c, o, n: F.negative_sampling(c, o, n, reduction="mean"),
            lambda c, o, n: -(_tF().logsigmoid((c * o).sum(1)).sum()
                              + _tF().logsigmoid(-_torch().einsum("bkd,bd->bk", n, c)).sum()) / c.shape[0],
            [(4, 3), (4, 3), (4, 2, 3)]),
@@ -177,7 +177,7 @@ CASES = [
     OpCase("glove", lambda w, wc, b, bc: F.glove(w, wc, b, bc, *GLOVE_ENTRIES),
            lambda w, wc, b, bc: _torch_glove(w, wc, b, bc, *(_t(a) for a in GLOVE_ENTRIES)),
            [(6, 3), (6, 3), (6, 1), (6, 1)]),
-    OpCase("sgns_sum", lambda c, o, n: F.sgns(c, o, n, reduction="sum"),
+    OpCase("negative_sampling", F.negative_sampling,
            lambda c, o, n: -(_tF().logsigmoid((c * o).sum(1)).sum()
                              + _tF().logsigmoid(-_torch().einsum("bkd,bd->bk", n, c)).sum()),
            [(4, 3), (4, 3), (4, 2, 3)]),

@@ -115,11 +115,13 @@ def test_an_option_name_means_only_what_its_component_says():
                        "loss": {"name": "glove", "alpha": 1.0}, "optimizer": {"name": "adagrad"}})
     assert glove.loss.alpha == 1.0
     with pytest.raises(ConfigError, match=r"loss.alpha: must be >= 0"):
-        from_dict({"model": {"name": "glove"}, "data": {"name": "cooccurrence"}, "loss": {"name": "glove", "alpha": -1}})
+        from_dict({"model": {"name": "glove"}, "data": {"name": "cooccurrence"},
+                   "loss": {"name": "glove", "alpha": -1}})
 
 
 def test_negatives_belong_to_the_text_data_that_draws_them():
-    config = from_dict({"model": {"name": "skipgram"}, "data": {"name": "text", "negatives": 10}, "loss": {"name": "sgns"}})
+    config = from_dict({"model": {"name": "skipgram"}, "data": {"name": "text", "negatives": 10},
+                        "loss": {"name": "sgns"}})
     assert config.data.negatives == 10
     with pytest.raises(ConfigError, match=r"model.negatives: unknown key"):
         from_dict({"model": {"name": "skipgram", "negatives": 10}, "data": {"name": "text"}, "loss": {"name": "sgns"}})

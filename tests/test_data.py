@@ -5,10 +5,10 @@ import tarfile
 import numpy as np
 import pytest
 
-from nnpipe.data import BatchLoader, DataError, load_image_data, random_crop_flip
-from nnpipe.data import cifar, files
+from nnpipe.data import BatchLoader, DataError, cifar, files, load_image_data, random_crop_flip
 from nnpipe.data.idx import parse_idx, read_idx
 from nnpipe.data.mnist import MNIST_FILES, load_idx_dataset
+
 from helpers import idx_bytes, write_idx_set
 
 
@@ -138,6 +138,7 @@ def test_missing_cifar_says_where_it_looked(tmp_path):
         cifar.load_cifar10(tmp_path)
 
 
+@pytest.mark.slow
 def test_mnist_splits_are_seeded_and_normalised():
     data = load_image_data("mnist", val_split=5000, seed=3)
     again = load_image_data("mnist", val_split=5000, seed=3)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from nnpipe.training import load_checkpoint
+
 from helpers import checkpoint_arrays, invoke, write_config
 
 
@@ -75,19 +76,18 @@ def test_resuming_with_another_world_size_continues_the_same_training(tmp_path):
 def test_a_killed_rank_ends_the_job_without_corrupting_checkpoints(tmp_path):
     config = write_config(tmp_path, model={"hidden": [256], "dropout": 0.0}, data={"batch_size": 32},
                           train={"epochs": 3, "log_every": 5, "checkpoint_every": 40})
-    log = open(tmp_path / "job.log", "w")
-    job = subprocess.Popen([mpiexec(), "-n", "2", sys.executable, "-m", "nnpipe", "train", str(config),
-                            "--distributed", "mpi", "--quiet", "--run-dir", str(tmp_path / "run")],
-                           stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    deadline = time.time() + 90
-    while time.time() < deadline and not list((tmp_path / "run/checkpoints").glob("step-*.npz")):
-        time.sleep(0.2)
-    assert list((tmp_path / "run/checkpoints").glob("step-*.npz")), (tmp_path / "job.log").read_text()
-    ranks = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _is_rank(int(pid), str(config))]
-    assert len(ranks) == 2
-    os.kill(max(ranks), signal.SIGKILL)
-    job.wait(timeout=60)
-    log.close()
+    with open(tmp_path / "job.log", "w") as log:
+        job = subprocess.Popen([mpiexec(), "-n", "2", sys.executable, "-m", "nnpipe", "train", str(config),
+                                "--distributed", "mpi", "--quiet", "--run-dir", str(tmp_path / "run")],
+                               stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        deadline = time.time() + 90
+        while time.time() < deadline and not list((tmp_path / "run/checkpoints").glob("step-*.npz")):
+            time.sleep(0.2)
+        assert list((tmp_path / "run/checkpoints").glob("step-*.npz")), (tmp_path / "job.log").read_text()
+        ranks = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _is_rank(int(pid), str(config))]
+        assert len(ranks) == 2
+        os.kill(max(ranks), signal.SIGKILL)
+        job.wait(timeout=60)
     assert job.returncode != 0
     for checkpoint in (tmp_path / "run/checkpoints").glob("*.npz"):
         load_checkpoint(checkpoint)  # every checkpoint left behind is whole
@@ -129,6 +129,7 @@ def sweep(*args):
     return invoke("sweep", *map(str, args))
 
 
+@pytest.mark.slow
 def test_local_sweep_runs_ranks_and_resumes(tmp_path):
     config = write_config(tmp_path, train={"epochs": 1})
     args = (config, "--grid", "optimizer.lr=0.0005,0.005", "--grid", "model.hidden=[8],[16]", "--random", "3",

@@ -17,6 +17,7 @@ CHEAP = ("config show", "summary", "graph", "data verify", "version", "runs")  #
 
 
 def _readme_examples():
+    """Commands in README's bash blocks, and in the last column of its tables."""
     text = (ROOT / "README.md").read_text()
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.splitlines():
@@ -25,6 +26,8 @@ def _readme_examples():
                 part = part.strip()
                 if part.startswith("nnpipe "):
                     yield part
+    for row in re.findall(r"^\|.*\| `(nnpipe [^`]+)` \|$", text, re.M):
+        yield row
 
 
 def _help_examples(command=CLI, prefix=("nnpipe",)):
@@ -51,6 +54,8 @@ def _command_and_args(example):
 
 def test_the_examples_were_found():
     assert len(EXAMPLES) >= 20 and any(e.startswith("nnpipe embed") for e in EXAMPLES)
+    readme = set(_readme_examples())
+    assert {"nnpipe version", "nnpipe data verify"} <= readme and len(readme) >= 20  # the command table too
 
 
 @pytest.mark.parametrize("example", EXAMPLES)

@@ -70,7 +70,8 @@ def test_data_fetch_command_downloads_where_the_cifar_loader_looks(server, tmp_p
     from typer.testing import CliRunner
 
     from nnpipe.cli import app
-    from nnpipe.data import cifar, download as download_module
+    from nnpipe.data import cifar
+    from nnpipe.data import download as download_module
 
     records = np.random.default_rng(0).integers(0, 10, (2, 1 + 3072)).astype(np.uint8)
     buffer = io.BytesIO()

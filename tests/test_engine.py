@@ -1,4 +1,5 @@
-"""The autograd engine itself: the course's worked examples, graph walking, memory, dtypes."""
+"""The autograd engine itself: accumulation, graph walking, memory, dtypes (the course's worked
+examples are checked in test_examples.py)."""
 import gc
 import tracemalloc
 
@@ -8,36 +9,6 @@ import pytest
 import nnpipe.autograd.functions as F
 from nnpipe import backend
 from nnpipe.autograd import SparseRows, Tensor, no_grad
-
-
-def scalar(value):
-    return Tensor(np.float64(value), requires_grad=True)
-
-
-def test_course_example_sqrt_log():
-    x = scalar(1.2)
-    y = 3 * F.sqrt(x) * (F.log(x) + 1 / x**2)
-    y.backward()
-    assert y.item() == pytest.approx(2.881, abs=5e-4)
-    closed_form = 3 / (2 * 1.2**0.5) * (np.log(1.2) + 1.2**-2) + 3 * 1.2**0.5 * (1 / 1.2 - 2 * 1.2**-3)
-    assert float(x.grad) == pytest.approx(closed_form, rel=1e-12)
-    assert float(x.grad) == pytest.approx(0.1356, abs=1e-4)  # the slide rounds 0.13555
-
-
-def test_course_example_add_mul_gate():
-    x, y, z = scalar(-2), scalar(5), scalar(-4)
-    f = (x + y) * z
-    f.backward()
-    assert (float(x.grad), float(y.grad), float(z.grad)) == (-4.0, -4.0, 3.0)
-
-
-def test_course_example_sigmoid_neuron():
-    w0, x0, w1, x1, w2 = (scalar(v) for v in (2, -1, -3, -2, -3))
-    out = F.sigmoid(w0 * x0 + w1 * x1 + w2)
-    out.backward()
-    assert out.item() == pytest.approx(0.731, abs=5e-4)
-    grads = [float(t.grad) for t in (w0, x0, w1, x1, w2)]
-    assert grads == pytest.approx([-0.197, 0.393, -0.393, -0.590, 0.197], abs=1e-3)
 
 
 def test_gradients_accumulate_over_uses_and_calls():

@@ -10,8 +10,8 @@ import pytest
 from nnpipe.config import load_config, load_yaml
 from nnpipe.training import Trainer
 from nnpipe.training.rundir import RunError, RunLock, write_json
-from helpers import invoke, only_run, snapshot, write_config, write_idx_set
 
+from helpers import invoke, only_run, snapshot, write_config, write_idx_set
 
 CASES = [  # (name, arguments after the config, words expected in the error line)
     ("existing --run-dir", lambda run: ["--run-dir", run, "--set", "model.hidden=[8]"],
@@ -196,9 +196,11 @@ def test_a_dead_run_shows_as_stale_and_latest_skips_it(workspace, monkeypatch):
         lock.release()
 
 
+@pytest.mark.slow
 def test_resume_continues_the_run_as_configured(tmp_path):
     config = write_config(tmp_path, train={"epochs": 1})
-    assert invoke("train", config, "--quiet", "--run-dir", tmp_path / "run", "--set", "optimizer.lr=0.003").exit_code == 0
+    result = invoke("train", config, "--quiet", "--run-dir", tmp_path / "run", "--set", "optimizer.lr=0.003")
+    assert result.exit_code == 0
     before = snapshot(tmp_path / "run")
     refused = invoke("train", config, "--quiet", "--resume", tmp_path / "run", "--set", "data.batch_size=1000")
     assert refused.exit_code == 2 and "data.batch_size cannot change" in refused.stderr
@@ -208,7 +210,8 @@ def test_resume_continues_the_run_as_configured(tmp_path):
     saved = load_config(tmp_path / "run" / "config.yaml")
     assert saved.optimizer.lr == 0.003 and saved.train.epochs == 2  # its own lr kept, only epochs changed
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs_completed"] == 2
-    assert load_yaml((tmp_path / "run" / "overrides.yaml").read_text()) == {"set": ["optimizer.lr=0.003"], "resumed_with": [["train.epochs=2"]]}
+    assert load_yaml((tmp_path / "run" / "overrides.yaml").read_text()) == {"set": ["optimizer.lr=0.003"],
+                                                                            "resumed_with": [["train.epochs=2"]]}
 
 
 @pytest.mark.parametrize("expression,words", [
@@ -347,4 +350,5 @@ def test_slow_phases_show_a_status_line(capsys):
     with status("evaluating the val word benchmarks", terminal_only=True):
         pass
     shown = capsys.readouterr()
-    assert shown.out == "tokenising 6 corpus file(s)\n" and shown.err == ""  # a log keeps one line; stderr is for errors
+    # a log keeps one line; stderr is for errors
+    assert shown.out == "tokenising 6 corpus file(s)\n" and shown.err == ""

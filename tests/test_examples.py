@@ -22,6 +22,8 @@ def test_1_graph_values_and_gradients():
     assert round(values["3√x"], 2) == 3.29 and round(values["log x"], 2) == 0.18
     assert round(values["1/x"], 2) == 0.83 and round(values["log x + (1/x)²"], 2) == 0.88
     assert round(values["y"], 2) == 2.88 and round(grads["x"], 2) == 0.14
+    closed_form = 3 / (2 * 1.2**0.5) * (np.log(1.2) + 1.2**-2) + 3 * 1.2**0.5 * (1 / 1.2 - 2 * 1.2**-3)
+    assert grads["x"] == pytest.approx(closed_form, rel=1e-12)  # dy/dx by hand
     assert grads["3√x"] == pytest.approx(values["log x + (1/x)²"])  # a mul gate switches its inputs
     assert dot.startswith("digraph") and dot.count("shape=box") == 7
 
@@ -48,6 +50,7 @@ def test_4_two_layer_net_by_hand_equals_autograd():
     assert numpy_losses[-1] < numpy_losses[0] / 10
 
 
+@pytest.mark.slow
 def test_5_optimizers_reach_the_bowl_minimum():
     module = example("optimizers")
     steps = {name: module.trajectory("bowl", name)[1] for name in module.OPTIMIZERS}

@@ -17,6 +17,7 @@ from nnpipe.config import load_config
 from nnpipe.testing import fakegpu
 from nnpipe.training import Interrupted, Trainer
 from nnpipe.training.checkpoint import load_model_weights, read_state
+
 from helpers import skipgram_config, write_config
 
 pytestmark = pytest.mark.gpu
@@ -187,6 +188,7 @@ def _steps(trainer, count):
     return {name: backend.to_numpy(p.data) for name, p in trainer.model.named_parameters()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "cnn", "skipgram"])
 def test_twenty_training_steps_agree_between_cpu_and_device(tmp_path, gpu_module, model):
     if model == "skipgram":
@@ -200,6 +202,7 @@ def test_twenty_training_steps_agree_between_cpu_and_device(tmp_path, gpu_module
         np.testing.assert_allclose(device[name], cpu[name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.slow
 def test_resume_on_the_device_is_exact_and_its_checkpoint_evaluates_on_the_cpu(tmp_path, gpu_module):
     path = write_config(tmp_path, train={"epochs": 2, "grad_clip": 1.0})
     whole = _trainer(tmp_path, "cuda", path)
@@ -246,6 +249,7 @@ def _reads_per_step(trainer, counter):
     return np.diff(seen)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_a_training_step_reads_the_host_once_per_log_interval(tmp_path, fake_gpu, model):
     log_every = 10
@@ -257,6 +261,7 @@ def test_a_training_step_reads_the_host_once_per_log_interval(tmp_path, fake_gpu
     assert reads.sum() <= len(reads) // log_every + 1, reads  # the log line's one read, nothing per step
 
 
+@pytest.mark.slow
 def test_skipgram_steps_read_the_host_once_per_log_interval(tmp_path, fake_gpu):
     trainer = _trainer(tmp_path, "cuda", skipgram_config(tmp_path, log_every=10))
     seen = []

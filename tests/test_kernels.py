@@ -124,7 +124,8 @@ def test_cbow_gives_every_context_the_whole_error_as_word2vec(mode):
     """With three contexts in every window, word2vec's update of an input row is exactly
     three times the gradient of the mean; the output rows get the gradient itself."""
     rng = np.random.default_rng(2)
-    batch = (rng.integers(0, 37, 20), rng.integers(0, 37, 60), np.repeat(np.arange(20), 3), rng.integers(0, 37, (20, 4)))
+    batch = (rng.integers(0, 37, 20), rng.integers(0, 37, 60), np.repeat(np.arange(20), 3),
+             rng.integers(0, 37, (20, 4)))
     kernels.set_mode(mode)
     try:
         _, exact_in, exact_out = cbow_loss(batch, np.float64, "sum", exact=True)
@@ -300,6 +301,29 @@ def test_cnn_pools_before_a_monotonic_activation_with_the_same_result():
     np.testing.assert_array_equal(x.grad, expected)
 
 
+def test_winograd_kernels_apply_the_matrices_named_beside_them():
+    """Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is the 2×2 correlation of a 4×4 tile d with a 3×3 filter g,
+    and the input and output kernels compute Bᵀ d B and Aᵀ M A (+ bias, pool, ReLU)."""
+    from nnpipe.kernels import conv_pool
+
+    BT, G, AT = conv_pool.WINOGRAD_BT, conv_pool.WINOGRAD_G, conv_pool.WINOGRAD_AT
+    rng = np.random.default_rng(0)
+    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    direct = np.array([[(d[i:i + 3, j:j + 3] * g).sum() for j in range(2)] for i in range(2)])
+    np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, rtol=1e-12)
+    x = rng.standard_normal((1, 1, 2, 2))  # one tile: its 4×4 input is x zero-padded by 1
+    v = np.empty((16, 1, 1))
+    conv_pool.winograd_input(x, v)
+    padded = np.pad(x[0, 0], 1)
+    np.testing.assert_allclose(v[:, 0, 0].reshape(4, 4), BT @ padded @ BT.T, rtol=1e-12)
+    m = rng.standard_normal((16, 1, 1))
+    y, winner = np.empty((1, 1, 1, 1)), np.empty((1, 1, 1, 1), np.int8)
+    conv_pool.winograd_output_pool(m, np.array([0.25]), y, winner)
+    tile = AT @ m[:, 0, 0].reshape(4, 4) @ AT.T + 0.25
+    assert y[0, 0, 0, 0] == pytest.approx(max(tile.max(), 0.0), rel=1e-12)
+    np.testing.assert_allclose(conv_pool.winograd_weights(g[None, None])[:, 0, 0].reshape(4, 4), G @ g @ G.T)
+
+
 @pytest.mark.parametrize("shape,weight,padding,path", [
     ((3, 5, 6, 8), (4, 5, 3, 3), 1, "winograd"), ((2, 8, 2, 14), (7, 8, 3, 3), 1, "winograd"),
     ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows"), ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows"),
@@ -307,7 +331,7 @@ def test_cnn_pools_before_a_monotonic_activation_with_the_same_result():
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_conv_block_kernels_match_the_reference(both_paths, shape, weight, padding, path, dtype):
-    from nnpipe.autograd.conv_block import _fused_path
+    from nnpipe.autograd.ops.conv_block import _fused_path
 
     rng = np.random.default_rng(0)
     # small integers: Winograd's transforms are exact on them, so ties (the first maximum
@@ -339,7 +363,7 @@ def test_cnn_fuses_its_conv_relu_pool_blocks_with_the_same_result():
     from nnpipe.models import build_model
 
     model = build_model(load_config("configs/cnn.yaml").model, np.random.default_rng(0), (1, 28, 28), 10)
-    fused = [layer for layer in model if isinstance(layer, nn.ConvReLUPool2d)]
+    fused = [layer for layer in model if isinstance(layer, nn.Conv2dReLUPool)]
     assert len(fused) == 2
     x = np.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(np.float32)
     for block in fused:
@@ -360,7 +384,7 @@ def test_cnn_fuses_its_conv_relu_pool_blocks_with_the_same_result():
 def test_fused_conv_block_gives_the_same_bits_for_any_thread_count(threads, both_paths):
     """Batches longer than a chunk are cut the same way at any thread count, and the chunks'
     weight gradients summed in order; the result matches the reference too."""
-    from nnpipe.autograd.conv_block import CHUNK
+    from nnpipe.autograd.ops.conv_block import CHUNK
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2 * CHUNK + 3, 4, 4, 6)).astype(np.float32)

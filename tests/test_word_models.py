@@ -3,6 +3,7 @@ references, training and resume through `nnpipe train`, the vector choice, and t
 embedding projector (in a real headless browser where chromium is installed)."""
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +14,13 @@ from nnpipe.data.cooccurrence import count_cooccurrences
 from nnpipe.data.text import Corpus, Vocabulary
 from nnpipe.models.svd import ppmi, randomized_svd
 from nnpipe.runs import Run
+
 from helpers import MOBY, assert_resume_is_bit_exact, invoke, metric_rows, only_run, skipgram_config, train
 
 
 def word_config(folder, model, **train):
     """A small run of ``model`` on Moby-Dick (the shipped configs' settings otherwise)."""
-    config = yaml.safe_load(open(f"configs/{model}.yaml"))
+    config = yaml.safe_load(Path(f"configs/{model}.yaml").read_text())
     config["data"].update({"corpus": [MOBY], "window": 5})
     config["model"]["dim"] = 24
     config["train"] = {"epochs": 2 if model != "svd" else 1, "log_every": 20,
@@ -73,6 +75,7 @@ def word_runs(tmp_path_factory):
     return {run.parent.name: run for run in (folder / "runs").glob("*/*") if (run / "vocab.tsv").exists()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,least", [("cbow", 0.03), ("glove", 0.05), ("svd", 0.2)])
 def test_each_model_trains_and_learns_something(word_runs, model, least):
     summary = yaml.safe_load((word_runs[model] / "summary.json").read_text())
@@ -85,6 +88,7 @@ def test_each_model_trains_and_learns_something(word_runs, model, least):
     assert result.exit_code == 0 and result.output.count("\n") == 6, result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["cbow", "glove", "svd"])
 def test_every_vector_choice_works_in_every_embed_command(word_runs, model, tmp_path):
     run = str(word_runs[model])
@@ -99,6 +103,7 @@ def test_every_vector_choice_works_in_every_embed_command(word_runs, model, tmp_
     assert result.exit_code == 2 and result.stderr.startswith("error: --vectors 'both'")
 
 
+@pytest.mark.slow
 def test_glove_uses_the_sum_and_svd_the_word_vectors_by_default(word_runs, tmp_path):
     glove = Run(word_runs["glove"]).vectors
     assert glove.kind == "sum"
@@ -122,6 +127,7 @@ def test_skipgram_offers_its_output_and_concatenated_vectors(tmp_path):
 
 
 # ---- the projector ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_project_writes_the_four_files(word_runs):
     run = word_runs["svd"]
     result = invoke("embed", str(run), "--project", "--words", "200", "--around", "whale")
@@ -138,6 +144,7 @@ def test_project_writes_the_four_files(word_runs):
     assert result.exit_code == 0, result.output + result.stderr
 
 
+@pytest.mark.slow
 def test_project_options_need_project(word_runs):
     result = invoke("embed", word_runs["svd"], "--nearest", "whale", "--around", "sea")
     assert result.exit_code == 2 and "--around and --words go with --project" in result.stderr
@@ -146,6 +153,7 @@ def test_project_options_need_project(word_runs):
 CHROMIUM = shutil.which("chromium")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 def test_projector_page_loads_and_search_highlights_in_a_real_browser(word_runs, tmp_path):
     run = word_runs["svd"]

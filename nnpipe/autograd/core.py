@@ -279,7 +279,7 @@ def _op_output(array, inputs):
 
 
 # The operator methods above call these; imported last because they subclass Function.
-from .ops.arith import add, sub, mul, div, neg, power, matmul  # noqa: E402
-from .ops.reduce import sum, mean, max  # noqa: E402,A004
-from .ops.shape import reshape, transpose, getitem  # noqa: E402
+from .ops.arith import add, div, matmul, mul, neg, power, sub  # noqa: E402
 from .ops.elementwise import exp, log  # noqa: E402
+from .ops.reduce import max, mean, sum  # noqa: E402,A004
+from .ops.shape import getitem, reshape, transpose  # noqa: E402

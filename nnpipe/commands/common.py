@@ -62,7 +62,7 @@ def guarded(command):
         except (Interrupted, KeyboardInterrupt) as exc:
             typer.echo(f"\n{exc or 'interrupted'}", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except Exception as exc:  # noqa: BLE001  (anything else is a bug or an environment problem)
+        except Exception as exc:  # anything else is a bug or an environment problem
             if debug:
                 raise
             fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", EXIT_FAILED)

@@ -38,7 +38,8 @@ def embed(
     around: Optional[str] = typer.Option(None, "--around", help="With --project: highlight this word and its nearest."),
     vectors_: Optional[str] = typer.Option(None, "--vectors", help="input, output, sum or concat (default: the "
                                            "model's: input for skip-gram, CBOW and SVD, sum for GloVe)."),
-    wordsim: Optional[Path] = typer.Option(None, help="Word-pair similarity file (default: data/wordeval/wordsim353.tsv)."),
+    wordsim: Optional[Path] = typer.Option(None,
+                                           help="Word-pair similarity file (default: data/wordeval/wordsim353.tsv)."),
     analogies: Optional[Path] = typer.Option(None, help="Analogy file (default: data/wordeval/questions-words.txt)."),
     checkpoint: str = CheckpointOption,
     root: Path = RootOption,

@@ -17,7 +17,6 @@ from ..training import resolve_run
 from ..training.rundir import has_checkpoint
 from .common import CheckpointOption, DebugOption, RootOption, guarded
 
-
 IMAGE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 

@@ -14,7 +14,8 @@ from .common import EXIT_FAILED, USER_ERRORS, DebugOption, SetOption, guarded
 
 def describe(config):
     """One line saying what will be trained."""
-    shown = " ".join(f"{k}={v}" for k, v in config.model.options().items() if k in ("hidden", "channels", "dim", "dropout"))
+    shown = " ".join(f"{k}={v}" for k, v in config.model.options().items()
+                     if k in ("hidden", "channels", "dim", "dropout"))
     o, s = config.optimizer, config.schedule
     return (f"model {config.model.name} {shown} | data {config.data.name} batch {config.data.batch_size} | "
             f"{o.name} lr={o.lr:g} | schedule {s.name} | {config.train.epochs} epochs | seed {config.seed}")

@@ -123,7 +123,7 @@ def _warn(message):
     print(f"warning: {message}", file=sys.stderr)
 
 
-class status:  # noqa: N801  (used as ``with status("..."):``)
+class status:  # lower case: used as ``with status("..."):``
     """A line while a slow phase runs: on a terminal, on stderr and erased afterwards (as
     progress bars are); otherwise a plain line on stdout beside the per-epoch lines, so
     stderr keeps only errors (not shown at all with ``terminal_only``, for phases that

@@ -17,9 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from ..kernels import lazy, use_compiled
-
 from .files import (
-    DataError, cache_dir, cache_key, data_root, read_cache, require, status, verify_shipped, write_cache,
+    DataError,
+    cache_dir,
+    cache_key,
+    data_root,
+    read_cache,
+    require,
+    status,
+    verify_shipped,
+    write_cache,
 )
 
 word2vec = lazy("word2vec")

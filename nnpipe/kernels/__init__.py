@@ -113,7 +113,7 @@ def jit_math(*args, **options):
     return jit(*args, **options)
 
 
-class lazy:  # noqa: N801  (reads like the module it stands for)
+class lazy:  # lower case: reads like the module it stands for
     """A kernel module imported on first use, so importing nnpipe does not import Numba."""
 
     def __init__(self, name):

@@ -1,7 +1,7 @@
 """A convolution block fused with its bias, ReLU and 2×2 max pooling, for stride-1
 convolutions whose output tiles into the pooling windows (``F.conv2d_relu_pool``).
 
-Two ways to the same result (reference: ``nnpipe.autograd.conv_block``, which composes
+Two ways to the same result (reference: ``nnpipe.autograd.ops.conv_block``, which composes
 conv2d, ReLU and max_pool2d):
 
 * Winograd F(2×2, 3×3) for 3×3 kernels with padding 1 (Lavin & Gray, 2016): every 2×2
@@ -25,6 +25,27 @@ import numpy as np
 from . import jit, jit_math
 
 DEAD = 4  # winner code of an output the ReLU set to zero: no gradient flows back
+
+# Winograd F(2×2, 3×3): a 2×2 output tile Y of a 4×4 input tile d and a 3×3 filter g is
+# Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A.  The kernels below apply Bᵀ and Aᵀ written out as additions
+# (the comments there name the rows they combine); G is applied by NumPy, once per step.
+WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
+WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+
+
+def winograd_weights(W):
+    """U = G w Gᵀ of every (O, C) filter, as (16, O, C)."""
+    g = WINOGRAD_G.astype(W.dtype)
+    u = np.einsum("ai,ocij,bj->aboc", g, W, g, optimize=True)
+    return np.ascontiguousarray(u.reshape(16, *W.shape[:2]))
+
+
+def winograd_weight_grad(du_t):
+    """Gᵀ dU G from dU laid out (16, C, O), as (O, C, 3, 3)."""
+    g = WINOGRAD_G.astype(du_t.dtype)
+    du = du_t.reshape(4, 4, *du_t.shape[1:])
+    return np.ascontiguousarray(np.einsum("ai,abco,bj->ocij", g, du, g, optimize=True))
 
 
 @jit(inline="always")
@@ -98,9 +119,9 @@ def winograd_output_pool(m, bias, y, winner):
                     winner[image, channel, i, j] = won
 
 
-# A[a, r]·A[b, s] for the tile entry (r, s) = divmod(code, 2) that won, at 4a + b, where
-# Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]]; the row of DEAD is zero
-_A = np.array([[1, 0], [1, 1], [1, -1], [0, -1]])
+# A[a, r]·A[b, s] for the tile entry (r, s) = divmod(code, 2) that won, at 4a + b; the row
+# of DEAD is zero
+_A = WINOGRAD_AT.T
 TILE_GRAD = np.array([np.outer(_A[:, code // 2], _A[:, code % 2]).ravel() for code in range(4)] + [np.zeros(16)])
 
 

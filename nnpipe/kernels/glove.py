@@ -9,7 +9,7 @@ import numpy as np
 from numba import prange
 
 from . import jit, jit_math
-from .word2vec import LOSS_CHUNKS, _assign_slots, _axpy, _dot, _in_order
+from .word2vec import LOSS_CHUNKS, _axpy, _dot, _in_order, slot_map
 
 
 @jit_math(parallel=True)
@@ -49,17 +49,10 @@ def _fill(W, W_ctx, rows, cols, scaled, gy, at_row, at_col, values, values_ctx, 
 def glove_backward(W, W_ctx, rows, cols, scaled, gy, parts):
     """(word rows, their W and b gradients, context rows, their W̃ and b̃ gradients), each
     row once, in order of first appearance, whatever the number of threads."""
-    slot = np.full(W.shape[0], -1, np.int64)
-    word_rows = np.empty(len(rows), np.int64)
-    at_row = np.empty(len(rows), np.int64)
-    used = _assign_slots(rows, slot, word_rows, 0, at_row)
-    slot[word_rows[:used]] = -1
-    context_rows = np.empty(len(cols), np.int64)
-    at_col = np.empty(len(cols), np.int64)
-    used_ctx = _assign_slots(cols, slot, context_rows, 0, at_col)
-    values = np.zeros((used, W.shape[1]), W.dtype)
-    values_ctx = np.zeros((used_ctx, W.shape[1]), W.dtype)
-    bias = np.zeros((used, 1), W.dtype)
-    bias_ctx = np.zeros((used_ctx, 1), W.dtype)
+    word_rows, at_row, context_rows, at_col, _ = slot_map(W.shape[0], rows, cols, cols[:0])
+    values = np.zeros((len(word_rows), W.shape[1]), W.dtype)
+    values_ctx = np.zeros((len(context_rows), W.shape[1]), W.dtype)
+    bias = np.zeros((len(word_rows), 1), W.dtype)
+    bias_ctx = np.zeros((len(context_rows), 1), W.dtype)
     _fill(W, W_ctx, rows, cols, scaled, gy, at_row, at_col, values, values_ctx, bias, bias_ctx, parts)
-    return word_rows[:used], values, bias, context_rows[:used_ctx], values_ctx, bias_ctx
+    return word_rows, values, bias, context_rows, values_ctx, bias_ctx

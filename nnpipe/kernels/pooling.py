@@ -1,6 +1,6 @@
 """Max pooling over NCHW images: the window maxima with the offset that won (the first
 maximum in row-major order, as in PyTorch), and the gradient routed back to it.
-Reference: ``nnpipe.autograd.conv.MaxPool2d`` (reductions over strided offset views).
+Reference: ``nnpipe.autograd.ops.conv.MaxPool2d`` (reductions over strided offset views).
 Serial on purpose: the kernels sit between a convolution's GEMMs, and a Numba thread team
 spinning after a parallel region took the cores from OpenBLAS's threads (a 2-thread CNN
 step ran 1.7× slower); one pass over the planes is memory-bound anyway."""

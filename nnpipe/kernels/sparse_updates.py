@@ -12,7 +12,6 @@ References: ``SGD.update``, ``AdaGrad.update``, ``Adam.update`` in ``nnpipe.opti
 from __future__ import annotations
 
 import numpy as np
-
 from numba import prange
 
 from . import jit
@@ -75,3 +74,8 @@ def adagrad_dense(param, sum_squares, grad, lr, eps, weight_decay):
 def adam_dense(param, m, v, grad, beta1, rest1, beta2, rest2, step_size, bias2_sqrt, eps, weight_decay):
     _adam(param.reshape(-1), m.reshape(-1), v.reshape(-1), grad.reshape(-1), beta1, rest1, beta2, rest2,
           step_size, bias2_sqrt, eps, weight_decay)
+
+
+# each optimizer's updates, (of rows, of a dense parameter), by the name its class gives
+# (``Optimizer.kernel``); both take (param, *state arrays, [rows,] gradient, *constants)
+UPDATES = {"sgd": (sgd_rows, sgd_dense), "adagrad": (adagrad_rows, adagrad_dense), "adam": (adam_rows, adam_dense)}

@@ -2,7 +2,7 @@
 from the two embedding tables with its row-sparse gradients.
 
 References: ``nnpipe.data.text.skipgram_pairs`` (vectorised pairs) and
-``nnpipe.autograd.ops.word_losses.SkipGramNS`` and ``CBOWNS`` (gather + ``SGNS``).
+``nnpipe.autograd.ops.word_losses.SkipGramNS`` and ``CBOWNS`` (gather + ``NegativeSampling``).
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def window_starts(pair_window, windows):
 
 
 @jit_math(parallel=True)
-def sgns_forward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, zero):
+def skipgram_forward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, zero):
     """Σ over pairs of -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), where the pairs of window w
     (``starts[w]:starts[w + 1]``) share the centre ``window_centers[w]`` and the negatives
     ``negatives[w]``: each negative's dot product is computed once per window and counts
@@ -166,27 +166,40 @@ def _assign_slots(keys, slot, rows, used, where):
 
 
 @jit
+def slot_map(vocab, in_keys, out_keys, more_out_keys):
+    """The rows of two tables' coalesced gradients and where each key's gradient goes.
+
+    The input table's distinct rows are ``in_keys``' in order of first appearance, the
+    output table's those of ``out_keys`` then ``more_out_keys``; returns (input rows, the
+    slot of each of ``in_keys`` among them, output rows, the slots of ``out_keys``, the
+    slots of ``more_out_keys``).  Every word-vector kernel's backward starts here."""
+    slot = np.full(vocab, -1, np.int64)
+    rows_in = np.empty(len(in_keys), np.int64)
+    at_in = np.empty(len(in_keys), np.int64)
+    used_in = _assign_slots(in_keys, slot, rows_in, 0, at_in)
+    slot[rows_in[:used_in]] = -1
+    rows_out = np.empty(len(out_keys) + len(more_out_keys), np.int64)
+    at_out = np.empty(len(out_keys), np.int64)
+    at_more = np.empty(len(more_out_keys), np.int64)
+    used_out = _assign_slots(out_keys, slot, rows_out, 0, at_out)
+    used_out = _assign_slots(more_out_keys, slot, rows_out, used_out, at_more)
+    return rows_in[:used_in], at_in, rows_out[:used_out], at_out, at_more
+
+
+@jit
 def _gradient_slots(vocab, window_centers, contexts, starts, negatives):
     """Distinct rows of both gradients in order of first appearance, and where each
     window's centre, each pair's context and each window's negatives go among them
     (-1 for windows without pairs, which touch no row)."""
     windows, k_count = negatives.shape
     active = np.flatnonzero(starts[1:] > starts[:-1])  # windows with pairs
-    slot = np.full(vocab, -1, np.int64)
-    rows_in = np.empty(len(active), np.int64)
+    rows_in, where_center, rows_out, at_context, where_negative = slot_map(
+        vocab, window_centers[active], contexts, negatives[active].reshape(-1))
     at_center = np.full(windows, -1, np.int64)
-    where = np.empty(len(active), np.int64)
-    used_in = _assign_slots(window_centers[active], slot, rows_in, 0, where)
-    at_center[active] = where
-    slot[rows_in[:used_in]] = -1
-    rows_out = np.empty(len(contexts) + len(active) * k_count, np.int64)
-    at_context = np.empty(len(contexts), np.int64)
-    used_out = _assign_slots(contexts, slot, rows_out, 0, at_context)
+    at_center[active] = where_center
     at_negative = np.full((windows, k_count), -1, np.int64)
-    where = np.empty(len(active) * k_count, np.int64)
-    used_out = _assign_slots(negatives[active].reshape(-1), slot, rows_out, used_out, where)
-    at_negative[active] = where.reshape(len(active), k_count)
-    return rows_in[:used_in], at_center, rows_out[:used_out], at_context, at_negative
+    at_negative[active] = where_negative.reshape(len(active), k_count)
+    return rows_in, at_center, rows_out, at_context, at_negative
 
 
 @jit(parallel=True)
@@ -201,7 +214,7 @@ def _fill_gradients(W_in, W_out, window_centers, contexts, starts, negatives, g_
 
 
 @jit
-def sgns_backward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, scale, parts):
+def skipgram_backward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, scale, parts):
     """Coalesced row-sparse gradients of both tables: (rows_in, values_in, rows_out,
     values_out), each row once, in order of first appearance.  Windows without pairs
     touch no row.
@@ -323,20 +336,12 @@ def cbow_backward(W_in, W_out, window_centers, contexts, starts, negatives, h, g
     rows_out, values_out), each row once, in order of first appearance; threads split
     the rows, so the result does not depend on their number."""
     windows, k_count = negatives.shape
-    slot = np.full(W_in.shape[0], -1, np.int64)
-    rows_in = np.empty(len(contexts), np.int64)
-    at_context = np.empty(len(contexts), np.int64)
-    used_in = _assign_slots(contexts, slot, rows_in, 0, at_context)
-    slot[rows_in[:used_in]] = -1
-    rows_out = np.empty(windows * (k_count + 1), np.int64)
-    at_center = np.empty(windows, np.int64)
-    used_out = _assign_slots(window_centers, slot, rows_out, 0, at_center)
-    at_negative = np.empty(windows * k_count, np.int64)
-    used_out = _assign_slots(negatives.reshape(-1), slot, rows_out, used_out, at_negative)
+    rows_in, at_context, rows_out, at_center, at_negative = slot_map(W_in.shape[0], contexts, window_centers,
+                                                                      negatives.reshape(-1))
     g_h = np.empty((windows, W_in.shape[1]), W_in.dtype)
     _window_errors(W_out, window_centers, starts, negatives, g_center, g_neg, scale, exact, g_h)
-    values_in = np.zeros((used_in, W_in.shape[1]), W_in.dtype)
-    values_out = np.zeros((used_out, W_out.shape[1]), W_out.dtype)
+    values_in = np.zeros((len(rows_in), W_in.shape[1]), W_in.dtype)
+    values_out = np.zeros((len(rows_out), W_out.shape[1]), W_out.dtype)
     _fill_cbow_gradients(window_centers, starts, h, g_h, g_center, g_neg, scale, at_context, at_center,
                          at_negative.reshape(windows, k_count), values_in, values_out, parts)
-    return rows_in[:used_in], values_in, rows_out[:used_out], values_out
+    return rows_in, values_in, rows_out, values_out

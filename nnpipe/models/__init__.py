@@ -6,7 +6,7 @@ How to add a model: write ``models/<name>.py`` with an options dataclass and a b
 imported, so a config can then say ``model: {name: <name>, ...}``.
 """
 from ..registry import import_submodules
-from .registry import MODELS, build_model
+from .model_registry import MODELS, build_model
 
 import_submodules(__name__)  # each model file registers itself
 

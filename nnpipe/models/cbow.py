@@ -6,7 +6,7 @@ subsampling, unigram^0.75 negatives as for skip-gram), and ``F.cbow_ns`` gives b
 tables sparse-row gradients."""
 from __future__ import annotations
 
-from .registry import MODELS
+from .model_registry import MODELS
 from .skipgram import SkipGram, SkipGramOptions, needs_vocabulary
 from .word_tables import ContextWindows
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import nn
-from ..autograd.conv import conv_output_size
+from ..autograd.ops.conv import conv_output_size
 from ..options import AtLeastOne, NonNegativeInt, Sizes
 from .dense import DenseOptions, dense_layers, gain_name
-from .registry import MODELS
+from .model_registry import MODELS
 
 
 @dataclass
@@ -40,13 +40,14 @@ def build_cnn(options: CNNOptions, rng, input_shape, num_classes, **_):
         width = conv_output_size(width, options.kernel_size, options.stride, options.padding)
         if options.activation == "relu" and options.pool == 2 and not options.batch_norm:
             # the common block as one op: bias, ReLU and pooling fused into the convolution
-            layers.append(nn.ConvReLUPool2d(*conv_args, rng=rng, init_name=options.init))
+            layers.append(nn.Conv2dReLUPool(*conv_args, rng=rng, init_name=options.init))
         else:
             layers += _conv_block(conv_args, options, rng)
         if options.pool > 1:
             height, width = height // options.pool, width // options.pool
         if height < 1 or width < 1:
-            raise ValueError(f"cnn: {len(options.channels)} conv/pool blocks shrink a {input_shape[1:]} image to nothing")
+            raise ValueError(f"cnn: {len(options.channels)} conv/pool blocks shrink a {input_shape[1:]} image "
+                             "to nothing")
         channels = out_channels
     head = dense_layers(channels * height * width, options, rng, num_classes)
     return nn.Sequential(*layers, nn.Flatten(), *head)

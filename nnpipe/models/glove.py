@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from .. import nn
 from ..options import AtLeastOne
-from .registry import MODELS
+from .model_registry import MODELS
 from .skipgram import needs_vocabulary
 from .word_tables import WordVectorModel
 

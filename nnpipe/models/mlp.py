@@ -5,7 +5,7 @@ import math
 
 from .. import nn
 from .dense import DenseOptions, dense_layers
-from .registry import MODELS
+from .model_registry import MODELS
 
 
 @MODELS.register("mlp", DenseOptions, tags=("classifier",))

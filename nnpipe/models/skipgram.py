@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .. import nn
 from ..options import AtLeastOne
-from .registry import MODELS
+from .model_registry import MODELS
 from .word_tables import WordPairs, WordVectorModel
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from .. import nn
 from ..backend import get_array_module, to_numpy
 from ..options import AtLeastOne, NonNegative, NonNegativeInt, Positive
-from .registry import MODELS
+from .model_registry import MODELS
 from .skipgram import needs_vocabulary
 from .word_tables import WordVectorModel
 

@@ -6,17 +6,35 @@ How to add a loss: write ``nn/<name>.py`` with a function ``loss(output, target,
 ``word_losses.py`` for a word-vector loss); every module
 here is imported, so a config can then say ``loss: {name: <name>, <option>: ...}``.
 """
+from ..registry import import_submodules
 from . import init
 from .layers import (
-    ACTIVATIONS, GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvReLUPool2d, Dropout, Embedding, Flatten,
-    LeakyReLU, Linear, LinearReLU, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh, activation, dropout_streams,
+    ACTIVATIONS,
+    GELU,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Conv2dReLUPool,
+    Dropout,
+    Embedding,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    LinearReLU,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    activation,
+    dropout_streams,
 )
 from .losses import LOSSES, build_loss
 from .module import Module, Parameter, StateDictError
-from ..registry import import_submodules
 
 __all__ = [
-    "ACTIVATIONS", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvReLUPool2d", "Dropout", "Embedding",
+    "ACTIVATIONS", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Conv2dReLUPool", "Dropout", "Embedding",
     "Flatten", "GELU", "LOSSES", "LeakyReLU", "Linear", "LinearReLU", "MaxPool2d", "Module", "Parameter", "ReLU",
     "Sequential", "Sigmoid", "StateDictError", "Tanh", "activation", "build_loss", "dropout_streams", "init",
 ]

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..backend import DEFAULT_DTYPE
 
-GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "leaky_relu": math.sqrt(2.0 / (1 + 0.01**2))}
+GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0),
+         "leaky_relu": math.sqrt(2.0 / (1 + 0.01**2))}
 
 
 def gain(nonlinearity: str) -> float:

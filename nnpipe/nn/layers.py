@@ -24,7 +24,8 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         shape = (in_features, out_features)
-        self.weight = Parameter(init.initialise(init_name, _rng(rng), shape, in_features, out_features, nonlinearity, dtype))
+        self.weight = Parameter(init.initialise(init_name, _rng(rng), shape, in_features, out_features, nonlinearity,
+                                                dtype))
         self.bias = Parameter(init.zeros(out_features, dtype)) if bias else None
 
     def forward(self, x):
@@ -63,7 +64,7 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}")
 
 
-class ConvReLUPool2d(Conv2d):
+class Conv2dReLUPool(Conv2d):
     """Conv2d → ReLU → MaxPool2d(2) as one op (``F.conv2d_relu_pool``): the same values and
     gradients in fewer passes over memory, the weights of a :class:`Conv2d`."""
 

@@ -1,11 +1,11 @@
 """Losses by the names a config uses.  Each is a callable ``loss(output, target)``; its
 other parameters are its options (``loss: {name: cross_entropy, label_smoothing: 0.1}``).
 
-Tags say what a loss compares, so a data kind can accept the right ones:
+Tags say what a loss compares, so a task can accept the right ones:
 ``classification`` (class scores against integer labels), ``word_vectors`` (the
 (centre, context, negatives) vectors of a word-vector model, no target),
 ``word_cooccurrence`` (a model fitted to co-occurrence counts), ``regression`` and
-``multilabel`` (targets shaped like the output: no shipped data kind has them).
+``multilabel`` (targets shaped like the output: no shipped task has them).
 """
 from __future__ import annotations
 

@@ -60,8 +60,8 @@ class Optimizer:
 
     def _dense_step(self, param, grad, state):
         if self.kernel and _compiled_dense(param, grad, state):
-            getattr(sparse_updates, f"{self.kernel}_dense")(param, *state.values(), grad,
-                                                             *self._kernel_constants(param))
+            _, dense_update = sparse_updates.UPDATES[self.kernel]
+            dense_update(param, *state.values(), grad, *self._kernel_constants(param))
             return
         if self.weight_decay and not self.decoupled_decay:
             grad = grad + param.dtype.type(self.weight_decay) * param
@@ -70,8 +70,8 @@ class Optimizer:
     def _sparse_step(self, param, grad, state):
         values = grad.values.astype(param.dtype, copy=False)
         if self.kernel and use_compiled(param, values):
-            getattr(sparse_updates, f"{self.kernel}_rows")(param, *state.values(), grad.rows, values,
-                                                            *self._kernel_constants(param))
+            rows_update, _ = sparse_updates.UPDATES[self.kernel]
+            rows_update(param, *state.values(), grad.rows, values, *self._kernel_constants(param))
             return
         rows = grad.rows
         param_rows = param[rows]
@@ -87,9 +87,8 @@ class Optimizer:
         """Change ``param`` (and ``state``) in place from ``grad``."""
         raise NotImplementedError
 
-    # The optimizer's compiled updates in kernels/sparse_updates.py, ``<kernel>_rows`` and
-    # ``<kernel>_dense``, taking (param, *state arrays, [rows,] gradient, *constants); None:
-    # the NumPy reference always runs.
+    # The name of the optimizer's compiled updates in ``kernels.sparse_updates.UPDATES``;
+    # None: the NumPy reference always runs.
     kernel = None
 
     def _kernel_constants(self, param):

@@ -16,7 +16,7 @@ from ..data.cooccurrence import WEIGHTINGS, load_cooccurrence
 from ..data.loader import ItemBatches
 from ..models import MODELS
 from ..options import AtLeastOne
-from .registry import TASKS
+from .task_registry import TASKS
 from .words import CorpusOptions, WordTask
 
 
@@ -51,7 +51,8 @@ class CooccurrenceTask(WordTask):
 
     def batches(self):
         loader, counts = self.loader, self.counts
-        order = None if self.closed_form else np.random.default_rng([loader.seed, loader.epoch]).permutation(loader.items)
+        order = (None if self.closed_form
+                 else np.random.default_rng([loader.seed, loader.epoch]).permutation(loader.items))
         while loader.batch_index < len(loader):
             start, stop = loader.span()
             chosen = slice(start, stop) if order is None else order[start:stop]

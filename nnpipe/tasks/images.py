@@ -13,9 +13,9 @@ from ..backend import to_numpy
 from ..data import BatchLoader, load_image_data, random_crop_flip
 from ..data.cifar import CLASSES as CIFAR_CLASSES
 from ..options import NonNegativeInt, Range
-from .registry import TASKS, Task
+from .task_registry import TASKS, Task
 
-# input shape (C, H, W) and class names of each image data kind
+# input shape (C, H, W) and class names of each image task
 IMAGE_KINDS = {"mnist": ((1, 28, 28), [str(d) for d in range(10)]), "cifar10": ((3, 32, 32), CIFAR_CLASSES)}
 
 

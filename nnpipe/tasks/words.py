@@ -1,4 +1,4 @@
-"""Word vectors from a text corpus: what every word-vector data kind shares (vocabulary,
+"""Word vectors from a text corpus: what every word-vector task shares (vocabulary,
 word benchmarks), and skip-gram's and CBOW's windows of the running text.
 
 An epoch walks the corpus in batches of ``data.batch_size`` raw tokens.  Subsampling is
@@ -18,14 +18,14 @@ from ..data.files import status
 from ..data.loader import ItemBatches
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
-from ..options import AtLeastOne, NonNegative
 from ..models import MODELS
-from .registry import TASKS, Task
+from ..options import AtLeastOne, NonNegative
+from .task_registry import TASKS, Task
 
 
 @dataclass
 class CorpusOptions:
-    """What every word-vector data kind reads: the corpus and its vocabulary's settings."""
+    """What every word-vector task reads: the corpus and its vocabulary's settings."""
     corpus: Optional[list] = None  # text files; default: every shipped corpus
     min_count: AtLeastOne = 5  # words seen fewer times are dropped
     max_vocab: Optional[AtLeastOne] = None
@@ -44,7 +44,7 @@ def _corpus(data):
 
 
 class WordTask(Task):
-    """What every word-vector data kind shares: a corpus with its vocabulary (saved with
+    """What every word-vector task shares: a corpus with its vocabulary (saved with
     the run) and the word benchmarks as validation."""
 
     def __init__(self, corpus, config, xp):

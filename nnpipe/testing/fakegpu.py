@@ -230,7 +230,8 @@ class ndarray:
 
     def __getitem__(self, key):
         key = _host(key, "indexing")
-        _state["size_syncs"] += any(getattr(k, "dtype", None) == bool for k in (key if isinstance(key, tuple) else (key,)))
+        keys = key if isinstance(key, tuple) else (key,)
+        _state["size_syncs"] += any(getattr(k, "dtype", None) == np.bool_ for k in keys)
         return _device(self._a[key])
 
     def __setitem__(self, key, value):

@@ -1,7 +1,12 @@
 """Training: the loop, checkpoints, metrics, run directories, MPI and sweeps."""
 from .assemble import assemble
 from .checkpoint import (
-    CheckpointError, find_checkpoint, load_checkpoint, load_model_weights, read_state, save_checkpoint,
+    CheckpointError,
+    find_checkpoint,
+    load_checkpoint,
+    load_model_weights,
+    read_state,
+    save_checkpoint,
 )
 from .loop import Diverged, Interrupted, Trainer
 from .rundir import RunError, find_runs, latest_run, resolve_run

@@ -25,10 +25,10 @@ from ..optim.schedules import Schedule
 from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import SingleProcess
-from .resume import check_resumable
 from .metrics import MetricsLog, format_row, improved
-from .running import Diverged, LossCheck, RunningSums
+from .resume import check_resumable
 from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json, write_text
+from .running import Diverged, LossCheck, RunningSums
 
 
 class Interrupted(RuntimeError):
@@ -65,7 +65,8 @@ class Trainer:
         """The trainer's counters at the root; each component's own state below it."""
         return {
             "epoch": self.epoch, "step": self.step, "best": self.best, "bad_epochs": self.bad_epochs,
-            "running": self.running.state_dict(), "wall_s": self.wall_s, "model_rng": self.model_rng.bit_generator.state,
+            "running": self.running.state_dict(), "wall_s": self.wall_s,
+            "model_rng": self.model_rng.bit_generator.state,
             "dropout": {name: stream.state_dict() for name, stream in dropout_streams(self.model).items()},
             "world_size": self.comm.size, "config_digest": self.config.digest(),
             "model": dict(self.model.state_dict()), "optimizer": self.optimizer.state_dict(),
@@ -231,7 +232,8 @@ class Trainer:
         same step instead of one rank waiting forever in the next collective."""
         keys = sorted(sums)
         weighted = (1, 1) if self.summed_loss else (local_count, global_count)
-        scalars = [float(value) * weighted[0] / weighted[1]] + [float(sums[k]) for k in keys] + [float(self.stop_requested)]
+        scalars = ([float(value) * weighted[0] / weighted[1]] + [float(sums[k]) for k in keys]
+                   + [float(self.stop_requested)])
         reduced = self.comm.combine(self.optimizer.params, *weighted, scalars)
         self.stop_requested = reduced[-1] > 0
         return float(reduced[0]), {k: int(round(v)) for k, v in zip(keys, reduced[1:-1])}

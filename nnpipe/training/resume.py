@@ -39,7 +39,8 @@ def check_resumable(run_dir, config):
     saved = _flat(dataclasses.asdict(from_dict(read_yaml(path), drop_unknown=True)))
     given = _flat(dataclasses.asdict(config))
     ignored = set(RESUMABLE) | {"run.name", "run.root", "device"}
-    differs = sorted(key for key in saved.keys() | given.keys() if key not in ignored and saved.get(key) != given.get(key))
+    differs = sorted(key for key in saved.keys() | given.keys()
+                     if key not in ignored and saved.get(key) != given.get(key))
     if differs:
         key = differs[0]
         raise ConfigError(f"cannot resume {run_dir} with another config: {key} is {given.get(key)!r}, the run was "

@@ -9,7 +9,7 @@ import numpy as np
 
 import nnpipe.autograd.functions as F
 from nnpipe.autograd import Tensor
-from nnpipe.autograd.graph import to_dot
+from nnpipe.autograd.graph import GraphvizError, render_dot, to_dot
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,11 +42,9 @@ def main():
         print(f"{name:<16}{value:>10.4f}{grad:>12.4f}")
     (HERE / "images" / "graph_sqrt_log.dot").write_text(dot)
     try:
-        from nnpipe.autograd.graph import render_dot
-
         render_dot(dot, HERE / "images" / "graph_sqrt_log.png")
         print("graph: scripts/examples/images/graph_sqrt_log.png")
-    except Exception as exc:  # Graphviz is optional
+    except GraphvizError as exc:  # Graphviz is optional
         print(f"graph: scripts/examples/images/graph_sqrt_log.dot ({exc})")
     return rows
 

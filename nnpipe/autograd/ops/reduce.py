@@ -22,10 +22,18 @@ def _expand(gy, axes, keepdims):
     return xp.expand_dims(gy, tuple(sorted(axes))) if axes else gy
 
 
-class Sum(Function):
+class _Reduction(Function):
+    """A reduction over ``axis`` (None: every axis); ``keepdims`` keeps them as size 1."""
+
     def __init__(self, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
 
+    def _shaped(self, y):
+        """``y``, reduced with its axes kept, shaped as asked."""
+        return y if self.keepdims else y.squeeze(self.axes) if self.axes else y
+
+
+class Sum(_Reduction):
     def forward(self, x):
         self.shape = x.shape
         self.axes = _normalise_axes(self.axis, x.ndim)
@@ -54,17 +62,14 @@ def mean(x, axis=None, keepdims=False):
     return Mean(axis, keepdims)(x)
 
 
-class Max(Function):
+class Max(_Reduction):
     """Max over axes; tied maxima share the gradient equally (like ``torch.amax``)."""
-
-    def __init__(self, axis, keepdims):
-        self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
         self.x = x
         self.axes = _normalise_axes(self.axis, x.ndim)
         self.y = x.max(axis=self.axes, keepdims=True)
-        return self.y if self.keepdims else self.y.squeeze(self.axes) if self.axes else self.y
+        return self._shaped(self.y)
 
     def backward(self, gy):
         mask = (self.x == self.y).astype(gy.dtype)
@@ -76,11 +81,8 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
     return Max(axis, keepdims)(x)
 
 
-class LogSumExp(Function):
+class LogSumExp(_Reduction):
     """log Σ exp(x), shifted by the max for stability."""
-
-    def __init__(self, axis, keepdims):
-        self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -88,7 +90,7 @@ class LogSumExp(Function):
         self.axes = _normalise_axes(self.axis, x.ndim)
         shift = x.max(axis=self.axes, keepdims=True)
         self.y = shift + xp.log(xp.exp(x - shift).sum(axis=self.axes, keepdims=True))
-        return self.y if self.keepdims else self.y.squeeze(self.axes) if self.axes else self.y
+        return self._shaped(self.y)
 
     def backward(self, gy):
         xp = get_array_module(gy)

@@ -11,16 +11,16 @@ from ..core import Function, Tensor
 from ..sparse import SparseRows
 from .elementwise import _stable_sigmoid
 
-__all__ = ["sgns", "skipgram_ns", "cbow_ns", "glove"]  # the wrappers; F gathers them
+__all__ = ["negative_sampling", "skipgram_ns", "cbow_ns", "glove"]  # the wrappers; F gathers them
 
 word2vec, glove_kernels = lazy("word2vec"), lazy("glove")
 
 
-class SGNS(Function):
-    """Skip-gram negative sampling: over pairs, the mean (or sum) of
+class NegativeSampling(Function):
+    """Negative sampling over pairs of vectors: the sum (or mean) of
     -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), for centre vectors v (B, D), context vectors
-    u_o (B, D) and negative vectors u_k (B, K, D).  With ``sum`` a learning rate means
-    what it means in word2vec: the step size of one pair."""
+    u_o (B, D) and negative vectors u_k (B, K, D).  Summed, a learning rate means what it
+    means in word2vec: the step size of one pair; every word-vector loss sums by default."""
 
     def __init__(self, reduction):
         if reduction not in ("mean", "sum"):
@@ -54,12 +54,33 @@ class SGNS(Function):
         return g_center, g_context, g_negatives
 
 
-def sgns(center, context, negatives, reduction="mean"):
-    return SGNS(reduction)(center, context, negatives)
+def negative_sampling(center, context, negatives, reduction="sum"):
+    return NegativeSampling(reduction)(center, context, negatives)
 
 
-class SkipGramNS(Function):
-    """:class:`SGNS` straight from the input table ``W_in`` and the output table ``W_out``
+class _WindowsLoss(Function):
+    """What skip-gram's and CBOW's losses share: a batch of windows (sorted pairs), the
+    per-pair formulas of :class:`NegativeSampling`, and the choice of the compiled kernel
+    (NumPy arrays) or the reference (CuPy, ``NNPIPE_KERNELS=reference``), made once in
+    forward."""
+
+    def __init__(self, window_centers, contexts, pair_window, negatives, reduction):
+        self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
+        self.pair_window = pair_window
+        self.vectors_loss = NegativeSampling(reduction)
+
+    def forward(self, W_in, W_out):
+        self.shape = W_in.shape
+        self.compiled = use_compiled(W_in, W_out, self.window_centers, self.contexts, self.pair_window,
+                                     self.negatives)
+        return self._forward_kernel(W_in, W_out) if self.compiled else self._forward_reference(W_in, W_out)
+
+    def backward(self, gy):
+        return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
+
+
+class SkipGramNS(_WindowsLoss):
+    """:class:`NegativeSampling` straight from the input table ``W_in`` and the output table ``W_out``
     (V, D); the gradients of both tables are :class:`SparseRows`.
 
     The batch comes in windows: window w has the centre ``window_centers[w]`` and the
@@ -71,53 +92,47 @@ class SkipGramNS(Function):
     On NumPy arrays a compiled kernel does it in one pass over the windows, with no
     (B, K, D) array of negative vectors, and returns the gradients already coalesced.
     The reference (CuPy, or ``NNPIPE_KERNELS=reference``) expands the windows to pairs,
-    gathers the vectors, applies :class:`SGNS` and scatters its gradients as rows, exactly
-    as embedding lookups followed by ``sgns`` would."""
+    gathers the vectors, applies :class:`NegativeSampling` and scatters its gradients as rows, exactly
+    as embedding lookups followed by ``negative_sampling`` would."""
 
-    def __init__(self, window_centers, contexts, pair_window, negatives, reduction):
-        self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
-        self.pair_window = pair_window
-        self.vectors_loss = SGNS(reduction)  # the per-pair formulas and the reduction
-
-    def forward(self, W_in, W_out):
-        self.shape = W_in.shape
-        arrays = (W_in, W_out, self.window_centers, self.contexts, self.pair_window, self.negatives)
-        self.compiled = use_compiled(*arrays)
-        if not self.compiled:
-            self.centers = self.window_centers[self.pair_window]
-            self.pair_negatives = self.negatives[self.pair_window]
-            return self.vectors_loss.forward(W_in[self.centers], W_out[self.contexts], W_out[self.pair_negatives])
+    def _forward_kernel(self, W_in, W_out):
         self.W_in, self.W_out = W_in, W_out
         self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
         self.g_pos = np.empty(len(self.contexts), W_in.dtype)
         self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
-        total = word2vec.sgns_forward(W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives,
+        total = word2vec.skipgram_forward(W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives,
                                       self.g_pos, self.g_neg, W_in.dtype.type(0))
         self.scale_by = self.vectors_loss.divisor(len(self.contexts), W_in.dtype)
         return np.asarray(total / self.scale_by, dtype=W_in.dtype)
 
-    def backward(self, gy):
-        if not self.compiled:
-            g_center, g_context, g_negatives = self.vectors_loss.backward(gy)
-            xp = get_array_module(gy)
-            out_rows = xp.concatenate([self.contexts, self.pair_negatives.reshape(-1)])
-            out_values = xp.concatenate([g_context, g_negatives.reshape(-1, self.shape[1])])
-            return SparseRows(self.centers, g_center, self.shape), SparseRows(out_rows, out_values, self.shape)
+    def _backward_kernel(self, gy):
         scale = (gy / self.scale_by).astype(self.W_in.dtype)
-        rows_in, values_in, rows_out, values_out = word2vec.sgns_backward(
+        rows_in, values_in, rows_out, values_out = word2vec.skipgram_backward(
             self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, self.g_pos,
             self.g_neg, scale[()], threads())
         return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
                 SparseRows(rows_out, values_out, self.shape, coalesced=True))
 
+    def _forward_reference(self, W_in, W_out):
+        self.centers = self.window_centers[self.pair_window]
+        self.pair_negatives = self.negatives[self.pair_window]
+        return self.vectors_loss.forward(W_in[self.centers], W_out[self.contexts], W_out[self.pair_negatives])
 
-def skipgram_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="mean"):
+    def _backward_reference(self, gy):
+        g_center, g_context, g_negatives = self.vectors_loss.backward(gy)
+        xp = get_array_module(gy)
+        out_rows = xp.concatenate([self.contexts, self.pair_negatives.reshape(-1)])
+        out_values = xp.concatenate([g_context, g_negatives.reshape(-1, self.shape[1])])
+        return SparseRows(self.centers, g_center, self.shape), SparseRows(out_rows, out_values, self.shape)
+
+
+def skipgram_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="sum"):
     """The negative-sampling loss of a batch of windows, from the two embedding tables;
     see :class:`SkipGramNS`.  Pairs must be sorted by window."""
     return SkipGramNS(*_word_ids(W_in, window_centers, contexts, pair_window, negatives), reduction)(W_in, W_out)
 
 
-class CBOWNS(Function):
+class CBOWNS(_WindowsLoss):
     """Negative sampling for CBOW (word2vec's ``-cbow 1``): the mean of a window's context
     input vectors h_w predicts the window centre's output vector against its negatives,
     -log σ(h_w·u_c) - Σ_k log σ(-h_w·u_k).  Pairs (contexts) are sorted by window and
@@ -129,27 +144,33 @@ class CBOWNS(Function):
     true gradient (1/n_w of it to each context), which the gradient checks use."""
 
     def __init__(self, window_centers, contexts, pair_window, negatives, reduction, exact=False):
-        self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
-        self.pair_window, self.exact = pair_window, exact
-        self.vectors_loss = SGNS(reduction)  # h_w in the role of the centre vector
+        super().__init__(window_centers, contexts, pair_window, negatives, reduction)  # h_w as the centre vector
+        self.exact = exact
 
-    def forward(self, W_in, W_out):
+    def _forward_kernel(self, W_in, W_out):
+        """One pass over the windows; the gradients come back coalesced."""
+        self.W_in, self.W_out = W_in, W_out
+        self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
+        if np.any(self.starts[1:] == self.starts[:-1]):
+            raise ValueError("every CBOW window needs at least one context word")
+        self.h = np.empty((len(self.window_centers), W_in.shape[1]), W_in.dtype)
+        self.g_center = np.empty(len(self.window_centers), W_in.dtype)
+        self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
+        total = word2vec.cbow_forward(W_in, W_out, self.window_centers, self.contexts, self.starts,
+                                      self.negatives, self.h, self.g_center, self.g_neg, W_in.dtype.type(0))
+        self.scale_by = self.vectors_loss.divisor(len(self.window_centers), W_in.dtype)
+        return np.asarray(total / self.scale_by, dtype=W_in.dtype)
+
+    def _backward_kernel(self, gy):
+        scale = (gy / self.scale_by).astype(self.W_in.dtype)
+        rows_in, values_in, rows_out, values_out = word2vec.cbow_backward(
+            self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, self.h,
+            self.g_center, self.g_neg, scale[()], self.exact, threads())
+        return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
+                SparseRows(rows_out, values_out, self.shape, coalesced=True))
+
+    def _forward_reference(self, W_in, W_out):
         xp = get_array_module(W_in)
-        self.shape = W_in.shape
-        arrays = (W_in, W_out, self.window_centers, self.contexts, self.pair_window, self.negatives)
-        self.compiled = use_compiled(*arrays)
-        if self.compiled:  # one pass over the windows; the gradients come back coalesced
-            self.W_in, self.W_out = W_in, W_out
-            self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
-            if np.any(self.starts[1:] == self.starts[:-1]):
-                raise ValueError("every CBOW window needs at least one context word")
-            self.h = np.empty((len(self.window_centers), W_in.shape[1]), W_in.dtype)
-            self.g_center = np.empty(len(self.window_centers), W_in.dtype)
-            self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
-            total = word2vec.cbow_forward(W_in, W_out, self.window_centers, self.contexts, self.starts,
-                                          self.negatives, self.h, self.g_center, self.g_neg, W_in.dtype.type(0))
-            self.scale_by = self.vectors_loss.divisor(len(self.window_centers), W_in.dtype)
-            return np.asarray(total / self.scale_by, dtype=W_in.dtype)
         windows, sums = segment_sum(self.pair_window, W_in[self.contexts])
         if len(windows) != len(self.window_centers):
             raise ValueError("every CBOW window needs at least one context word")
@@ -157,14 +178,7 @@ class CBOWNS(Function):
         h = sums / self.counts[:, None]
         return self.vectors_loss.forward(h, W_out[self.window_centers], W_out[self.negatives])
 
-    def backward(self, gy):
-        if self.compiled:
-            scale = (gy / self.scale_by).astype(self.W_in.dtype)
-            rows_in, values_in, rows_out, values_out = word2vec.cbow_backward(
-                self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, self.h,
-                self.g_center, self.g_neg, scale[()], self.exact, threads())
-            return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
-                    SparseRows(rows_out, values_out, self.shape, coalesced=True))
+    def _backward_reference(self, gy):
         xp = get_array_module(gy)
         g_h, g_target, g_negatives = self.vectors_loss.backward(gy)
         g_contexts = (g_h / self.counts[:, None] if self.exact else g_h)[self.pair_window]
@@ -182,7 +196,7 @@ def _word_ids(table, *ids):
     return ids
 
 
-def cbow_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="mean", exact=False):
+def cbow_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="sum", exact=False):
     """CBOW's negative-sampling loss of a batch of windows; see :class:`CBOWNS` (by default
     the input rows get word2vec's update, not the exact gradient)."""
     ids = _word_ids(W_in, window_centers, contexts, pair_window, negatives)
@@ -203,32 +217,42 @@ class GloVe(Function):
         self.weights = xp.minimum(1.0, (counts / x_max) ** alpha).astype(counts.dtype)
 
     def forward(self, W, W_ctx, b, b_ctx):
-        self.shapes, dtype = (W.shape, b.shape), W.dtype.type
+        self.shapes = (W.shape, b.shape)
         self.compiled = use_compiled(W, W_ctx, b, b_ctx, self.rows, self.cols, self.log_counts)
-        if self.compiled:
-            self.W, self.W_ctx = W, W_ctx
-            self.scaled = np.empty(len(self.rows), W.dtype)
-            inverse = dtype(1 / len(self.rows)) if self.reduction == "mean" else dtype(1)
-            total = glove_kernels.glove_forward(W, W_ctx, b, b_ctx, self.rows, self.cols,
-                                                self.log_counts.astype(W.dtype), self.weights.astype(W.dtype),
-                                                inverse, self.scaled, dtype(0))
-            return np.asarray(total, dtype=W.dtype)
+        return (self._forward_kernel if self.compiled else self._forward_reference)(W, W_ctx, b, b_ctx)
+
+    def backward(self, gy):
+        return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
+
+    def _forward_kernel(self, W, W_ctx, b, b_ctx):
+        dtype = W.dtype.type
+        self.W, self.W_ctx = W, W_ctx
+        self.scaled = np.empty(len(self.rows), W.dtype)
+        inverse = dtype(1 / len(self.rows)) if self.reduction == "mean" else dtype(1)
+        total = glove_kernels.glove_forward(W, W_ctx, b, b_ctx, self.rows, self.cols, self.log_counts.astype(W.dtype),
+                                            self.weights.astype(W.dtype), inverse, self.scaled, dtype(0))
+        return np.asarray(total, dtype=W.dtype)
+
+    def _backward_kernel(self, gy):
+        table, bias = self.shapes
+        words, values, bias_values, contexts, context_values, context_bias = glove_kernels.glove_backward(
+            self.W, self.W_ctx, self.rows, self.cols, self.scaled, gy.astype(self.W.dtype)[()], threads())
+        return (SparseRows(words, values, table, coalesced=True),
+                SparseRows(contexts, context_values, table, coalesced=True),
+                SparseRows(words, bias_values, bias, coalesced=True),
+                SparseRows(contexts, context_bias, bias, coalesced=True))
+
+    def _forward_reference(self, W, W_ctx, b, b_ctx):
         self.w, self.w_ctx = W[self.rows], W_ctx[self.cols]
-        diff = (self.w * self.w_ctx).sum(axis=1) + b[self.rows, 0] + b_ctx[self.cols, 0] - self.log_counts.astype(W.dtype)
+        diff = ((self.w * self.w_ctx).sum(axis=1) + b[self.rows, 0] + b_ctx[self.cols, 0]
+                - self.log_counts.astype(W.dtype))
         self.scaled = self.weights.astype(W.dtype) * diff  # f·(…): the gradient of each entry's cost
         if self.reduction == "mean":
             self.scaled /= W.dtype.type(len(diff))
         return (self.scaled * diff).sum() * W.dtype.type(0.5)
 
-    def backward(self, gy):
-        (table, bias) = self.shapes
-        if self.compiled:
-            words, values, bias_values, contexts, context_values, context_bias = glove_kernels.glove_backward(
-                self.W, self.W_ctx, self.rows, self.cols, self.scaled, gy.astype(self.W.dtype)[()], threads())
-            return (SparseRows(words, values, table, coalesced=True),
-                    SparseRows(contexts, context_values, table, coalesced=True),
-                    SparseRows(words, bias_values, bias, coalesced=True),
-                    SparseRows(contexts, context_bias, bias, coalesced=True))
+    def _backward_reference(self, gy):
+        table, bias = self.shapes
         g = (self.scaled * gy)[:, None]
         return (SparseRows(self.rows, g * self.w_ctx, table), SparseRows(self.cols, g * self.w, table),
                 SparseRows(self.rows, g, bias), SparseRows(self.cols, g, bias))

@@ -1,6 +1,6 @@
 """Models by config name.  Each registers an options dataclass and a builder; a model is
 built from its config section alone plus what the data tells (input shape, classes or
-vocabulary size).  Tags say what a model is, so a data kind can accept it:
+vocabulary size).  Tags say what a model is, so a task can accept it:
 ``classifier`` (images in, class scores out) or ``word_vectors``."""
 from __future__ import annotations
 

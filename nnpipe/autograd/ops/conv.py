@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module
-from ..kernels import lazy, use_compiled
-from .core import Function
+from ...backend import get_array_module
+from ...kernels import lazy, use_compiled
+from ..core import Function
 
 pooling = lazy("pooling")
 
@@ -226,15 +226,28 @@ class MaxPool2d(_Pool2d):
     of the gradient straight into place, others add theirs up with a scatter."""
 
     def forward(self, x):
-        xp = get_array_module(x)
         self.input_shape = x.shape
-        if use_compiled(x):
-            (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-            oh, ow = (_out_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], self.kernel, self.stride,
-                                                                        self.padding))
-            self.winner = np.empty((x.shape[0], x.shape[1], oh, ow), np.int8 if kh * kw < 128 else np.int32)
-            self.padded_shape = x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
-            return pooling.max_pool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, self.winner)
+        self.compiled = use_compiled(x)
+        return self._forward_kernel(x) if self.compiled else self._forward_reference(x)
+
+    def backward(self, gy):
+        return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
+
+    def _forward_kernel(self, x):
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        oh, ow = (_out_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], self.kernel, self.stride,
+                                                                    self.padding))
+        self.winner = np.empty((x.shape[0], x.shape[1], oh, ow), np.int8 if kh * kw < 128 else np.int32)
+        self.padded_shape = x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
+        return pooling.max_pool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, self.winner)
+
+    def _backward_kernel(self, gy):
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        return pooling.max_pool_backward(gy, self.winner, self.kernel[1], sh, sw, ph, pw,
+                                         *self.input_shape[2:])
+
+    def _forward_reference(self, x):
+        xp = get_array_module(x)
         views = [view for _, _, view in self._prepare(x, -xp.inf)]
         self.padded_shape = self.xpad.shape
         del self.xpad
@@ -246,12 +259,9 @@ class MaxPool2d(_Pool2d):
             xp.maximum(y, view, out=y)
         return y
 
-    def backward(self, gy):
+    def _backward_reference(self, gy):
         xp = get_array_module(gy)
         kw = self.kernel[1]
-        if use_compiled(gy, self.winner):
-            (sh, sw), (ph, pw) = self.stride, self.padding
-            return pooling.max_pool_backward(gy, self.winner, kw, sh, sw, ph, pw, *self.input_shape[2:])
         if self.stride != self.kernel or self.padding != (0, 0):
             return _scatter_windows(lambda i, j: gy * (self.winner == i * kw + j), self.padded_shape, self.kernel,
                                     self.stride, self.padding, gy.dtype, xp)

@@ -17,11 +17,11 @@ class DataCommon:
     batch_size: AtLeastOne = 128
 
 
-TASKS = Registry("data", base=DataCommon)
+TASKS = Registry("task", base=DataCommon)
 
 
 class Task:
-    """What the trainer asks of a data kind.  A subclass sets ``accepts`` ({"model": tag,
+    """What the trainer asks of a task.  A subclass sets ``accepts`` ({"model": tag,
     "loss": tag}) and ``unit`` (what ``batches()`` counts), builds ``self.loader`` (its
     position is the task's checkpointed state) and provides ``sample``, ``model_inputs``,
     ``batches``, ``loss``, ``loss_terms``, ``epoch_metrics`` and ``evaluate``."""

@@ -13,22 +13,20 @@ import functools
 
 import numpy as np
 
-from ..backend import get_array_module
-from ..kernels import lazy, map_chunks, use_compiled
+from ...backend import get_array_module
+from ...kernels import lazy, map_chunks, use_compiled
+from ..core import Function
 from .conv import Conv2d, MaxPool2d, _pair, _RowLayout, conv_output_size
-from .core import Function
 
 conv_pool = lazy("conv_pool")
 
 __all__ = ["conv2d_relu_pool"]
 
-# Winograd F(2, 3): the weight transform G (4×3); Bᵀ and Aᵀ live in the kernels
-WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 WINOGRAD_MIN_CHANNELS = 4  # below this the 16 GEMMs are outer products: im2col is as fast
 CHUNK = 64  # images per chunk of the compiled paths, whatever the thread count
 
 
-class Conv2dReluPool(Function):
+class Conv2dReLUPool(Function):
     """conv2d (stride 1 or not, any padding) → + bias → ReLU → 2×2 max pooling, stride 2.
 
     The compiled paths cut the batch into chunks of :data:`CHUNK` images, run on the
@@ -39,12 +37,15 @@ class Conv2dReluPool(Function):
         self.stride, self.padding = _pair(stride), _pair(padding)
 
     def forward(self, x, W, b):
-        path = _fused_path(x, W, b, self.stride, self.padding)
-        if path == "reference":
-            self.block = None
-            return self._reference_forward(x, W, b)
+        self.path = _fused_path(x, W, b, self.stride, self.padding)
+        return self._forward_reference(x, W, b) if self.path == "reference" else self._forward_kernel(x, W, b)
+
+    def backward(self, gy):
+        return self._backward_reference(gy) if self.path == "reference" else self._backward_kernel(gy)
+
+    def _forward_kernel(self, x, W, b):
         n, o = x.shape[0], W.shape[0]
-        self.block = (_WinogradBlock if path == "winograd" else _RowsBlock)(W, b, self.padding)
+        self.block = _WinogradBlock(W, b) if self.path == "winograd" else _RowsBlock(W, b, self.padding)
         self.chunks = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
         pooled = [size // 2 for size in _conv_sizes(x, W, self.stride, self.padding)]
         y = np.empty((n, o, *pooled), x.dtype)
@@ -53,9 +54,7 @@ class Conv2dReluPool(Function):
         self.x_shape = x.shape
         return y
 
-    def backward(self, gy):
-        if self.block is None:
-            return self._reference_backward(gy)
+    def _backward_kernel(self, gy):
         need_x, need_W = self.needs_input_grad[:2]
         gx = np.empty(self.x_shape, gy.dtype) if need_x else None
 
@@ -68,14 +67,14 @@ class Conv2dReluPool(Function):
         return gx, gW, gb.astype(gy.dtype)
 
     # the reference: the three ops, composed
-    def _reference_forward(self, x, W, b):
+    def _forward_reference(self, x, W, b):
         xp = get_array_module(x)
         self.conv, self.pool = Conv2d(self.stride, self.padding), MaxPool2d((2, 2), (2, 2), (0, 0))
         pooled = self.pool.forward(self.conv.forward(x, W, b))
         self.alive = pooled > 0
         return xp.where(self.alive, pooled, pooled.dtype.type(0))
 
-    def _reference_backward(self, gy):
+    def _backward_reference(self, gy):
         self.conv.needs_input_grad = self.needs_input_grad
         return self.conv.backward(self.pool.backward(gy * self.alive))
 
@@ -83,8 +82,8 @@ class Conv2dReluPool(Function):
 class _WinogradBlock:
     """Winograd F(2×2, 3×3): 16 GEMMs (O×C) @ (C×tiles) between the kernels' transforms."""
 
-    def __init__(self, W, b, padding):
-        self.U, self.b = _winograd_weights(W), b  # U: (16, O, C)
+    def __init__(self, W, b):
+        self.U, self.b = conv_pool.winograd_weights(W), b  # U: (16, O, C)
 
     def forward(self, x, y, winner):
         n, c, h, w = x.shape
@@ -102,10 +101,7 @@ class _WinogradBlock:
         return (V @ dm if need_W else None), gb  # V @ dm: dU as (16, C, O)
 
     def weight_grad(self, du_t):
-        """Gᵀ dU G from dU laid out (16, C, O), as (O, C, 3, 3)."""
-        g = WINOGRAD_G.astype(du_t.dtype)
-        du = du_t.reshape(4, 4, *du_t.shape[1:])
-        return np.ascontiguousarray(np.einsum("ai,abco,bj->ocij", g, du, g, optimize=True))
+        return conv_pool.winograd_weight_grad(du_t)
 
 
 class _RowsBlock:
@@ -150,14 +146,7 @@ def _conv_sizes(x, W, stride, padding):
     return [conv_output_size(size, k, s, p) for size, k, s, p in zip(x.shape[2:], W.shape[2:], stride, padding)]
 
 
-def _winograd_weights(W):
-    """U = G w Gᵀ of every (O, C) filter, as (16, O, C)."""
-    g = WINOGRAD_G.astype(W.dtype)
-    u = np.einsum("ai,ocij,bj->aboc", g, W, g, optimize=True)
-    return np.ascontiguousarray(u.reshape(16, *W.shape[:2]))
-
-
 def conv2d_relu_pool(x, W, b, stride=1, padding=0):
     """``max_pool2d(relu(conv2d(x, W, b, stride, padding)), 2)`` as one op (pooled output
     (N, O, OH//2, OW//2)); the same values and gradients, in fewer passes over memory."""
-    return Conv2dReluPool(stride, padding)(x, W, b)
+    return Conv2dReLUPool(stride, padding)(x, W, b)
