@@ -4,11 +4,10 @@ import os
 __version__ = "0.3.0"
 
 # OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each call, taking the cores
-# from the compiled kernels' threads that run next (a 2-thread CNN step: 19 → 29 ms);
-# 2^20 cycles (~0.3 ms) still keeps them warm between back-to-back GEMMs (an MLP epoch is
-# unchanged).  OpenBLAS reads it when NumPy loads, so it holds where nnpipe is imported
-# first (the CLI; a script that imports NumPy earlier can set it itself); a value already
-# set wins.
+# from the compiled kernels' threads that run next; 2^20 cycles (~0.3 ms) still keeps them
+# warm between back-to-back GEMMs (BENCHMARKS.md has the measurements).  OpenBLAS reads it
+# when NumPy loads, so it holds where nnpipe is imported first (the CLI; a script that
+# imports NumPy earlier can set it itself); a value already set wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
 

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from nnpipe import backend
+from nnpipe import backend, kernels
 
 from helpers import invoke, only_run, write_config
 
@@ -66,3 +66,38 @@ def workspace(trained, tmp_path):
     shutil.copytree(trained, tmp_path / "ws")
     ws = tmp_path / "ws"
     return ws, write_config(ws, train={"epochs": 1}), only_run(ws / "runs")
+
+
+@pytest.fixture
+def both_paths():
+    """Run a function under the reference path and under the compiled kernels."""
+    def run(function):
+        results = {}
+        for mode in ("reference", "auto"):
+            kernels.set_mode(mode)
+            try:
+                results[mode] = function()
+            finally:
+                kernels.set_mode("auto")
+        return results["reference"], results["auto"]
+
+    return run
+
+
+@pytest.fixture
+def threads():
+    """Run a function with 1 and with 2 kernel threads."""
+    numba = pytest.importorskip("numba")
+
+    def run(function):
+        before = numba.get_num_threads()
+        results = []
+        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(count)
+            try:
+                results.append(function())
+            finally:
+                numba.set_num_threads(before)
+        return results
+
+    return run

@@ -21,6 +21,16 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def assert_clean_failure(result, code, fragment):
+    """The error contract: exit ``code``, one stderr line starting with ``error:`` that holds
+    ``fragment``, no traceback."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output + result.stderr
+
+
 def train(config, *args):
     """``nnpipe train config *args --quiet``, which must succeed."""
     result = invoke("train", config, "--quiet", *args)

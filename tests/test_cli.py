@@ -14,15 +14,7 @@ import pytest
 
 from nnpipe import backend
 
-from helpers import checkpoint_arrays, invoke, snapshot, write_config
-
-
-def assert_clean_failure(result, code, fragment):
-    assert result.exit_code == code, (result.exit_code, result.output)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output + result.stderr
+from helpers import assert_clean_failure, checkpoint_arrays, invoke, snapshot, write_config
 
 
 # ---- bad input --------------------------------------------------------------------------
@@ -308,22 +300,3 @@ def test_graph_png_with_graphviz(tmp_path):
     result = invoke("graph", "x*x + 1", "--var", "x=2", "--out", out)
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_predict_npy_and_png_with_clear_shape_errors(workspace, tmp_path):
-    from nnpipe.data.files import REPO_DATA
-    from nnpipe.data.mnist import load_idx_dataset
-
-    _, (test_x, test_y) = load_idx_dataset(REPO_DATA)
-    ws, _, run = workspace
-    np.save(tmp_path / "digit.npy", test_x[0, 0])
-    pil = pytest.importorskip("PIL.Image")
-    pil.fromarray(test_x[1, 0]).save(tmp_path / "digit.png")
-    result = invoke("predict", run, tmp_path / "digit.npy", tmp_path / "digit.png", "-k", "2")
-    assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert lines[0].split(": ")[1].startswith(f"{test_y[0]} ") and lines[1].split(": ")[1].startswith(f"{test_y[1]} ")
-    np.save(tmp_path / "small.npy", np.zeros((20, 20), np.uint8))
-    assert_clean_failure(invoke("predict", run, tmp_path / "small.npy"), 2, "the model expects 28×28")
-    np.save(tmp_path / "rgb.npy", np.zeros((3, 28, 28), np.uint8))
-    assert_clean_failure(invoke("predict", run, tmp_path / "rgb.npy"), 2, "3 channel(s), the model expects 1")

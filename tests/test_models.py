@@ -26,6 +26,18 @@ def test_cnn_builds_for_grey_and_rgb(input_shape):
     assert model(Tensor(np.zeros((2,) + input_shape, np.float32))).shape == (2, 10)
 
 
+def test_cnn_honours_batch_norm_and_the_activations_gain_as_the_mlp_does():
+    model = build_model({"name": "cnn", "channels": [32], "hidden": [16], "activation": "tanh", "batch_norm": True},
+                        rng(), (1, 28, 28), 10)
+    layers = [type(layer).__name__ for layer in model]
+    assert layers == ["Conv2d", "BatchNorm2d", "MaxPool2d", "Tanh", "Flatten", "Linear", "BatchNorm1d", "Tanh",
+                      "Linear"]
+    # He-uniform weights within gain·√(3/fan_in), near it: tanh's gain 5/3, not ReLU's √2
+    for layer, fan_in in ((model[0], 9), (model[5], 32 * 14 * 14)):
+        largest = abs(layer.weight.data).max()
+        assert np.sqrt(2) * np.sqrt(3 / fan_in) < largest <= 5 / 3 * np.sqrt(3 / fan_in)
+
+
 def test_cnn_that_shrinks_the_image_to_nothing_is_refused():
     with pytest.raises(ValueError, match="shrink"):
         build_model({"name": "cnn", "channels": [4] * 6}, rng(), (1, 28, 28), 10)

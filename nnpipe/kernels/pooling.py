@@ -2,8 +2,8 @@
 maximum in row-major order, as in PyTorch), and the gradient routed back to it.
 Reference: ``nnpipe.autograd.ops.conv.MaxPool2d`` (reductions over strided offset views).
 Serial on purpose: the kernels sit between a convolution's GEMMs, and a Numba thread team
-spinning after a parallel region took the cores from OpenBLAS's threads (a 2-thread CNN
-step ran 1.7× slower); one pass over the planes is memory-bound anyway."""
+spinning after a parallel region took the cores from OpenBLAS's threads; one pass over the
+planes is memory-bound anyway."""
 from __future__ import annotations
 
 import numpy as np

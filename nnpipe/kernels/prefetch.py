@@ -2,8 +2,8 @@
 
 The skip-gram kernels spend most of their time waiting for rows of 12 MB tables that are
 not in cache; asking for the next window's rows while the current one is computed hides
-much of that latency (a forward-pass micro-benchmark: 0.28 → 0.20 ms per 1,000-word
-batch).  A prefetch is only a hint: it changes no value and cannot fault.
+much of that latency (measured in BENCHMARKS.md).  A prefetch is only a hint: it changes
+no value and cannot fault.
 """
 from __future__ import annotations
 

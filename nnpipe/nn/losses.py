@@ -3,9 +3,10 @@ other parameters are its options (``loss: {name: cross_entropy, label_smoothing:
 
 Tags say what a loss compares, so a task can accept the right ones:
 ``classification`` (class scores against integer labels), ``word_vectors`` (the
-(centre, context, negatives) vectors of a word-vector model, no target),
-``word_cooccurrence`` (a model fitted to co-occurrence counts), ``regression`` and
-``multilabel`` (targets shaped like the output: no shipped task has them).
+(centre, context, negatives) vectors of a word-vector model, no target) and
+``word_cooccurrence`` (a model fitted to co-occurrence counts).  Only losses some task
+accepts are registered; ``F.mse`` and ``F.binary_cross_entropy_with_logits`` are ops for
+Python code until a task trains regression or multi-label targets.
 """
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ LOSSES = Registry("loss", inputs=2)
 LOSSES.register("cross_entropy", tags=("classification",))(F.cross_entropy)
 LOSSES.register("nll", tags=("classification",))(F.nll)
 LOSSES.register("multiclass_hinge", tags=("classification",))(F.multiclass_hinge)
-LOSSES.register("mse", tags=("regression",))(F.mse)
-LOSSES.register("bce_with_logits", tags=("multilabel",))(F.binary_cross_entropy_with_logits)
 
 
 @LOSSES.register("sgns", tags=("word_vectors",))

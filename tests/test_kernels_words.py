@@ -1,6 +1,6 @@
-"""Every compiled kernel against its vectorised reference (NNPIPE_KERNELS=reference):
-values and gradients, float32 and float64, odd sizes, and the same bits for any number of
-threads."""
+"""The word-vector, optimizer and sampling kernels against their vectorised references
+(NNPIPE_KERNELS=reference): values and gradients, float32 and float64, odd sizes, the same
+bits for any number of threads; and how the kernels share the machine's cores."""
 import numpy as np
 import pytest
 
@@ -12,39 +12,6 @@ from nnpipe.data.text import NegativeSampler, skipgram_pairs
 from nnpipe.nn import Parameter
 
 numba = pytest.importorskip("numba")
-
-
-@pytest.fixture
-def both_paths():
-    """Run a function under the reference path and under the compiled kernels."""
-    def run(function):
-        results = {}
-        for mode in ("reference", "auto"):
-            kernels.set_mode(mode)
-            try:
-                results[mode] = function()
-            finally:
-                kernels.set_mode("auto")
-        return results["reference"], results["auto"]
-
-    return run
-
-
-@pytest.fixture
-def threads():
-    """Run a function with 1 and with 2 kernel threads."""
-    def run(function):
-        before = numba.get_num_threads()
-        results = []
-        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(count)
-            try:
-                results.append(function())
-            finally:
-                numba.set_num_threads(before)
-        return results
-
-    return run
 
 
 def word_batch(seed, vocab=37, windows=23, k=4, shared=True):
@@ -260,148 +227,6 @@ def test_switch_and_cupy_arrays_take_the_reference():
     assert not kernels.use_compiled(np.zeros(3), [1, 2])  # anything that is not a NumPy array
     with pytest.raises(ValueError, match="kernel mode"):
         kernels.set_mode("fast")
-
-
-@pytest.mark.parametrize("shape,kernel,stride,padding", [
-    ((4, 3, 8, 8), 2, 2, 0), ((2, 2, 7, 9), 2, 2, 0), ((2, 3, 9, 8), 3, 2, 1), ((1, 2, 6, 6), 3, 1, 0),
-    ((2, 1, 5, 7), 2, 1, 1),
-])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_pool_kernel_matches_the_reference(both_paths, shape, kernel, stride, padding, dtype):
-    rng = np.random.default_rng(0)
-    x = rng.integers(-3, 4, shape).astype(dtype)  # many ties: the first maximum must win
-    x = np.asfortranarray(x) if shape[0] == 2 else x  # a non-contiguous input too
-
-    def pool():
-        tensor = Tensor(x.copy(order="A"), requires_grad=True)
-        y = F.max_pool2d(tensor, kernel, stride, padding)
-        upstream = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
-        (y * Tensor(upstream)).sum().backward()
-        return y.data, tensor.grad
-
-    (ref_y, ref_gx), (y, gx) = both_paths(pool)
-    np.testing.assert_array_equal(y, ref_y)
-    np.testing.assert_allclose(gx, ref_gx, rtol=1e-6)
-    assert y.dtype == dtype and gx.dtype == dtype
-
-
-def test_cnn_pools_before_a_monotonic_activation_with_the_same_result():
-    """max(relu(x)) = relu(max(x)), gradients included: the CNN's order does not change it."""
-    import nnpipe.nn as nn
-
-    rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((3, 4, 6, 6)).astype(np.float32), requires_grad=True)
-    pooled_last = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x)
-    (pooled_last * pooled_last).sum().backward()
-    expected = x.grad
-    x.grad = None
-    pooled_first = nn.Sequential(nn.MaxPool2d(2), nn.ReLU())(x)
-    (pooled_first * pooled_first).sum().backward()
-    np.testing.assert_array_equal(pooled_first.data, pooled_last.data)
-    np.testing.assert_array_equal(x.grad, expected)
-
-
-def test_winograd_kernels_apply_the_matrices_named_beside_them():
-    """Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is the 2×2 correlation of a 4×4 tile d with a 3×3 filter g,
-    and the input and output kernels compute Bᵀ d B and Aᵀ M A (+ bias, pool, ReLU)."""
-    from nnpipe.kernels import conv_pool
-
-    BT, G, AT = conv_pool.WINOGRAD_BT, conv_pool.WINOGRAD_G, conv_pool.WINOGRAD_AT
-    rng = np.random.default_rng(0)
-    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
-    direct = np.array([[(d[i:i + 3, j:j + 3] * g).sum() for j in range(2)] for i in range(2)])
-    np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, rtol=1e-12)
-    x = rng.standard_normal((1, 1, 2, 2))  # one tile: its 4×4 input is x zero-padded by 1
-    v = np.empty((16, 1, 1))
-    conv_pool.winograd_input(x, v)
-    padded = np.pad(x[0, 0], 1)
-    np.testing.assert_allclose(v[:, 0, 0].reshape(4, 4), BT @ padded @ BT.T, rtol=1e-12)
-    m = rng.standard_normal((16, 1, 1))
-    y, winner = np.empty((1, 1, 1, 1)), np.empty((1, 1, 1, 1), np.int8)
-    conv_pool.winograd_output_pool(m, np.array([0.25]), y, winner)
-    tile = AT @ m[:, 0, 0].reshape(4, 4) @ AT.T + 0.25
-    assert y[0, 0, 0, 0] == pytest.approx(max(tile.max(), 0.0), rel=1e-12)
-    np.testing.assert_allclose(conv_pool.winograd_weights(g[None, None])[:, 0, 0].reshape(4, 4), G @ g @ G.T)
-
-
-@pytest.mark.parametrize("shape,weight,padding,path", [
-    ((3, 5, 6, 8), (4, 5, 3, 3), 1, "winograd"), ((2, 8, 2, 14), (7, 8, 3, 3), 1, "winograd"),
-    ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows"), ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows"),
-    ((2, 3, 7, 6), (4, 3, 3, 3), 1, "reference"),  # odd output height: pooling drops a row
-])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_conv_block_kernels_match_the_reference(both_paths, shape, weight, padding, path, dtype):
-    from nnpipe.autograd.ops.conv_block import _fused_path
-
-    rng = np.random.default_rng(0)
-    # small integers: Winograd's transforms are exact on them, so ties (the first maximum
-    # wins) and zeros (the ReLU's kink) fall the same way on both paths
-    x, W = rng.integers(-2, 3, shape).astype(dtype), rng.integers(-1, 2, weight).astype(dtype)
-    b = rng.integers(-6, 1, weight[0]).astype(dtype)  # negative biases: the ReLU cuts some maxima
-    x = np.asfortranarray(x) if shape[0] == 2 else x  # a non-contiguous input too
-    assert _fused_path(x, W, b, (1, 1), (padding, padding)) == path
-
-    def block():
-        tensors = [Tensor(a.copy(order="A"), requires_grad=True) for a in (x, W, b)]
-        y = F.conv2d_relu_pool(*tensors, padding=padding)
-        upstream = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
-        (y * Tensor(upstream)).sum().backward()
-        return (y.data, *(t.grad for t in tensors))
-
-    reference, compiled = both_paths(block)
-    np.testing.assert_array_equal(compiled[0], reference[0])
-    assert (reference[0] == 0).mean() > 0.1 and compiled[0].dtype == dtype  # the ReLU cut some
-    for grad, expected in zip(compiled[1:], reference[1:]):
-        np.testing.assert_allclose(grad, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
-        assert grad.dtype == dtype
-
-
-def test_cnn_fuses_its_conv_relu_pool_blocks_with_the_same_result():
-    """The CNN's fused blocks give what Conv2d → MaxPool2d → ReLU give with the same weights."""
-    import nnpipe.nn as nn
-    from nnpipe.config import load_config
-    from nnpipe.models import build_model
-
-    model = build_model(load_config("configs/cnn.yaml").model, np.random.default_rng(0), (1, 28, 28), 10)
-    fused = [layer for layer in model if isinstance(layer, nn.Conv2dReLUPool)]
-    assert len(fused) == 2
-    x = np.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(np.float32)
-    for block in fused:
-        plain = nn.Conv2d(block.in_channels, block.out_channels, 3, padding=1)
-        plain.load_state_dict(block.state_dict())
-        tensors = [Tensor(x, requires_grad=True) for _ in range(2)]
-        y_fused = block(tensors[0])
-        y_plain = nn.Sequential(plain, nn.MaxPool2d(2), nn.ReLU())(tensors[1])
-        (y_fused * y_fused).sum().backward()
-        (y_plain * y_plain).sum().backward()
-        np.testing.assert_allclose(y_fused.data, y_plain.data, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(tensors[0].grad, tensors[1].grad, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(block.weight.grad, plain.weight.grad, rtol=1e-3, atol=1e-3)
-        np.testing.assert_allclose(block.bias.grad, plain.bias.grad, rtol=1e-4, atol=1e-3)
-        x = y_fused.data
-
-
-def test_fused_conv_block_gives_the_same_bits_for_any_thread_count(threads, both_paths):
-    """Batches longer than a chunk are cut the same way at any thread count, and the chunks'
-    weight gradients summed in order; the result matches the reference too."""
-    from nnpipe.autograd.ops.conv_block import CHUNK
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2 * CHUNK + 3, 4, 4, 6)).astype(np.float32)
-    W, b = rng.standard_normal((5, 4, 3, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
-
-    def block():
-        tensors = [Tensor(a, requires_grad=True) for a in (x, W, b)]
-        y = F.conv2d_relu_pool(*tensors, padding=1)
-        (y * y).sum().backward()
-        return (y.data, *(t.grad for t in tensors))
-
-    one, two = threads(block)
-    for a, b_ in zip(one, two):
-        np.testing.assert_array_equal(a, b_)
-    reference, compiled = both_paths(block)
-    for got, expected in zip(compiled, reference):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_importing_nnpipe_first_shortens_openblas_idle_spin():
