@@ -19,7 +19,7 @@ from .autograd import Tensor, no_grad
 from .autograd.functions import softmax
 from .config import Config, from_dict, load_config, read_yaml
 from .data.images import normalise
-from .data.text import Vocabulary
+from .data.token_store import Vocabulary
 from .data.wordeval import WordVectors
 from .models import MODELS
 from .tasks import TASKS

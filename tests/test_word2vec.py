@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from nnpipe.data import DataError
-from nnpipe.data.text import NegativeSampler, Vocabulary, keep_probabilities, load_corpus, skipgram_pairs, tokenize
+from nnpipe.data.corpus import tokenize
+from nnpipe.data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
+from nnpipe.data.token_store import Vocabulary
 from nnpipe.data.wordeval import WordVectors, default_eval_file, read_analogies, spearman
 
 from helpers import MOBY, assert_resume_is_bit_exact, invoke, only_run, skipgram_config

@@ -11,7 +11,7 @@ import scipy.sparse
 import yaml
 
 from nnpipe.data.cooccurrence import count_cooccurrences
-from nnpipe.data.text import Corpus, Vocabulary
+from nnpipe.data.token_store import Corpus, Vocabulary
 from nnpipe.models.svd import ppmi, randomized_svd
 from nnpipe.runs import Run
 

@@ -1,17 +1,21 @@
-"""``nnpipe data``: download a data set with its checksum, or verify the shipped files."""
+"""``nnpipe data``: download a data set with its checksum, verify the shipped files, and
+prepare or list corpus token stores."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
+from ..config import ConfigError, load_config
 from ..data import DataError
 from ..data.download import SOURCES, fetch
-from ..data.files import SHIPPED_SHA256, data_root, file_digest
-from .common import DebugOption, guarded
+from ..data.files import SHIPPED_SHA256, cache_dir, data_root, file_digest
+from ..data.text import load_corpus
+from ..data.token_store import stores
+from .common import DebugOption, SetOption, guarded
 
-app = typer.Typer(help="Download or verify data sets.", no_args_is_help=True)
+app = typer.Typer(help="Download, verify or prepare data.", no_args_is_help=True)
 
 
 @app.command("fetch")
@@ -49,3 +53,42 @@ def verify(root: Optional[Path] = typer.Option(None, "--root", help="Data folder
     if bad:
         raise DataError(f"{len(bad)} of {len(SHIPPED_SHA256)} data files in {folder} are missing or damaged: "
                         f"{', '.join(bad)} (restore them with git checkout)")
+
+
+@app.command("prepare")
+@guarded
+def prepare_command(config: Path = typer.Argument(..., help="A word-vector config (data: text or cooccurrence)."),
+                    set_: List[str] = SetOption, debug: bool = DebugOption):
+    """Prepare a config's corpus into its token store ahead of training, and summarise it.
+
+    Example: nnpipe data prepare configs/skipgram.yaml --set data.corpus=[data/corpus]
+    """
+    data = load_config(config, set_).data
+    if not hasattr(data, "tokenizer"):
+        raise ConfigError(f"{config}: data {data.name!r} reads no corpus; prepare needs a text or cooccurrence config")
+    store = load_corpus(data.corpus, data.root, data.min_count, data.max_vocab, data.max_vocab_size, data.tokenizer)
+    _describe(store.folder, store.info)
+
+
+@app.command("info")
+@guarded
+def info(debug: bool = DebugOption):
+    """List the corpus token stores in the cache: files, tokens, words, size on disk.
+
+    Example: nnpipe data info
+    """
+    found = stores()
+    if not found:
+        typer.echo(f"no corpus stores in {cache_dir()}")
+    for folder, details in found:
+        _describe(folder, details)
+
+
+def _describe(folder, details):
+    files = details["files"]
+    shown = files[0] if len(files) == 1 else f"{len(files)} files, {files[0]} …"
+    size = sum(p.stat().st_size for p in Path(folder).iterdir()) / 2**20
+    typer.echo(f"{folder}: {shown}\n  {details['tokens']:,} tokens in {details['sentences']:,} sentences "
+               f"({details['raw_tokens']:,} before the vocabulary), {details['words']:,} words "
+               f"(min_count {details['settings']['min_count']}, tokenizer {details['settings']['tokenizer']}), "
+               f"{size:,.1f} MiB on disk")

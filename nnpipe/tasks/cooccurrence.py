@@ -27,7 +27,8 @@ class CooccurrenceOptions(CorpusOptions):
 
 
 def _cooccurrence(data):
-    return load_cooccurrence(data.corpus, data.root, data.min_count, data.max_vocab, data.window, data.weighting)
+    return load_cooccurrence(data.corpus, data.root, data.min_count, data.max_vocab, data.window, data.weighting,
+                             data.max_vocab_size, data.tokenizer)
 
 
 @TASKS.register("cooccurrence", CooccurrenceOptions)

@@ -1,34 +1,40 @@
 """Word vectors from a text corpus: what every word-vector task shares (vocabulary,
 word benchmarks), and skip-gram's and CBOW's windows of the running text.
 
-An epoch walks the corpus in batches of ``data.batch_size`` raw tokens.  Subsampling is
-drawn once per epoch from ``default_rng([seed, epoch])``; each batch's dynamic windows and
-negatives from ``default_rng([seed, epoch, batch])``.  So the loader's position is just
-(epoch, batch index) and a resumed run sees exactly the same pairs.
+An epoch walks the corpus (a token store, memory-mapped) in batches of ``data.batch_size``
+raw tokens, reading only each batch's tokens and a few around it.  Subsampling draws one
+uniform number per token from ``default_rng([seed, epoch])``, token i taking draw i
+(the stream is advanced to a batch's first token, so no epoch-long array is made); each
+batch's dynamic windows and negatives come from ``default_rng([seed, epoch, batch])``.  So
+the loader's position is just (epoch, batch index) and a resumed run sees exactly the same
+pairs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Annotated, Literal, Optional
 
 import numpy as np
 
 from ..autograd import no_grad
+from ..data.corpus import TOKENIZERS
 from ..data.files import status
 from ..data.loader import ItemBatches
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
 from ..models import MODELS
-from ..options import AtLeastOne, NonNegative
+from ..options import AtLeastOne, NonNegative, Range
 from .task_registry import TASKS, Task
 
 
 @dataclass
 class CorpusOptions:
     """What every word-vector task reads: the corpus and its vocabulary's settings."""
-    corpus: Optional[list] = None  # text files; default: every shipped corpus
+    corpus: Optional[list] = None  # files, folders or globs; default: every shipped corpus
+    tokenizer: Literal[TOKENIZERS] = "words"  # words: lower-cased letters; whitespace: as LineSentence
     min_count: AtLeastOne = 5  # words seen fewer times are dropped
-    max_vocab: Optional[AtLeastOne] = None
+    max_vocab: Optional[AtLeastOne] = None  # keep at most this many words, the most frequent
+    max_vocab_size: Optional[Annotated[int, Range(ge=100)]] = None  # prune the counts above this many words
 
 
 @dataclass
@@ -40,7 +46,7 @@ class TextOptions(CorpusOptions):
 
 
 def _corpus(data):
-    return load_corpus(data.corpus, data.root, data.min_count, data.max_vocab)
+    return load_corpus(data.corpus, data.root, data.min_count, data.max_vocab, data.max_vocab_size, data.tokenizer)
 
 
 class WordTask(Task):
@@ -86,7 +92,6 @@ class SkipGramTask(WordTask):
     def __init__(self, config, xp):
         data = config.data
         super().__init__(_corpus(data), config, xp)
-        self.sentence_of = self.corpus.sentence_of
         self.keep = keep_probabilities(self.corpus.vocab.counts, data.sample)
         self.sampler = NegativeSampler(self.corpus.vocab.counts)
         self.window, self.negatives = data.window, data.negatives
@@ -94,7 +99,7 @@ class SkipGramTask(WordTask):
         # CBOW predicts each centre from its whole window: one window per centre, always
         self.window_per_centre = "window_per_centre" in MODELS.get(config.model.name).tags
         self.loader = ItemBatches(len(self.corpus.ids), data.batch_size, config.seed)
-        self._subsampled = (None, None)
+        self._uniforms_of = (None, None, None)  # (epoch, its generator, the generator's first state)
 
     @staticmethod
     def sample(config):
@@ -104,22 +109,45 @@ class SkipGramTask(WordTask):
         batch = (np.array([0, 1]), np.array([2, 3]), np.array([0, 1]), np.arange(2 * k).reshape(2, k) % vocab)
         return {"vocab_size": vocab}, batch, None
 
-    def _epoch_stream(self, epoch):
-        """Positions of the tokens kept by subsampling in ``epoch`` (drawn once per epoch)."""
-        if self._subsampled[0] != epoch:
-            rng = np.random.default_rng([self.loader.seed, epoch])
-            ids = self.corpus.ids
-            kept = np.flatnonzero(rng.random(len(ids)) < self.keep[ids])
-            self._subsampled = (epoch, kept)
-        return self._subsampled[1]
+    def _uniforms(self, epoch, first, count):
+        """Draws first .. first+count-1 of the epoch's subsampling stream."""
+        if self._uniforms_of[0] != epoch:
+            generator = np.random.default_rng([self.loader.seed, epoch])
+            self._uniforms_of = (epoch, generator, generator.bit_generator.state)
+        _, generator, state = self._uniforms_of
+        generator.bit_generator.state = state
+        generator.bit_generator.advance(first)
+        return generator.random(count)
+
+    def _kept(self, epoch, first, last):
+        """Positions in first..last-1 of the tokens that the epoch's subsampling keeps."""
+        ids = np.asarray(self.corpus.ids[first:last])
+        return first + np.flatnonzero(self._uniforms(epoch, first, last - first) < self.keep[ids])
+
+    def _kept_around(self, epoch, start, stop):
+        """The kept positions of the batch's tokens start..stop-1, with up to ``window``
+        kept tokens of the same sentences on each side (the windows of the batch's first
+        and last centres reach them), and where the batch's own ones begin and end."""
+        n, sentence_of, starts = len(self.corpus.ids), self.corpus.sentence_of, self.corpus.sentence_starts
+        floor = int(starts[sentence_of(start)])
+        following = sentence_of(stop - 1) + 1
+        ceiling = int(starts[following]) if following < len(starts) else n
+        reach = 8 * self.window
+        while True:
+            left, right = max(floor, start - reach), min(ceiling, stop + reach)
+            kept = self._kept(epoch, left, right)
+            first, last = np.searchsorted(kept, [start, stop])
+            if (first >= self.window or left == floor) and (len(kept) - last >= self.window or right == ceiling):
+                low, high = max(first - self.window, 0), min(last + self.window, len(kept))
+                return kept[low:high], first - low, last - low
+            reach *= 4
 
     def batches(self):
         loader = self.loader
-        kept = self._epoch_stream(loader.epoch)
-        kept_ids, kept_sentences = self.corpus.ids[kept], self.sentence_of[kept]
         while loader.batch_index < len(loader):
             start, stop = loader.span()
-            first, last = np.searchsorted(kept, [start, stop])
+            kept, first, last = self._kept_around(loader.epoch, start, stop)
+            kept_ids, kept_sentences = np.asarray(self.corpus.ids[kept]), self.corpus.sentence_of(kept)
             rng = np.random.default_rng([loader.seed, loader.epoch, loader.batch_index])
             centers = np.arange(first, last)
             pair_window, contexts = skipgram_pairs(kept_ids, kept_sentences, centers, self.window, rng)

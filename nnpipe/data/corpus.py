@@ -1,0 +1,178 @@
+"""Corpora as users have them, read as a stream of sentences in bounded memory.
+
+``data.corpus`` names files, folders (every ``.txt``, ``.gz``, ``.bz2`` and ``.xz`` file
+inside, recursively, sorted by path) and glob patterns; a relative name is looked up in
+the current folder first, then in the data folder (where the shipped corpora are).  Text
+is UTF-8, one sentence per line; a line of more than :data:`MAX_SENTENCE` words (a
+text8-style corpus is one line of millions) is cut into sentences of that many words, as
+gensim does, and is never held whole: the files are read in chunks of
+:data:`CHUNK_CHARS` characters.
+
+Tokenisers: ``words`` (lower-cased runs of letters with inner apostrophes: don't, o'er)
+and ``whitespace`` (the text split on whitespace, case kept, as gensim's ``LineSentence``:
+for corpora that are already tokenised, or in other scripts).
+"""
+from __future__ import annotations
+
+import bz2
+import codecs
+import glob
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import re
+from pathlib import Path
+
+from .files import DataError, cache_dir, data_root
+
+SHIPPED_CORPORA = [
+    "corpus/kjv-bible.txt.gz", "corpus/austen-novels.txt.gz", "corpus/shakespeare-plays.txt.gz",
+    "corpus/melville-moby-dick.txt.gz", "corpus/enwiki-sample.txt.gz", "corpus/wordnet-glosses.txt.gz",
+]
+SUFFIXES = (".txt", ".gz", ".bz2", ".xz")
+MAX_SENTENCE = 10_000  # words; a longer line is cut into sentences of this many words
+CHUNK_CHARS = 1 << 20  # characters decoded and tokenised at a time
+TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)*")
+TOKENIZERS = ("words", "whitespace")
+OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def tokenize(text: str, tokenizer="words"):
+    """The tokens of ``text``: lower-cased words of letters, or its whitespace-separated parts."""
+    return TOKEN.findall(text.lower()) if tokenizer == "words" else text.split()
+
+
+# ---- which files ------------------------------------------------------------------------
+def _candidates(spec: str, root: Path):
+    """Where a corpus name may point: as given (absolute, or from the current folder), then
+    in the data folder."""
+    path = Path(spec).expanduser()
+    return [path] if path.is_absolute() else [path, root / path]
+
+
+def corpus_paths(specs=None, root=None) -> list:
+    """The corpus files that ``specs`` name (default: every shipped corpus), each once, in
+    the order given (a folder's or a glob's files sorted by path)."""
+    root = data_root(root)
+    found = []
+    for spec in specs or SHIPPED_CORPORA:
+        spec = str(spec)
+        if glob.has_magic(spec):
+            matches = next((sorted(Path(m) for m in glob.glob(str(c), recursive=True) if Path(m).is_file())
+                            for c in _candidates(spec, root) if glob.glob(str(c), recursive=True)), [])
+            if not matches:
+                raise DataError(f"corpus pattern {spec!r} matches no file")
+            found += matches
+            continue
+        path = next((c for c in _candidates(spec, root) if c.exists()), None)
+        if path is None:
+            raise DataError(f"corpus file not found: {spec} (looked in the current folder and in {root})")
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+            if not inside:
+                raise DataError(f"corpus folder {path} holds no {', '.join(SUFFIXES)} file")
+            found += inside
+        else:
+            found.append(path)
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique
+
+
+# ---- reading ----------------------------------------------------------------------------
+def _chunks(path: Path):
+    """(text, bytes read so far) of ``path``, decompressed and decoded in bounded pieces;
+    undecodable or binary content names the file and the byte offset."""
+    opener = OPENERS.get(path.suffix, open)
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    try:
+        with opener(path, "rb") as handle:
+            while True:
+                raw = handle.read(CHUNK_CHARS)
+                try:
+                    text = decoder.decode(raw, final=not raw)
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"{path}: not UTF-8 text at byte {offset + exc.start:,} of its content "
+                                    f"({exc.reason})") from None
+                if "\x00" in text:
+                    position = offset + len(raw[:raw.find(b"\x00")])
+                    raise DataError(f"{path}: a NUL byte at byte {position:,} of its content: a binary file, not text")
+                offset += len(raw)
+                if text:
+                    yield text, offset
+                if not raw:
+                    return
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise DataError(f"{path}: cannot be read after byte {offset:,} of its content "
+                        f"({type(exc).__name__}: {exc})") from None
+
+
+def sentence_batches(path: Path, tokenizer="words"):
+    """Lists of sentences (each a list of tokens) of one file, a chunk of text at a time,
+    with the number of bytes read so far.  Lines are sentences; a line of more than
+    MAX_SENTENCE tokens is cut; lines without tokens are left out."""
+    pending, carry = [], ""  # the unfinished line's tokens, and its text after them
+
+    def cut(tokens):
+        return [tokens[i:i + MAX_SENTENCE] for i in range(0, len(tokens), MAX_SENTENCE)]
+
+    for text, offset in _chunks(path):
+        lines = (carry + text).split("\n")
+        carry = lines.pop()  # not ended by a newline yet
+        sentences = []
+        for line in lines:
+            tokens = pending + tokenize(line, tokenizer)
+            pending = []
+            sentences += cut(tokens) if len(tokens) > MAX_SENTENCE else [tokens] if tokens else []
+        split = max(carry.rfind(" "), carry.rfind("\t"), carry.rfind("\r"))
+        if split > 0:  # a long line goes on: tokenise what cannot change any more
+            pending += tokenize(carry[:split], tokenizer)
+            carry = carry[split:]
+            while len(pending) >= MAX_SENTENCE:
+                sentences.append(pending[:MAX_SENTENCE])
+                pending = pending[MAX_SENTENCE:]
+        if sentences:
+            yield sentences, offset
+    tokens = pending + tokenize(carry, tokenizer)
+    if tokens:
+        yield cut(tokens), None
+
+
+# ---- what a file's content is -----------------------------------------------------------
+def _stamp(path: Path):
+    """What changes when a file is replaced or edited: size, mtime and ctime (the last
+    also when the mtime is set back by hand)."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def content_digest(path: Path, chunk=1 << 22) -> str:
+    """BLAKE2b of a file's bytes, remembered in the cache per (path, size, mtime, ctime,
+    inode), so that an unchanged file is hashed once."""
+    ledger_path = cache_dir() / "content-digests.json"
+    try:
+        ledger = json.loads(ledger_path.read_text())
+    except (OSError, ValueError):
+        ledger = {}
+    key, stamp = str(path), _stamp(path)
+    if ledger.get(key, {}).get("stamp") == stamp:
+        return ledger[key]["digest"]
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    ledger[key] = {"stamp": stamp, "digest": digest.hexdigest()}
+    tmp = ledger_path.with_name(f".{ledger_path.name}.{os.getpid()}.tmp")
+    try:
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(ledger))
+        os.replace(tmp, ledger_path)
+    except OSError:  # without a writable cache the file is only hashed again next time
+        tmp.unlink(missing_ok=True)
+    return ledger[key]["digest"]
+
+
+def stamps(paths):
+    return [_stamp(p) for p in paths]

@@ -1,0 +1,254 @@
+"""The on-disk token store: a corpus prepared once, in two streaming passes, and read by
+training through memory maps.
+
+Pass 1 counts words a chunk of text at a time (word2vec's pruning keeps the count table
+under ``max_vocab_size`` entries when that is set: the rarest words are dropped, and the
+floor rises, each time the table outgrows it); the vocabulary is the words seen
+``min_count`` times, most frequent first (ties alphabetical), at most ``max_vocab`` of
+them.  Pass 2 encodes the text to word ids, out-of-vocabulary words dropped, and appends
+them to the store.  A store is a folder in the cache::
+
+    corpus-<key>/ids.int32       every in-vocabulary token's word id, in corpus order
+    corpus-<key>/starts.int64    where each sentence begins in ids
+    corpus-<key>/vocab.tsv       word<TAB>count, most frequent first
+    corpus-<key>/store.json      files, settings, token and sentence counts
+
+written into a temporary folder and renamed into place whole, so a store is complete or
+absent (Ctrl-C, a full disk).  The key is a hash of the files' contents (BLAKE2b, see
+:func:`~nnpipe.data.corpus.content_digest`) and the vocabulary settings: any edit of a
+file makes a new store, and runs that share the settings share the store.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import MAX_SENTENCE, content_digest, corpus_paths, sentence_batches, stamps
+from .files import DataError, cache_dir, verify_shipped
+
+FORMAT = 1
+
+
+@dataclass
+class Vocabulary:
+    words: list  # most frequent first (ties alphabetical)
+    counts: np.ndarray  # int64, aligned with words
+
+    def __post_init__(self):
+        self.index = {word: i for i, word in enumerate(self.words)}
+
+    def __len__(self):
+        return len(self.words)
+
+    def __contains__(self, word):
+        return word in self.index
+
+    def save(self, path):
+        """vocab.tsv: one ``word<TAB>count`` line per word, most frequent first."""
+        tmp = Path(path).with_name(".vocab.tsv.tmp")
+        tmp.write_text("".join(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts.tolist())))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path):
+        words, counts = [], []
+        try:
+            for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+                word, count = line.split("\t")
+                words.append(word)
+                counts.append(int(count))
+        except FileNotFoundError:
+            raise DataError(f"vocabulary not found: {path}") from None
+        except ValueError:
+            raise DataError(f"{path}:{number}: expected 'word<TAB>count'") from None
+        return cls(words, np.array(counts, dtype=np.int64))
+
+
+@dataclass
+class Corpus:
+    vocab: Vocabulary
+    ids: np.ndarray  # int32 word ids of every in-vocabulary token, in order (a memory map in a store)
+    sentence_starts: np.ndarray  # int64 offsets into ids where each sentence begins
+
+    def sentence_of(self, positions):
+        """The sentence number of each token position."""
+        return (np.searchsorted(self.sentence_starts, positions, side="right") - 1).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class VocabularySettings:
+    min_count: int = 5
+    max_vocab: int | None = None  # keep at most this many words (the most frequent)
+    max_vocab_size: int | None = None  # prune the count table above this many entries
+    tokenizer: str = "words"
+
+
+def store_key(paths, settings: VocabularySettings) -> str:
+    contents = [content_digest(path) for path in paths]
+    key = json.dumps({"format": FORMAT, "files": contents, "max_sentence": MAX_SENTENCE,
+                      **settings.__dict__}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _walk(paths, tokenizer, what):
+    """Every file's batches of sentences, with progress as it goes: on a terminal a bar of
+    the text's bytes (its total known when no file is compressed) with words/s, in a log
+    a line per file."""
+    from tqdm import tqdm
+
+    compressed = any(p.suffix in (".gz", ".bz2", ".xz") for p in paths)
+    bar = tqdm(total=None if compressed else sum(p.stat().st_size for p in paths), unit="B", unit_scale=True,
+               desc=what, leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty())
+    words = 0
+    try:
+        for path in paths:
+            if bar.disable:
+                print(f"{what}: {path}", flush=True)
+            done = 0
+            for sentences, offset in sentence_batches(path, tokenizer):
+                words += sum(map(len, sentences))
+                if offset is not None:
+                    bar.update(offset - done)
+                    done = offset
+                    bar.set_postfix_str(f"{words / max(bar.format_dict['elapsed'], 1e-9):,.0f} words/s", refresh=False)
+                yield sentences
+    finally:
+        bar.close()
+
+
+def count_words(paths, settings: VocabularySettings):
+    """Pass 1: (word counts, raw tokens, sentences)."""
+    counts, tokens, sentences, floor = collections.Counter(), 0, 0, 1
+    for batch in _walk(paths, settings.tokenizer, "counting words"):
+        for sentence in batch:
+            counts.update(sentence)
+            tokens += len(sentence)
+        sentences += len(batch)
+        while settings.max_vocab_size and len(counts) > settings.max_vocab_size:
+            counts = collections.Counter({w: c for w, c in counts.items() if c > floor})  # word2vec's ReduceVocab
+            floor += 1
+    return counts, tokens, sentences
+
+
+def build_vocabulary(counts, settings: VocabularySettings, paths):
+    kept = sorted((w for w, c in counts.items() if c >= settings.min_count), key=lambda w: (-counts[w], w))
+    if settings.max_vocab:
+        kept = kept[:settings.max_vocab]
+    if not kept:
+        raise DataError(f"no word occurs {settings.min_count} times in {', '.join(map(str, paths))}")
+    return Vocabulary(kept, np.array([counts[w] for w in kept], dtype=np.int64))
+
+
+def encode(paths, vocab, settings, ids_file, starts_file):
+    """Pass 2: append each sentence's in-vocabulary word ids to ``ids_file`` and where it
+    begins to ``starts_file`` (a sentence left with no word is dropped); returns
+    (tokens, sentences) written."""
+    lookup, written, kept_sentences = vocab.index.get, 0, 0
+    for batch in _walk(paths, settings.tokenizer, "encoding"):
+        lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+        flat = list(itertools.chain.from_iterable(batch))
+        ids = np.fromiter(map(lookup, flat, itertools.repeat(-1)), dtype=np.int32, count=len(flat))
+        known = ids >= 0
+        per_sentence = np.add.reduceat(known.astype(np.int64), np.cumsum(lengths) - lengths)
+        per_sentence = per_sentence[per_sentence > 0]
+        starts = written + np.cumsum(per_sentence) - per_sentence
+        ids_file.write(ids[known].tobytes())
+        starts_file.write(starts.astype(np.int64).tobytes())
+        written += int(per_sentence.sum())
+        kept_sentences += len(per_sentence)
+    return written, kept_sentences
+
+
+@dataclass
+class TokenStore(Corpus):
+    """An opened store: the vocabulary, the word ids and sentence starts as read-only
+    memory maps, its folder and what store.json says."""
+    folder: Path = None
+    info: dict = None
+
+
+def _map(path, dtype, count):
+    if count == 0:
+        return np.zeros(0, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
+
+
+def open_store(folder: Path) -> TokenStore:
+    info = json.loads((folder / "store.json").read_text())
+    vocab = Vocabulary.load(folder / "vocab.tsv")
+    return TokenStore(vocab, _map(folder / "ids.int32", np.int32, info["tokens"]),
+                      _map(folder / "starts.int64", np.int64, info["sentences"]), folder, info)
+
+
+def prepare(specs=None, root=None, settings=VocabularySettings()) -> TokenStore:
+    """The store of the corpus ``specs`` names with ``settings``: opened from the cache
+    when it is there, prepared (two passes) otherwise."""
+    paths = corpus_paths(specs, root)
+    for path in paths:
+        verify_shipped(path)
+    key = store_key(paths, settings)
+    folder = cache_dir() / f"corpus-{key}"
+    if (folder / "store.json").is_file():
+        try:
+            return open_store(folder)
+        except (OSError, ValueError, KeyError, DataError):
+            print(f"warning: the corpus store {folder} is unreadable; preparing it again", file=sys.stderr)
+            shutil.rmtree(folder, ignore_errors=True)
+    return _prepare(paths, settings, folder)
+
+
+def _prepare(paths, settings, folder):
+    before = stamps(paths)
+    counts, raw_tokens, raw_sentences = count_words(paths, settings)
+    vocab = build_vocabulary(counts, settings, paths)
+    del counts
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        with open(tmp / "ids.int32", "wb") as ids_file, open(tmp / "starts.int64", "wb") as starts_file:
+            tokens, sentences = encode(paths, vocab, settings, ids_file, starts_file)
+            for handle in (ids_file, starts_file):
+                handle.flush()
+                os.fsync(handle.fileno())
+        if stamps(paths) != before:
+            changed = next(p for p, a, b in zip(paths, before, stamps(paths)) if a != b)
+            raise DataError(f"{changed} changed while the corpus was being prepared; run again when it is final")
+        vocab.save(tmp / "vocab.tsv")
+        info = {"format": FORMAT, "files": [str(p) for p in paths], "settings": settings.__dict__,
+                "raw_tokens": raw_tokens, "raw_sentences": raw_sentences, "tokens": tokens, "sentences": sentences,
+                "words": len(vocab), "max_sentence": MAX_SENTENCE}
+        (tmp / "store.json").write_text(json.dumps(info, indent=1))
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "store.json").is_file():  # another process may have made it meanwhile
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"cannot write the corpus store in {folder.parent} ({exc.strerror or exc}); "
+                        "set NNPIPE_CACHE to a folder with room") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return open_store(folder)
+
+
+def stores():
+    """The stores in the cache, newest first: (folder, what its store.json says)."""
+    found = []
+    for path in cache_dir().glob("corpus-*/store.json"):
+        try:
+            found.append((path.parent, json.loads(path.read_text())))
+        except (OSError, ValueError):
+            continue
+    return sorted(found, key=lambda item: -item[0].stat().st_mtime)
