@@ -23,6 +23,7 @@ import json
 import lzma
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .files import DataError, cache_dir, data_root
@@ -34,6 +35,8 @@ SHIPPED_CORPORA = [
 SUFFIXES = (".txt", ".gz", ".bz2", ".xz")
 MAX_SENTENCE = 10_000  # words; a longer line is cut into sentences of this many words
 CHUNK_CHARS = 1 << 20  # characters decoded and tokenised at a time
+PIECE_BYTES = 1 << 23  # a plain file is prepared in pieces of about this size, in parallel
+LONG_LINE = 1 << 20  # bytes past a piece's nominal end to look for a newline
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)*")
 TOKENIZERS = ("words", "whitespace")
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -81,23 +84,60 @@ def corpus_paths(specs=None, root=None) -> list:
 
 
 # ---- reading ----------------------------------------------------------------------------
-def _chunks(path: Path):
-    """(text, bytes read so far) of ``path``, decompressed and decoded in bounded pieces;
+@dataclass(frozen=True)
+class Piece:
+    """Bytes ``start`` to ``stop`` of a file (``stop`` None: to its end): the unit that
+    preparation hands to a worker process."""
+    path: Path
+    start: int = 0
+    stop: int | None = None
+
+
+def pieces(paths, size=PIECE_BYTES) -> list:
+    """The files cut into pieces of about ``size`` bytes: a compressed file is one piece; a
+    plain one is cut after the first newline past every ``size`` bytes (or, in a line longer
+    than :data:`LONG_LINE` bytes, after the first space there, which also ends a
+    sentence).  The pieces depend on the files alone, never on the number of workers."""
+    found = []
+    for path in paths:
+        total = path.stat().st_size
+        if path.suffix in OPENERS or total <= size:
+            found.append(Piece(path))
+            continue
+        cuts = [0]
+        with open(path, "rb") as handle:
+            while cuts[-1] + size < total:
+                handle.seek(cuts[-1] + size)
+                window = handle.read(LONG_LINE)
+                end = window.find(b"\n")
+                end = end if end >= 0 else max(window.find(b" "), 0)
+                cuts.append(min(cuts[-1] + size + end + 1, total))
+        cuts.append(total)
+        found += [Piece(path, a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    return found
+
+
+def _chunks(piece: Piece):
+    """(text, bytes read so far) of a piece, decompressed and decoded in bounded chunks;
     undecodable or binary content names the file and the byte offset."""
+    path = piece.path
     opener = OPENERS.get(path.suffix, open)
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset = 0
+    offset = piece.start
     try:
         with opener(path, "rb") as handle:
+            if piece.start:
+                handle.seek(piece.start)
             while True:
-                raw = handle.read(CHUNK_CHARS)
+                want = CHUNK_CHARS if piece.stop is None else min(CHUNK_CHARS, piece.stop - offset)
+                raw = handle.read(want) if want > 0 else b""
                 try:
                     text = decoder.decode(raw, final=not raw)
                 except UnicodeDecodeError as exc:
                     raise DataError(f"{path}: not UTF-8 text at byte {offset + exc.start:,} of its content "
                                     f"({exc.reason})") from None
                 if "\x00" in text:
-                    position = offset + len(raw[:raw.find(b"\x00")])
+                    position = offset + raw.find(b"\x00")
                     raise DataError(f"{path}: a NUL byte at byte {position:,} of its content: a binary file, not text")
                 offset += len(raw)
                 if text:
@@ -109,16 +149,17 @@ def _chunks(path: Path):
                         f"({type(exc).__name__}: {exc})") from None
 
 
-def sentence_batches(path: Path, tokenizer="words"):
-    """Lists of sentences (each a list of tokens) of one file, a chunk of text at a time,
-    with the number of bytes read so far.  Lines are sentences; a line of more than
-    MAX_SENTENCE tokens is cut; lines without tokens are left out."""
+def sentence_batches(piece, tokenizer="words"):
+    """Lists of sentences (each a list of tokens) of a file or a :class:`Piece` of one, a
+    chunk of text at a time, with the content's bytes read so far.  Lines are sentences;
+    a line of more than MAX_SENTENCE tokens is cut; lines without tokens are left out."""
+    piece = piece if isinstance(piece, Piece) else Piece(Path(piece))
     pending, carry = [], ""  # the unfinished line's tokens, and its text after them
 
     def cut(tokens):
         return [tokens[i:i + MAX_SENTENCE] for i in range(0, len(tokens), MAX_SENTENCE)]
 
-    for text, offset in _chunks(path):
+    for text, offset in _chunks(piece):
         lines = (carry + text).split("\n")
         carry = lines.pop()  # not ended by a newline yet
         sentences = []

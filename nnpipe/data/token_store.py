@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import MAX_SENTENCE, content_digest, corpus_paths, sentence_batches, stamps
+from .corpus import MAX_SENTENCE, Piece, content_digest, corpus_paths, pieces, sentence_batches, stamps
 from .files import DataError, cache_dir, verify_shipped
 
 FORMAT = 1
@@ -99,43 +99,70 @@ def store_key(paths, settings: VocabularySettings) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _walk(paths, tokenizer, what):
-    """Every file's batches of sentences, with progress as it goes: on a terminal a bar of
-    the text's bytes (its total known when no file is compressed) with words/s, in a log
-    a line per file."""
+def _in_workers(function, items, pool, what):
+    """``function(item)`` of every item, in order: in this process, or in ``pool`` (a
+    process pool).  A progress bar of the bytes done on a terminal, a line per file in a log."""
     from tqdm import tqdm
 
-    compressed = any(p.suffix in (".gz", ".bz2", ".xz") for p in paths)
-    bar = tqdm(total=None if compressed else sum(p.stat().st_size for p in paths), unit="B", unit_scale=True,
-               desc=what, leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty())
-    words = 0
+    bar = tqdm(total=sum(item.piece_bytes for item in items), unit="B", unit_scale=True, desc=what,
+               leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty())
+    shown = set()
     try:
-        for path in paths:
-            if bar.disable:
-                print(f"{what}: {path}", flush=True)
-            done = 0
-            for sentences, offset in sentence_batches(path, tokenizer):
-                words += sum(map(len, sentences))
-                if offset is not None:
-                    bar.update(offset - done)
-                    done = offset
-                    bar.set_postfix_str(f"{words / max(bar.format_dict['elapsed'], 1e-9):,.0f} words/s", refresh=False)
-                yield sentences
+        for item, result in zip(items, map(function, items) if pool is None else pool.map(function, items)):
+            if bar.disable and item.piece.path not in shown:
+                print(f"{what}: {item.piece.path}", flush=True)
+                shown.add(item.piece.path)
+            bar.update(item.piece_bytes)
+            yield result
     finally:
         bar.close()
 
 
-def count_words(paths, settings: VocabularySettings):
-    """Pass 1: (word counts, raw tokens, sentences)."""
-    counts, tokens, sentences, floor = collections.Counter(), 0, 0, 1
-    for batch in _walk(paths, settings.tokenizer, "counting words"):
+@dataclass(frozen=True)
+class Work:
+    """A piece of a file for a worker, and how to read it: the tokenizer, pass 1's pruning
+    cap, pass 2's vocabulary (vocab.tsv) and where its part goes."""
+    piece: Piece
+    settings: VocabularySettings
+    number: int = 0
+    folder: Path | None = None
+
+    @property
+    def piece_bytes(self):
+        size = self.piece.path.stat().st_size
+        return (self.piece.stop if self.piece.stop is not None else size) - self.piece.start
+
+
+def _pruned(counts, cap):
+    """word2vec's ReduceVocab: while the table holds more than ``cap`` words, drop those
+    seen once, then twice, and so on."""
+    floor = 1
+    while cap and len(counts) > cap:
+        counts = collections.Counter({w: c for w, c in counts.items() if c > floor})
+        floor += 1
+    return counts
+
+
+def _count_piece(work: Work):
+    counts, tokens, sentences = collections.Counter(), 0, 0
+    for batch, _ in sentence_batches(work.piece, work.settings.tokenizer):
         for sentence in batch:
             counts.update(sentence)
             tokens += len(sentence)
         sentences += len(batch)
-        while settings.max_vocab_size and len(counts) > settings.max_vocab_size:
-            counts = collections.Counter({w: c for w, c in counts.items() if c > floor})  # word2vec's ReduceVocab
-            floor += 1
+        counts = _pruned(counts, work.settings.max_vocab_size)
+    return counts, tokens, sentences
+
+
+def count_words(paths, settings: VocabularySettings, pool=None):
+    """Pass 1: (word counts, raw tokens, sentences), the pieces' counts merged in order
+    (with ``max_vocab_size``, each piece is pruned, then the merged table)."""
+    counts, tokens, sentences = collections.Counter(), 0, 0
+    work = [Work(piece, settings) for piece in pieces(paths)]
+    for piece_counts, piece_tokens, piece_sentences in _in_workers(_count_piece, work, pool, "counting words"):
+        counts.update(piece_counts)
+        counts = _pruned(counts, settings.max_vocab_size)
+        tokens, sentences = tokens + piece_tokens, sentences + piece_sentences
     return counts, tokens, sentences
 
 
@@ -148,24 +175,56 @@ def build_vocabulary(counts, settings: VocabularySettings, paths):
     return Vocabulary(kept, np.array([counts[w] for w in kept], dtype=np.int64))
 
 
-def encode(paths, vocab, settings, ids_file, starts_file):
-    """Pass 2: append each sentence's in-vocabulary word ids to ``ids_file`` and where it
-    begins to ``starts_file`` (a sentence left with no word is dropped); returns
-    (tokens, sentences) written."""
-    lookup, written, kept_sentences = vocab.index.get, 0, 0
-    for batch in _walk(paths, settings.tokenizer, "encoding"):
-        lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
-        flat = list(itertools.chain.from_iterable(batch))
-        ids = np.fromiter(map(lookup, flat, itertools.repeat(-1)), dtype=np.int32, count=len(flat))
-        known = ids >= 0
-        per_sentence = np.add.reduceat(known.astype(np.int64), np.cumsum(lengths) - lengths)
-        per_sentence = per_sentence[per_sentence > 0]
-        starts = written + np.cumsum(per_sentence) - per_sentence
-        ids_file.write(ids[known].tobytes())
-        starts_file.write(starts.astype(np.int64).tobytes())
-        written += int(per_sentence.sum())
-        kept_sentences += len(per_sentence)
+_INDEX = (None, None)  # a process's (vocab.tsv, word → id) for pass 2, read once
+
+
+def _index(folder):
+    global _INDEX
+    if _INDEX[0] != folder:
+        _INDEX = (folder, Vocabulary.load(folder / "vocab.tsv").index)
+    return _INDEX[1]
+
+
+def _encode_piece(work: Work):
+    """Pass 2 of one piece: its in-vocabulary word ids and its sentences' starts (from 0)
+    into part files in ``work.folder``; returns (tokens, sentences) written."""
+    lookup, written, kept_sentences = _index(work.folder).get, 0, 0
+    with open(work.folder / f"part-{work.number}.ids", "wb") as ids_file, \
+            open(work.folder / f"part-{work.number}.starts", "wb") as starts_file:
+        for batch, _ in sentence_batches(work.piece, work.settings.tokenizer):
+            lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+            flat = list(itertools.chain.from_iterable(batch))
+            ids = np.fromiter(map(lookup, flat, itertools.repeat(-1)), dtype=np.int32, count=len(flat))
+            known = ids >= 0
+            per_sentence = np.add.reduceat(known.astype(np.int64), np.cumsum(lengths) - lengths)
+            per_sentence = per_sentence[per_sentence > 0]
+            ids_file.write(ids[known].tobytes())
+            starts_file.write((written + np.cumsum(per_sentence) - per_sentence).tobytes())
+            written += int(per_sentence.sum())
+            kept_sentences += len(per_sentence)
     return written, kept_sentences
+
+
+def encode(paths, settings, folder: Path, pool=None):
+    """Pass 2 with ``folder``/vocab.tsv: every piece encoded into its part, then the parts
+    joined in order into ``folder``/ids.int32 and starts.int64 (sentence starts offset by
+    the tokens before); returns (tokens, sentences)."""
+    work = [Work(piece, settings, number, folder) for number, piece in enumerate(pieces(paths))]
+    results = list(_in_workers(_encode_piece, work, pool, "encoding"))
+    tokens = 0
+    with open(folder / "ids.int32", "wb") as ids_file, open(folder / "starts.int64", "wb") as starts_file:
+        for item, (piece_tokens, _) in zip(work, results):
+            ids_part, starts_part = (folder / f"part-{item.number}.{kind}" for kind in ("ids", "starts"))
+            with open(ids_part, "rb") as part:
+                shutil.copyfileobj(part, ids_file, 1 << 24)
+            starts_file.write((np.fromfile(starts_part, dtype=np.int64) + tokens).tobytes())
+            ids_part.unlink()
+            starts_part.unlink()
+            tokens += piece_tokens
+        for handle in (ids_file, starts_file):
+            handle.flush()
+            os.fsync(handle.fileno())
+    return tokens, sum(sentences for _, sentences in results)
 
 
 @dataclass
@@ -189,6 +248,11 @@ def open_store(folder: Path) -> TokenStore:
                       _map(folder / "starts.int64", np.int64, info["sentences"]), folder, info)
 
 
+def preparation_workers():
+    """Processes for preparation: ``NNPIPE_PREPARE_WORKERS``, else one per core."""
+    return int(os.environ.get("NNPIPE_PREPARE_WORKERS") or os.cpu_count() or 1)
+
+
 def prepare(specs=None, root=None, settings=VocabularySettings()) -> TokenStore:
     """The store of the corpus ``specs`` names with ``settings``: opened from the cache
     when it is there, prepared (two passes) otherwise."""
@@ -208,21 +272,24 @@ def prepare(specs=None, root=None, settings=VocabularySettings()) -> TokenStore:
 
 def _prepare(paths, settings, folder):
     before = stamps(paths)
-    counts, raw_tokens, raw_sentences = count_words(paths, settings)
-    vocab = build_vocabulary(counts, settings, paths)
-    del counts
+    workers = min(preparation_workers(), len(pieces(paths)))
+    pool = None
+    if workers > 1:  # spawned processes: safe beside the threads of BLAS, Numba and MPI
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
+        counts, raw_tokens, raw_sentences = count_words(paths, settings, pool)
+        vocab = build_vocabulary(counts, settings, paths)
+        del counts
         tmp.mkdir(parents=True, exist_ok=True)
-        with open(tmp / "ids.int32", "wb") as ids_file, open(tmp / "starts.int64", "wb") as starts_file:
-            tokens, sentences = encode(paths, vocab, settings, ids_file, starts_file)
-            for handle in (ids_file, starts_file):
-                handle.flush()
-                os.fsync(handle.fileno())
+        vocab.save(tmp / "vocab.tsv")
+        tokens, sentences = encode(paths, settings, tmp, pool)
         if stamps(paths) != before:
             changed = next(p for p, a, b in zip(paths, before, stamps(paths)) if a != b)
             raise DataError(f"{changed} changed while the corpus was being prepared; run again when it is final")
-        vocab.save(tmp / "vocab.tsv")
         info = {"format": FORMAT, "files": [str(p) for p in paths], "settings": settings.__dict__,
                 "raw_tokens": raw_tokens, "raw_sentences": raw_sentences, "tokens": tokens, "sentences": sentences,
                 "words": len(vocab), "max_sentence": MAX_SENTENCE}
@@ -240,6 +307,9 @@ def _prepare(paths, settings, folder):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return open_store(folder)
 
 
