@@ -34,6 +34,20 @@ store = load_corpus([{path!r}], tokenizer={tokenizer!r})
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # the largest worker's
 print(len(store.ids), len(store.vocab), sum(p.stat().st_size for p in store.folder.iterdir()))
 """
+# nnpipe 0.2's preparation: every line tokenised into lists held at once, counted, encoded
+IN_MEMORY = """
+import collections
+import numpy as np
+sentences = [line.split() for line in open({path!r}, encoding="utf-8")]
+sentences = [s for s in sentences if s]
+counts = collections.Counter(word for sentence in sentences for word in sentence)
+kept = sorted((w for w, c in counts.items() if c >= 5), key=lambda w: (-counts[w], w))
+index = {{w: i for i, w in enumerate(kept)}}
+encoded = [s for s in ([index[w] for w in sentence if w in index] for sentence in sentences) if s]
+ids = np.fromiter((i for s in encoded for i in s), dtype=np.int32)
+print(0)
+print(len(ids), len(kept), 0)
+"""
 GENSIM_LINES = """
 print(0)
 from gensim.models import Word2Vec
@@ -103,6 +117,7 @@ def main():
             mb = path.stat().st_size / 2**20
             contenders = (("nnpipe (tokenizer: whitespace)", NNPIPE.format(path=str(path), tokenizer="whitespace")),
                           ("nnpipe (tokenizer: words)", NNPIPE.format(path=str(path), tokenizer="words")),
+                          ("nnpipe 0.2's in-memory preparation", IN_MEMORY.format(path=str(path))),
                           ("gensim 4.4 build_vocab(LineSentence)", GENSIM_LINES.format(path=str(path))),
                           ("gensim 4.4 build_vocab(corpus_file)", GENSIM_FILE.format(path=str(path))))
             for label, code in contenders:

@@ -149,6 +149,22 @@ def _chunks(piece: Piece):
                         f"({type(exc).__name__}: {exc})") from None
 
 
+def token_batches(piece, tokenizer="words"):
+    """The tokens of a file or a :class:`Piece`, a chunk of text at a time, sentences
+    aside (what counting needs): each chunk is tokenised whole up to its last whitespace."""
+    piece = piece if isinstance(piece, Piece) else Piece(Path(piece))
+    carry = ""
+    for text, _ in _chunks(piece):
+        text = carry + text
+        split = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t"), text.rfind("\r"))
+        if split < 0:
+            carry = text
+            continue
+        carry = text[split:]
+        yield tokenize(text[:split], tokenizer)
+    yield tokenize(carry, tokenizer)
+
+
 def sentence_batches(piece, tokenizer="words"):
     """Lists of sentences (each a list of tokens) of a file or a :class:`Piece` of one, a
     chunk of text at a time, with the content's bytes read so far.  Lines are sentences;

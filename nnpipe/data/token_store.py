@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import MAX_SENTENCE, Piece, content_digest, corpus_paths, pieces, sentence_batches, stamps
+from .corpus import MAX_SENTENCE, Piece, content_digest, corpus_paths, pieces, sentence_batches, stamps, token_batches
 from .files import DataError, cache_dir, verify_shipped
 
 FORMAT = 1
@@ -82,6 +82,13 @@ class Corpus:
     def sentence_of(self, positions):
         """The sentence number of each token position."""
         return (np.searchsorted(self.sentence_starts, positions, side="right") - 1).astype(np.int32)
+
+    def sentences_in(self, first, last):
+        """(the sentence of token ``first``, the starts of the sentences after it up to
+        token ``last``): what numbers the sentences of a span cheaply."""
+        sentence = int(np.searchsorted(self.sentence_starts, first, side="right")) - 1
+        following = int(np.searchsorted(self.sentence_starts, last, side="left"))
+        return sentence, self.sentence_starts[sentence + 1:following]
 
 
 @dataclass(frozen=True)
@@ -144,26 +151,22 @@ def _pruned(counts, cap):
 
 
 def _count_piece(work: Work):
-    counts, tokens, sentences = collections.Counter(), 0, 0
-    for batch, _ in sentence_batches(work.piece, work.settings.tokenizer):
-        for sentence in batch:
-            counts.update(sentence)
-            tokens += len(sentence)
-        sentences += len(batch)
+    counts = collections.Counter()
+    for tokens in token_batches(work.piece, work.settings.tokenizer):
+        counts.update(tokens)
         counts = _pruned(counts, work.settings.max_vocab_size)
-    return counts, tokens, sentences
+    return counts
 
 
 def count_words(paths, settings: VocabularySettings, pool=None):
-    """Pass 1: (word counts, raw tokens, sentences), the pieces' counts merged in order
-    (with ``max_vocab_size``, each piece is pruned, then the merged table)."""
-    counts, tokens, sentences = collections.Counter(), 0, 0
+    """Pass 1: the word counts, the pieces' counts merged in order (with
+    ``max_vocab_size``, each piece is pruned, then the merged table)."""
+    counts = collections.Counter()
     work = [Work(piece, settings) for piece in pieces(paths)]
-    for piece_counts, piece_tokens, piece_sentences in _in_workers(_count_piece, work, pool, "counting words"):
+    for piece_counts in _in_workers(_count_piece, work, pool, "counting words"):
         counts.update(piece_counts)
         counts = _pruned(counts, settings.max_vocab_size)
-        tokens, sentences = tokens + piece_tokens, sentences + piece_sentences
-    return counts, tokens, sentences
+    return counts
 
 
 def build_vocabulary(counts, settings: VocabularySettings, paths):
@@ -187,8 +190,9 @@ def _index(folder):
 
 def _encode_piece(work: Work):
     """Pass 2 of one piece: its in-vocabulary word ids and its sentences' starts (from 0)
-    into part files in ``work.folder``; returns (tokens, sentences) written."""
-    lookup, written, kept_sentences = _index(work.folder).get, 0, 0
+    into part files in ``work.folder``; returns (tokens, sentences) written and (tokens,
+    sentences) read."""
+    lookup, written, kept_sentences, raw_tokens, raw_sentences = _index(work.folder).get, 0, 0, 0, 0
     with open(work.folder / f"part-{work.number}.ids", "wb") as ids_file, \
             open(work.folder / f"part-{work.number}.starts", "wb") as starts_file:
         for batch, _ in sentence_batches(work.piece, work.settings.tokenizer):
@@ -202,18 +206,19 @@ def _encode_piece(work: Work):
             starts_file.write((written + np.cumsum(per_sentence) - per_sentence).tobytes())
             written += int(per_sentence.sum())
             kept_sentences += len(per_sentence)
-    return written, kept_sentences
+            raw_tokens, raw_sentences = raw_tokens + len(flat), raw_sentences + len(batch)
+    return written, kept_sentences, raw_tokens, raw_sentences
 
 
 def encode(paths, settings, folder: Path, pool=None):
     """Pass 2 with ``folder``/vocab.tsv: every piece encoded into its part, then the parts
     joined in order into ``folder``/ids.int32 and starts.int64 (sentence starts offset by
-    the tokens before); returns (tokens, sentences)."""
+    the tokens before); returns (tokens, sentences) written and read."""
     work = [Work(piece, settings, number, folder) for number, piece in enumerate(pieces(paths))]
     results = list(_in_workers(_encode_piece, work, pool, "encoding"))
     tokens = 0
     with open(folder / "ids.int32", "wb") as ids_file, open(folder / "starts.int64", "wb") as starts_file:
-        for item, (piece_tokens, _) in zip(work, results):
+        for item, (piece_tokens, *_) in zip(work, results):
             ids_part, starts_part = (folder / f"part-{item.number}.{kind}" for kind in ("ids", "starts"))
             with open(ids_part, "rb") as part:
                 shutil.copyfileobj(part, ids_file, 1 << 24)
@@ -224,7 +229,7 @@ def encode(paths, settings, folder: Path, pool=None):
         for handle in (ids_file, starts_file):
             handle.flush()
             os.fsync(handle.fileno())
-    return tokens, sum(sentences for _, sentences in results)
+    return tokens, *(sum(result[k] for result in results) for k in (1, 2, 3))
 
 
 @dataclass
@@ -236,9 +241,11 @@ class TokenStore(Corpus):
 
 
 def _map(path, dtype, count):
+    """The file as a read-only array backed by a memory map (a plain ndarray: slicing an
+    np.memmap costs microseconds that every batch would pay)."""
     if count == 0:
         return np.zeros(0, dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
+    return np.asarray(np.memmap(path, dtype=dtype, mode="r", shape=(count,)))
 
 
 def open_store(folder: Path) -> TokenStore:
@@ -249,7 +256,13 @@ def open_store(folder: Path) -> TokenStore:
 
 
 def preparation_workers():
-    """Processes for preparation: ``NNPIPE_PREPARE_WORKERS``, else one per core."""
+    """Processes for preparation: ``NNPIPE_PREPARE_WORKERS``, else one per core; one (this
+    process) under MPI, where forking a rank is not safe, or where fork is not available."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods() or any(
+            variable in os.environ for variable in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")):
+        return 1
     return int(os.environ.get("NNPIPE_PREPARE_WORKERS") or os.cpu_count() or 1)
 
 
@@ -274,19 +287,22 @@ def _prepare(paths, settings, folder):
     before = stamps(paths)
     workers = min(preparation_workers(), len(pieces(paths)))
     pool = None
-    if workers > 1:  # spawned processes: safe beside the threads of BLAS, Numba and MPI
+    if workers > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
+        # forked: a spawned worker would import the user's main script again (running it,
+        # when it has no __main__ guard); the workers run Python and NumPy only, never the
+        # BLAS or Numba threads that the fork leaves behind
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"))
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
-        counts, raw_tokens, raw_sentences = count_words(paths, settings, pool)
+        counts = count_words(paths, settings, pool)
         vocab = build_vocabulary(counts, settings, paths)
         del counts
         tmp.mkdir(parents=True, exist_ok=True)
         vocab.save(tmp / "vocab.tsv")
-        tokens, sentences = encode(paths, settings, tmp, pool)
+        tokens, sentences, raw_tokens, raw_sentences = encode(paths, settings, tmp, pool)
         if stamps(paths) != before:
             changed = next(p for p, a, b in zip(paths, before, stamps(paths)) if a != b)
             raise DataError(f"{changed} changed while the corpus was being prepared; run again when it is final")

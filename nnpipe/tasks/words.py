@@ -127,10 +127,12 @@ class SkipGramTask(WordTask):
     def _kept_around(self, epoch, start, stop):
         """The kept positions of the batch's tokens start..stop-1, with up to ``window``
         kept tokens of the same sentences on each side (the windows of the batch's first
-        and last centres reach them), and where the batch's own ones begin and end."""
-        n, sentence_of, starts = len(self.corpus.ids), self.corpus.sentence_of, self.corpus.sentence_starts
-        floor = int(starts[sentence_of(start)])
-        following = sentence_of(stop - 1) + 1
+        and last centres reach them), their sentence numbers, and where the batch's own
+        ones begin and end."""
+        n, starts = len(self.corpus.ids), self.corpus.sentence_starts
+        sentence, inside = self.corpus.sentences_in(start, stop)
+        floor = int(starts[sentence])
+        following = sentence + len(inside) + 1
         ceiling = int(starts[following]) if following < len(starts) else n
         reach = 8 * self.window
         while True:
@@ -139,15 +141,17 @@ class SkipGramTask(WordTask):
             first, last = np.searchsorted(kept, [start, stop])
             if (first >= self.window or left == floor) and (len(kept) - last >= self.window or right == ceiling):
                 low, high = max(first - self.window, 0), min(last + self.window, len(kept))
-                return kept[low:high], first - low, last - low
+                kept = kept[low:high]
+                sentences = (sentence + np.searchsorted(inside, kept, side="right")).astype(np.int32)
+                return kept, sentences, first - low, last - low
             reach *= 4
 
     def batches(self):
         loader = self.loader
         while loader.batch_index < len(loader):
             start, stop = loader.span()
-            kept, first, last = self._kept_around(loader.epoch, start, stop)
-            kept_ids, kept_sentences = np.asarray(self.corpus.ids[kept]), self.corpus.sentence_of(kept)
+            kept, kept_sentences, first, last = self._kept_around(loader.epoch, start, stop)
+            kept_ids = self.corpus.ids[kept]
             rng = np.random.default_rng([loader.seed, loader.epoch, loader.batch_index])
             centers = np.arange(first, last)
             pair_window, contexts = skipgram_pairs(kept_ids, kept_sentences, centers, self.window, rng)
