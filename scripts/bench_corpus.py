@@ -132,15 +132,19 @@ def main():
             path, tokens = corpora[f"{largest}×"]
             run = tmp / "run"
             start = time.perf_counter()
-            child = subprocess.Popen([sys.executable, "-m", "nnpipe", "train", str(ROOT / "configs/skipgram.yaml"),
-                                      "--quiet", "--run-dir", str(run), "--set", f"data.corpus=[{path}]",
-                                      "--set", "data.tokenizer=whitespace", "--set", "train.epochs=1"],
-                                     env=dict(env, NNPIPE_CACHE=str(tmp / "cache-train")), cwd=ROOT)
-            _, status, usage = os.wait4(child.pid, 0)
+            # /usr/bin/time reports the peak of the training process itself (a child forked from
+            # this big process would start from its high-water mark)
+            timed = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "nnpipe", "train",
+                                    str(ROOT / "configs/skipgram.yaml"), "--quiet", "--run-dir", str(run),
+                                    "--set", f"data.corpus=[{path}]", "--set", "data.tokenizer=whitespace",
+                                    "--set", "train.epochs=1"],
+                                   env=dict(env, NNPIPE_CACHE=str(tmp / "cache-train")), cwd=ROOT,
+                                   stderr=subprocess.PIPE, text=True)
             seconds = time.perf_counter() - start
+            status, peak_kb = timed.returncode, int(timed.stderr.split()[-1])
             summary = json.loads((run / "summary.json").read_text())
             epoch = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
-            details["train"] = (largest, tokens, seconds, usage.ru_maxrss / 1024, summary, epoch, status)
+            details["train"] = (largest, tokens, seconds, peak_kb / 1024, summary, epoch, status)
     write(rows, details, args)
 
 

@@ -18,15 +18,12 @@ import bz2
 import codecs
 import glob
 import gzip
-import hashlib
-import json
 import lzma
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import DataError, cache_dir, data_root
+from .files import DataError, data_root, file_digest, remembered
 
 SHIPPED_CORPORA = [
     "corpus/kjv-bible.txt.gz", "corpus/austen-novels.txt.gz", "corpus/shakespeare-plays.txt.gz",
@@ -205,30 +202,10 @@ def _stamp(path: Path):
     return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
-def content_digest(path: Path, chunk=1 << 22) -> str:
+def content_digest(path: Path) -> str:
     """BLAKE2b of a file's bytes, remembered in the cache per (path, size, mtime, ctime,
     inode), so that an unchanged file is hashed once."""
-    ledger_path = cache_dir() / "content-digests.json"
-    try:
-        ledger = json.loads(ledger_path.read_text())
-    except (OSError, ValueError):
-        ledger = {}
-    key, stamp = str(path), _stamp(path)
-    if ledger.get(key, {}).get("stamp") == stamp:
-        return ledger[key]["digest"]
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    ledger[key] = {"stamp": stamp, "digest": digest.hexdigest()}
-    tmp = ledger_path.with_name(f".{ledger_path.name}.{os.getpid()}.tmp")
-    try:
-        ledger_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(ledger))
-        os.replace(tmp, ledger_path)
-    except OSError:  # without a writable cache the file is only hashed again next time
-        tmp.unlink(missing_ok=True)
-    return ledger[key]["digest"]
+    return remembered("content-digests.json", str(path), _stamp(path), lambda: file_digest(path, "blake2b"))
 
 
 def stamps(paths):

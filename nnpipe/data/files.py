@@ -70,13 +70,34 @@ def cache_key(paths, **settings) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def remembered(ledger_name, key, stamp, compute):
+    """``compute()``, kept in the cache's ``ledger_name`` under ``key`` while the file's
+    ``stamp`` stays the same, so a file is hashed once per version.  Without a writable
+    cache the value is only computed again next time."""
+    ledger_path = cache_dir() / ledger_name
+    try:
+        ledger = json.loads(ledger_path.read_text())
+    except (OSError, ValueError):
+        ledger = {}
+    entry = ledger.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and "value" in entry:
+        return entry["value"]
+    value = compute()
+    ledger[key] = {"stamp": stamp, "value": value}
+    tmp = ledger_path.with_name(f".{ledger_name}.{os.getpid()}.tmp")  # several processes may write at once
+    try:
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(ledger))
+        os.replace(tmp, ledger_path)
+    except OSError:
+        _remove(tmp)
+    return value
+
+
 def verify_shipped(path: Path):
     """Check a file of the repository's ``data/`` against its known sha256, once per file
-    version.
-
-    The result is remembered in the cache (keyed by path, size and mtime), so later runs
-    skip hashing.  Files elsewhere (another data set in the same layout) are not checked.
-    """
+    version (remembered per path, size and mtime).  Files elsewhere (another data set in
+    the same layout) are not checked."""
     try:
         name = Path(path).resolve().relative_to(REPO_DATA.resolve()).as_posix()
     except ValueError:
@@ -84,25 +105,15 @@ def verify_shipped(path: Path):
     expected = SHIPPED_SHA256.get(name)
     if expected is None:
         return
-    ledger_path = cache_dir() / "verified.json"
-    try:
-        ledger = json.loads(ledger_path.read_text())
-    except (OSError, ValueError):
-        ledger = {}
-    if ledger.get(name) == file_stamp(path):
-        return
-    actual = file_digest(path)
-    if actual != expected:
-        raise DataError(f"{path}: sha256 {actual[:12]}… differs from the shipped file's {expected[:12]}…; "
-                        "the file is damaged or replaced (restore it with git checkout)")
-    ledger[name] = file_stamp(path)
-    tmp = ledger_path.with_suffix(f".{os.getpid()}.tmp")  # several processes may verify at once
-    try:
-        ledger_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(ledger))
-        os.replace(tmp, ledger_path)
-    except OSError:  # the check passed; without a writable cache it is only repeated next time
-        _remove(tmp)
+
+    def check():
+        actual = file_digest(path)
+        if actual != expected:
+            raise DataError(f"{path}: sha256 {actual[:12]}… differs from the shipped file's {expected[:12]}…; "
+                            "the file is damaged or replaced (restore it with git checkout)")
+        return True
+
+    remembered("verified.json", name, file_stamp(path), check)
 
 
 def require(path: Path, what: str) -> Path:
