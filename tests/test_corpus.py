@@ -230,3 +230,14 @@ def test_preparation_fits_where_the_in_memory_loader_does_not(tmp_path):
     assert int(runs["streaming"].stdout.split()[-1]) > 2_000_000
     assert runs["in_memory"].returncode != 0 and "MemoryError" in runs["in_memory"].stderr
     shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+
+
+def test_an_unwritable_cache_is_one_error_line(tmp_path):
+    (tmp_path / "a-file").write_text("the cache would have to be a folder inside this file")
+    env_cache = tmp_path / "a-file" / "cache"
+    result = subprocess.run([sys.executable, "-m", "nnpipe", "train", str(skipgram_config(tmp_path))],
+                            env=dict(os.environ, NNPIPE_CACHE=str(env_cache)), capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 2 and not (tmp_path / "runs").exists(), result.stderr
+    assert result.stderr.startswith("error: cannot write the corpus store in ") and "NNPIPE_CACHE" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "counting words" not in result.stdout

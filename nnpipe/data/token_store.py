@@ -106,19 +106,22 @@ def store_key(paths, settings: VocabularySettings) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _in_workers(function, items, pool, what):
+def _in_workers(function, items, pool, what, words_of):
     """``function(item)`` of every item, in order: in this process, or in ``pool`` (a
-    process pool).  A progress bar of the bytes done on a terminal, a line per file in a log."""
+    process pool).  On a terminal a progress bar of the bytes done with the words per
+    second (``words_of(result)`` counts a piece's); in a log a line per file."""
     from tqdm import tqdm
 
     bar = tqdm(total=sum(item.piece_bytes for item in items), unit="B", unit_scale=True, desc=what,
                leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty())
-    shown = set()
+    shown, words = set(), 0
     try:
         for item, result in zip(items, map(function, items) if pool is None else pool.map(function, items)):
             if bar.disable and item.piece.path not in shown:
                 print(f"{what}: {item.piece.path}", flush=True)
                 shown.add(item.piece.path)
+            words += words_of(result)
+            bar.set_postfix_str(f"{words / max(bar.format_dict['elapsed'], 1e-9):,.0f} words/s", refresh=False)
             bar.update(item.piece_bytes)
             yield result
     finally:
@@ -163,7 +166,7 @@ def count_words(paths, settings: VocabularySettings, pool=None):
     ``max_vocab_size``, each piece is pruned, then the merged table)."""
     counts = collections.Counter()
     work = [Work(piece, settings) for piece in pieces(paths)]
-    for piece_counts in _in_workers(_count_piece, work, pool, "counting words"):
+    for piece_counts in _in_workers(_count_piece, work, pool, "counting words", lambda c: sum(c.values())):
         counts.update(piece_counts)
         counts = _pruned(counts, settings.max_vocab_size)
     return counts
@@ -215,7 +218,7 @@ def encode(paths, settings, folder: Path, pool=None):
     joined in order into ``folder``/ids.int32 and starts.int64 (sentence starts offset by
     the tokens before); returns (tokens, sentences) written and read."""
     work = [Work(piece, settings, number, folder) for number, piece in enumerate(pieces(paths))]
-    results = list(_in_workers(_encode_piece, work, pool, "encoding"))
+    results = list(_in_workers(_encode_piece, work, pool, "encoding", lambda result: result[2]))
     tokens = 0
     with open(folder / "ids.int32", "wb") as ids_file, open(folder / "starts.int64", "wb") as starts_file:
         for item, (piece_tokens, *_) in zip(work, results):
@@ -297,10 +300,10 @@ def _prepare(paths, settings, folder):
         pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"))
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
+        tmp.mkdir(parents=True, exist_ok=True)  # an unwritable cache is found before any work
         counts = count_words(paths, settings, pool)
         vocab = build_vocabulary(counts, settings, paths)
         del counts
-        tmp.mkdir(parents=True, exist_ok=True)
         vocab.save(tmp / "vocab.tsv")
         tokens, sentences, raw_tokens, raw_sentences = encode(paths, settings, tmp, pool)
         if stamps(paths) != before:
@@ -319,7 +322,7 @@ def _prepare(paths, settings, folder):
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(f"cannot write the corpus store in {folder.parent} ({exc.strerror or exc}); "
-                        "set NNPIPE_CACHE to a folder with room") from None
+                        "set NNPIPE_CACHE to a writable folder with room") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
