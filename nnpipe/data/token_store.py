@@ -1,12 +1,14 @@
 """The on-disk token store: a corpus prepared once, in two streaming passes, and read by
 training through memory maps.
 
-Pass 1 counts words a chunk of text at a time (word2vec's pruning keeps the count table
-under ``max_vocab_size`` entries when that is set: the rarest words are dropped, and the
-floor rises, each time the table outgrows it); the vocabulary is the words seen
-``min_count`` times, most frequent first (ties alphabetical), at most ``max_vocab`` of
-them.  Pass 2 encodes the text to word ids, out-of-vocabulary words dropped, and appends
-them to the store.  A store is a folder in the cache::
+Both passes walk the corpus in pieces (:func:`~nnpipe.data.corpus.pieces`), one worker
+process per core.  Pass 1 counts words a chunk of text at a time and merges the pieces'
+counts in order (word2vec's pruning keeps the count table under ``max_vocab_size``
+entries when that is set: the rarest words are dropped, and the floor rises, each time the
+table outgrows it); the vocabulary is the words seen ``min_count`` times, most frequent
+first (ties alphabetical), at most ``max_vocab`` of them.  Pass 2 encodes each piece to
+word ids, out-of-vocabulary words dropped, and the pieces are joined in order.  A store is
+a folder in the cache::
 
     corpus-<key>/ids.int32       every in-vocabulary token's word id, in corpus order
     corpus-<key>/starts.int64    where each sentence begins in ids
