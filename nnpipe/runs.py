@@ -2,7 +2,7 @@
 model and word vectors.  What the commands print, a notebook can use::
 
     import nnpipe
-    run = nnpipe.training("configs/mlp.yaml", overrides=["train.epochs=1"])
+    run = nnpipe.train("configs/mlp.yaml", overrides=["train.epochs=1"])
     run.summary["test"]["accuracy"]
     latest = nnpipe.load_run()          # the newest run under runs/ (or a path, or a checkpoint)
     latest.model, latest.metrics[-1]    # the trained model (best.npz), the last metrics row
