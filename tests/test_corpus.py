@@ -17,7 +17,7 @@ import pytest
 
 from nnpipe.data import DataError, files
 from nnpipe.data import token_store as store_module
-from nnpipe.data.corpus import MAX_SENTENCE, corpus_paths, tokenize
+from nnpipe.data.corpus import MAX_SENTENCE, corpus_paths, pieces, tokenize
 from nnpipe.data.text import load_corpus
 
 from helpers import MOBY, invoke, skipgram_config
@@ -107,9 +107,9 @@ def test_max_vocab_size_prunes_the_count_table_as_word2vec_does(tmp_path, monkey
     lines = ["common " * 3 + "rare" + chr(97 + i // 26) + chr(97 + i % 26) for i in range(400)]
     (tmp_path / "t.txt").write_text("\n".join(lines) + "\n")
     settings = store_module.VocabularySettings(min_count=1, max_vocab_size=100)
-    counts = store_module.count_words([tmp_path / "t.txt"], settings)
+    counts = store_module.count_words(pieces([tmp_path / "t.txt"]), settings)
     assert len(counts) <= 100 and counts["common"] > 1000
-    full = store_module.count_words([tmp_path / "t.txt"], store_module.VocabularySettings(min_count=1))
+    full = store_module.count_words(pieces([tmp_path / "t.txt"]), store_module.VocabularySettings(min_count=1))
     assert len(full) == 401
 
 

@@ -202,10 +202,11 @@ def _stamp(path: Path):
     return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
-def content_digest(path: Path) -> str:
-    """BLAKE2b of a file's bytes, remembered in the cache per (path, size, mtime, ctime,
+def content_digests(paths) -> list:
+    """BLAKE2b of each file's bytes, remembered in the cache per (path, size, mtime, ctime,
     inode), so that an unchanged file is hashed once."""
-    return remembered("content-digests.json", str(path), _stamp(path), lambda: file_digest(path, "blake2b"))
+    return remembered("content-digests.json", [(str(path), _stamp(path), lambda path=path: file_digest(path, "blake2b"))
+                                               for path in paths])
 
 
 def stamps(paths):

@@ -70,28 +70,32 @@ def cache_key(paths, **settings) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def remembered(ledger_name, key, stamp, compute):
-    """``compute()``, kept in the cache's ``ledger_name`` under ``key`` while the file's
-    ``stamp`` stays the same, so a file is hashed once per version.  Without a writable
-    cache the value is only computed again next time."""
+def remembered(ledger_name, entries):
+    """For each ``(key, stamp, compute)`` of ``entries``, ``compute()``, kept in the cache's
+    ``ledger_name`` under ``key`` while the file's ``stamp`` stays the same, so a file is
+    hashed once per version.  The ledger is read once and written once however many files
+    there are (a folder of thousands); without a writable cache the values are only
+    computed again next time."""
     ledger_path = cache_dir() / ledger_name
     try:
         ledger = json.loads(ledger_path.read_text())
     except (OSError, ValueError):
         ledger = {}
-    entry = ledger.get(key)
-    if isinstance(entry, dict) and entry.get("stamp") == stamp and "value" in entry:
-        return entry["value"]
-    value = compute()
-    ledger[key] = {"stamp": stamp, "value": value}
-    tmp = ledger_path.with_name(f".{ledger_name}.{os.getpid()}.tmp")  # several processes may write at once
-    try:
-        ledger_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(ledger))
-        os.replace(tmp, ledger_path)
-    except OSError:
-        _remove(tmp)
-    return value
+    values, changed = [], False
+    for key, stamp, compute in entries:
+        entry = ledger.get(key)
+        if not (isinstance(entry, dict) and entry.get("stamp") == stamp and "value" in entry):
+            ledger[key], changed = {"stamp": stamp, "value": compute()}, True
+        values.append(ledger[key]["value"])
+    if changed:
+        tmp = ledger_path.with_name(f".{ledger_name}.{os.getpid()}.tmp")  # several processes may write at once
+        try:
+            ledger_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(ledger))
+            os.replace(tmp, ledger_path)
+        except OSError:
+            _remove(tmp)
+    return values
 
 
 def verify_shipped(path: Path):
@@ -113,7 +117,7 @@ def verify_shipped(path: Path):
                             "the file is damaged or replaced (restore it with git checkout)")
         return True
 
-    remembered("verified.json", name, file_stamp(path), check)
+    remembered("verified.json", [(name, file_stamp(path), check)])
 
 
 def require(path: Path, what: str) -> Path:

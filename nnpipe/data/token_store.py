@@ -17,7 +17,7 @@ a folder in the cache::
 
 written into a temporary folder and renamed into place whole, so a store is complete or
 absent (Ctrl-C, a full disk).  The key is a hash of the files' contents (BLAKE2b, see
-:func:`~nnpipe.data.corpus.content_digest`) and the vocabulary settings: any edit of a
+:func:`~nnpipe.data.corpus.content_digests`) and the vocabulary settings: any edit of a
 file makes a new store, and runs that share the settings share the store.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import MAX_SENTENCE, Piece, content_digest, corpus_paths, pieces, sentence_batches, stamps, token_batches
+from .corpus import MAX_SENTENCE, Piece, content_digests, corpus_paths, pieces, sentence_batches, stamps, token_batches
 from .files import DataError, cache_dir, verify_shipped
 
 FORMAT = 1
@@ -102,8 +102,7 @@ class VocabularySettings:
 
 
 def store_key(paths, settings: VocabularySettings) -> str:
-    contents = [content_digest(path) for path in paths]
-    key = json.dumps({"format": FORMAT, "files": contents, "max_sentence": MAX_SENTENCE,
+    key = json.dumps({"format": FORMAT, "files": content_digests(paths), "max_sentence": MAX_SENTENCE,
                       **settings.__dict__}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -163,11 +162,11 @@ def _count_piece(work: Work):
     return counts
 
 
-def count_words(paths, settings: VocabularySettings, pool=None):
-    """Pass 1: the word counts, the pieces' counts merged in order (with
+def count_words(parts, settings: VocabularySettings, pool=None):
+    """Pass 1: the word counts of the pieces ``parts``, merged in order (with
     ``max_vocab_size``, each piece is pruned, then the merged table)."""
     counts = collections.Counter()
-    work = [Work(piece, settings) for piece in pieces(paths)]
+    work = [Work(piece, settings) for piece in parts]
     for piece_counts in _in_workers(_count_piece, work, pool, "counting words", lambda c: sum(c.values())):
         counts.update(piece_counts)
         counts = _pruned(counts, settings.max_vocab_size)
@@ -215,11 +214,11 @@ def _encode_piece(work: Work):
     return written, kept_sentences, raw_tokens, raw_sentences
 
 
-def encode(paths, settings, folder: Path, pool=None):
-    """Pass 2 with ``folder``/vocab.tsv: every piece encoded into its part, then the parts
-    joined in order into ``folder``/ids.int32 and starts.int64 (sentence starts offset by
-    the tokens before); returns (tokens, sentences) written and read."""
-    work = [Work(piece, settings, number, folder) for number, piece in enumerate(pieces(paths))]
+def encode(parts, settings, folder: Path, pool=None):
+    """Pass 2 with ``folder``/vocab.tsv: every piece of ``parts`` encoded into its part
+    file, then those joined in order into ``folder``/ids.int32 and starts.int64 (sentence
+    starts offset by the tokens before); returns (tokens, sentences) written and read."""
+    work = [Work(piece, settings, number, folder) for number, piece in enumerate(parts)]
     results = list(_in_workers(_encode_piece, work, pool, "encoding", lambda result: result[2]))
     tokens = 0
     with open(folder / "ids.int32", "wb") as ids_file, open(folder / "starts.int64", "wb") as starts_file:
@@ -290,7 +289,8 @@ def prepare(specs=None, root=None, settings=VocabularySettings()) -> TokenStore:
 
 def _prepare(paths, settings, folder):
     before = stamps(paths)
-    workers = min(preparation_workers(), len(pieces(paths)))
+    parts = pieces(paths)
+    workers = min(preparation_workers(), len(parts))
     pool = None
     if workers > 1:
         import multiprocessing
@@ -303,13 +303,14 @@ def _prepare(paths, settings, folder):
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
         tmp.mkdir(parents=True, exist_ok=True)  # an unwritable cache is found before any work
-        counts = count_words(paths, settings, pool)
+        counts = count_words(parts, settings, pool)
         vocab = build_vocabulary(counts, settings, paths)
         del counts
         vocab.save(tmp / "vocab.tsv")
-        tokens, sentences, raw_tokens, raw_sentences = encode(paths, settings, tmp, pool)
-        if stamps(paths) != before:
-            changed = next(p for p, a, b in zip(paths, before, stamps(paths)) if a != b)
+        tokens, sentences, raw_tokens, raw_sentences = encode(parts, settings, tmp, pool)
+        after = stamps(paths)
+        if after != before:
+            changed = next(p for p, a, b in zip(paths, before, after) if a != b)
             raise DataError(f"{changed} changed while the corpus was being prepared; run again when it is final")
         info = {"format": FORMAT, "files": [str(p) for p in paths], "settings": settings.__dict__,
                 "raw_tokens": raw_tokens, "raw_sentences": raw_sentences, "tokens": tokens, "sentences": sentences,
