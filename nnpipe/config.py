@@ -52,6 +52,12 @@ class TrainConfig:
     checkpoint_every: Union[AtLeastOne, Literal["epoch"]] = "epoch"  # "epoch" or a number of steps
     keep_last: NonNegativeInt = 3  # step-N.npz checkpoints kept
     log_every: AtLeastOne = 50  # steps between metrics.jsonl rows
+    # word-vector ops apply SGD in their backward, window by window (word2vec's order);
+    # false: gradients first, then the optimizer's step (used only with SGD, one process, no clipping)
+    fused_update: bool = True
+    # a fused step's windows in this many runs, each updated from the step's starting rows and
+    # added in order: the threads a step can use, never a change of results with the thread count
+    update_chunks: AtLeastOne = 2
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

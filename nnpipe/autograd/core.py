@@ -50,6 +50,10 @@ class Tensor:
     """An array with an optional gradient and a link to the function that made it."""
 
     __array_priority__ = 1000  # numpy scalars and arrays defer to Tensor's operators
+    # An optimizer that an op may apply to this leaf inside its own backward ("optimizer
+    # in backward": word2vec's update, see ``ops/word_losses.py``); the op then hands back
+    # no gradient.  Set by ``Optimizer.apply_in_backward``.
+    update_in_backward = None
 
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):

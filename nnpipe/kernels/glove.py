@@ -1,7 +1,7 @@
 """GloVe's cost over a batch of co-occurrence entries, straight from the four tables, and
 its row-sparse gradients already coalesced.
 
-Reference: ``nnpipe.autograd.ops.word_losses.GloVe`` (gathered rows, NumPy).
+Reference: ``nnpipe.autograd.ops.glove_loss.GloVe`` (gathered rows, NumPy).
 """
 from __future__ import annotations
 

@@ -81,6 +81,13 @@ class Optimizer:
         for name, array in state_rows.items():
             state[name][rows] = array
 
+    def apply_in_backward(self, chunks=2):
+        """Let ops that can apply this optimizer's step themselves do it in their backward
+        ("optimizer in backward": word2vec's per-window update, on ``chunks`` runs of a
+        step's windows side by side); returns whether this optimizer allows it.  Only plain
+        SGD does: other rules need their gradient whole."""
+        return False
+
     decoupled_decay = False
 
     def update(self, param, grad, state):
@@ -129,6 +136,18 @@ class SGD(Optimizer):
 
     def update(self, param, grad, state):
         param -= param.dtype.type(self.lr) * grad
+
+    def apply_in_backward(self, chunks=2):
+        if self.weight_decay:
+            return False
+        self.chunks_in_backward = chunks
+        for param in self.params:
+            param.update_in_backward = self
+        return True
+
+    def in_backward_lr(self):
+        """The step size an op applies in backward: this step's learning rate."""
+        return self.lr
 
     kernel = "sgd"
 

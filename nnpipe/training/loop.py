@@ -46,6 +46,10 @@ class Trainer:
         self.xp = self.task.xp
         self.optimizer = build_optimizer(config.optimizer.name, self.model.parameters(), **config.optimizer.options())
         self.comm.broadcast_parameters(self.model.parameters())
+        # word2vec's own update: the word-vector ops apply SGD in their backward as they go;
+        # with several ranks (gradients are summed first) or clipping the step must wait
+        self.fused_update = (config.train.fused_update and self.comm.size == 1 and not config.train.grad_clip
+                             and self.optimizer.apply_in_backward(config.train.update_chunks))
         self.schedule = Schedule.for_run(config.schedule, self.optimizer.lr, config.train.epochs, len(self.task.loader))
         # a summed loss (sgns) already weighs each term; a mean loss is weighed by batch size
         self.summed_loss = self.loss_fn.summed

@@ -1,19 +1,21 @@
-"""Word-vector losses straight from embedding tables: negative sampling for skip-gram
-(pairs) and CBOW (windows), and GloVe's weighted least squares; each gives its tables
-row-sparse gradients (:class:`SparseRows`), and the word2vec ones have compiled kernels."""
+"""Word2vec's losses straight from the two embedding tables: negative sampling for
+skip-gram (pairs) and CBOW (windows).  Each gives its tables row-sparse gradients
+(:class:`SparseRows`), or, when the tables ask for it (:attr:`Tensor.update_in_backward`)
+and the kernels run, applies SGD itself in word2vec's order and hands back no gradient.
+GloVe's loss is in ``glove_loss.py``."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...backend import get_array_module, segment_sum
 from ...kernels import lazy, threads, use_compiled
-from ..core import Function, Tensor
+from ..core import Function, Tensor, is_grad_enabled
 from ..sparse import SparseRows
 from .elementwise import _stable_sigmoid
 
-__all__ = ["negative_sampling", "skipgram_ns", "cbow_ns", "glove"]  # the wrappers; F gathers them
+__all__ = ["negative_sampling", "skipgram_ns", "cbow_ns"]  # the wrappers; F gathers them
 
-word2vec, glove_kernels = lazy("word2vec"), lazy("glove")
+word2vec, word2vec_update = lazy("word2vec"), lazy("word2vec_update")
 
 
 class NegativeSampling(Function):
@@ -60,23 +62,72 @@ def negative_sampling(center, context, negatives, reduction="sum"):
 
 class _WindowsLoss(Function):
     """What skip-gram's and CBOW's losses share: a batch of windows (sorted pairs), the
-    per-pair formulas of :class:`NegativeSampling`, and the choice of the compiled kernel
-    (NumPy arrays) or the reference (CuPy, ``NNPIPE_KERNELS=reference``), made once in
-    forward."""
+    per-pair formulas of :class:`NegativeSampling`, and the choice of path, made once in
+    forward: the compiled kernel (NumPy arrays), the reference (CuPy,
+    ``NNPIPE_KERNELS=reference``), or, when both tables carry the same SGD optimizer in
+    ``update_in_backward`` (the trainer's default for word vectors), word2vec's own update
+    (``kernels.word2vec_update``): forward walks the windows in fixed chunks, updating
+    private copies of the rows as it goes, and backward adds the chunks' changes to the
+    tables in chunk order, returning no gradient (the optimizer's step has nothing left
+    to do for them)."""
 
-    def __init__(self, window_centers, contexts, pair_window, negatives, reduction):
+    def __init__(self, window_centers, contexts, pair_window, negatives, reduction, update=None):
         self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
         self.pair_window = pair_window
         self.vectors_loss = NegativeSampling(reduction)
+        self.update = update
 
     def forward(self, W_in, W_out):
         self.shape = W_in.shape
         self.compiled = use_compiled(W_in, W_out, self.window_centers, self.contexts, self.pair_window,
                                      self.negatives)
+        self.fused = self.compiled and self.update is not None
+        if self.compiled:
+            self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
+        if self.fused:
+            return self._forward_fused(W_in, W_out)
         return self._forward_kernel(W_in, W_out) if self.compiled else self._forward_reference(W_in, W_out)
 
     def backward(self, gy):
+        if self.fused:
+            return self._apply_update(gy)
         return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
+
+    def _private_rows(self, W_in, W_out):
+        """The chunks' private-row buffers (reused from step to step) and their offsets."""
+        self.workspace = _workspaces.pop() if _workspaces else word2vec_update.Workspace()
+        space, k_count = self.workspace, self.negatives.shape[1]
+        chunks = self.update.chunks_in_backward
+        first, room_in, room_out = word2vec_update.chunk_bounds(len(self.window_centers), self.starts, chunks, k_count)
+        self.rooms = room_in, room_out
+        buffers = (space.get("rows_in", (room_in[-1],), np.int64), space.get("local_in", (room_in[-1], W_in.shape[1]),
+                                                                              W_in.dtype),
+                   space.get("rows_out", (room_out[-1],), np.int64),
+                   space.get("local_out", (room_out[-1], W_out.shape[1]), W_out.dtype))
+        slot_maps = space.get("slot_maps", (threads(), 2, len(W_in)), np.int32, fill=-1)
+        self.used, self.buffers = np.zeros((chunks, 2), np.int64), buffers
+        return (first, room_in, room_out, slot_maps, *buffers, self.used)
+
+    def _step_size(self, dtype):
+        """word2vec's alpha: the learning rate times the loss's scale."""
+        return float(self.update.in_backward_lr()) / float(self.vectors_loss.divisor(self.terms(), dtype))
+
+    def _apply_update(self, gy):
+        """Add each chunk's row changes to the tables (unless the loss was not finite: the
+        trainer stops on it, and the tables keep the last good values)."""
+        if float(gy) != 1:
+            raise RuntimeError("an update applied in backward cannot be scaled: call backward() on the loss itself")
+        room_in, room_out = self.rooms
+        rows_in, local_in, rows_out, local_out = self.buffers
+        if np.isfinite(self.total):
+            word2vec_update.merge_deltas(self.W_in, rows_in, local_in, room_in, self.used[:, 0], threads())
+            word2vec_update.merge_deltas(self.W_out, rows_out, local_out, room_out, self.used[:, 1], threads())
+        _workspaces.append(self.workspace)
+        self.workspace = self.buffers = None
+        return None, None
+
+
+_workspaces = []  # the fused steps' buffers, handed from a finished step to the next
 
 
 class SkipGramNS(_WindowsLoss):
@@ -95,14 +146,23 @@ class SkipGramNS(_WindowsLoss):
     gathers the vectors, applies :class:`NegativeSampling` and scatters its gradients as rows, exactly
     as embedding lookups followed by ``negative_sampling`` would."""
 
+    def terms(self):
+        return len(self.contexts)
+
+    def _forward_fused(self, W_in, W_out):
+        self.W_in, self.W_out = W_in, W_out
+        self.total = word2vec_update.skipgram_fused(
+            W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives, self._step_size(W_in.dtype),
+            *self._private_rows(W_in, W_out))
+        return np.asarray(self.total / self.vectors_loss.divisor(self.terms(), W_in.dtype), dtype=W_in.dtype)
+
     def _forward_kernel(self, W_in, W_out):
         self.W_in, self.W_out = W_in, W_out
-        self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
         self.g_pos = np.empty(len(self.contexts), W_in.dtype)
         self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
         total = word2vec.skipgram_forward(W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives,
                                       self.g_pos, self.g_neg, W_in.dtype.type(0))
-        self.scale_by = self.vectors_loss.divisor(len(self.contexts), W_in.dtype)
+        self.scale_by = self.vectors_loss.divisor(self.terms(), W_in.dtype)
         return np.asarray(total / self.scale_by, dtype=W_in.dtype)
 
     def _backward_kernel(self, gy):
@@ -129,7 +189,8 @@ class SkipGramNS(_WindowsLoss):
 def skipgram_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduction="sum"):
     """The negative-sampling loss of a batch of windows, from the two embedding tables;
     see :class:`SkipGramNS`.  Pairs must be sorted by window."""
-    return SkipGramNS(*_word_ids(W_in, window_centers, contexts, pair_window, negatives), reduction)(W_in, W_out)
+    ids = _word_ids(W_in, window_centers, contexts, pair_window, negatives)
+    return SkipGramNS(*ids, reduction, _update_in_backward(W_in, W_out))(W_in, W_out)
 
 
 class CBOWNS(_WindowsLoss):
@@ -143,22 +204,35 @@ class CBOWNS(_WindowsLoss):
     make the input vectors learn n_w times slower than theirs.  ``exact=True`` gives the
     true gradient (1/n_w of it to each context), which the gradient checks use."""
 
-    def __init__(self, window_centers, contexts, pair_window, negatives, reduction, exact=False):
-        super().__init__(window_centers, contexts, pair_window, negatives, reduction)  # h_w as the centre vector
+    def __init__(self, window_centers, contexts, pair_window, negatives, reduction, exact=False, update=None):
+        super().__init__(window_centers, contexts, pair_window, negatives, reduction, update)
         self.exact = exact
+
+    def terms(self):
+        return len(self.window_centers)
+
+    def _every_window_has_contexts(self):
+        if np.any(self.starts[1:] == self.starts[:-1]):
+            raise ValueError("every CBOW window needs at least one context word")
+
+    def _forward_fused(self, W_in, W_out):
+        self._every_window_has_contexts()
+        self.W_in, self.W_out = W_in, W_out
+        self.total = word2vec_update.cbow_fused(
+            W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives, self._step_size(W_in.dtype),
+            self.exact, *self._private_rows(W_in, W_out))
+        return np.asarray(self.total / self.vectors_loss.divisor(self.terms(), W_in.dtype), dtype=W_in.dtype)
 
     def _forward_kernel(self, W_in, W_out):
         """One pass over the windows; the gradients come back coalesced."""
+        self._every_window_has_contexts()
         self.W_in, self.W_out = W_in, W_out
-        self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
-        if np.any(self.starts[1:] == self.starts[:-1]):
-            raise ValueError("every CBOW window needs at least one context word")
         self.h = np.empty((len(self.window_centers), W_in.shape[1]), W_in.dtype)
         self.g_center = np.empty(len(self.window_centers), W_in.dtype)
         self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
         total = word2vec.cbow_forward(W_in, W_out, self.window_centers, self.contexts, self.starts,
                                       self.negatives, self.h, self.g_center, self.g_neg, W_in.dtype.type(0))
-        self.scale_by = self.vectors_loss.divisor(len(self.window_centers), W_in.dtype)
+        self.scale_by = self.vectors_loss.divisor(self.terms(), W_in.dtype)
         return np.asarray(total / self.scale_by, dtype=W_in.dtype)
 
     def _backward_kernel(self, gy):
@@ -200,68 +274,13 @@ def cbow_ns(W_in, W_out, window_centers, contexts, pair_window, negatives, reduc
     """CBOW's negative-sampling loss of a batch of windows; see :class:`CBOWNS` (by default
     the input rows get word2vec's update, not the exact gradient)."""
     ids = _word_ids(W_in, window_centers, contexts, pair_window, negatives)
-    return CBOWNS(*ids, reduction, exact)(W_in, W_out)
+    return CBOWNS(*ids, reduction, exact, _update_in_backward(W_in, W_out))(W_in, W_out)
 
 
-class GloVe(Function):
-    """GloVe's weighted least squares over co-occurrence entries (Pennington et al. 2014):
-    Σ ½·f(X_ij)·(w_i·w̃_j + b_i + b̃_j − log X_ij)², f(x) = min(1, (x/x_max)^α), straight
-    from the tables (W, W̃ (V, D); b, b̃ (V, 1)); every table gets :class:`SparseRows`.
-    The ½ is the GloVe code's, so its gradient is f·(…).  On NumPy arrays a compiled
-    kernel reads the rows in place and returns the gradients already coalesced."""
-
-    def __init__(self, rows, cols, counts, x_max, alpha, reduction):
-        xp = get_array_module(counts)
-        self.rows, self.cols, self.reduction = rows, cols, reduction
-        self.log_counts = xp.log(counts)
-        self.weights = xp.minimum(1.0, (counts / x_max) ** alpha).astype(counts.dtype)
-
-    def forward(self, W, W_ctx, b, b_ctx):
-        self.shapes = (W.shape, b.shape)
-        self.compiled = use_compiled(W, W_ctx, b, b_ctx, self.rows, self.cols, self.log_counts)
-        return (self._forward_kernel if self.compiled else self._forward_reference)(W, W_ctx, b, b_ctx)
-
-    def backward(self, gy):
-        return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
-
-    def _forward_kernel(self, W, W_ctx, b, b_ctx):
-        dtype = W.dtype.type
-        self.W, self.W_ctx = W, W_ctx
-        self.scaled = np.empty(len(self.rows), W.dtype)
-        inverse = dtype(1 / len(self.rows)) if self.reduction == "mean" else dtype(1)
-        total = glove_kernels.glove_forward(W, W_ctx, b, b_ctx, self.rows, self.cols, self.log_counts.astype(W.dtype),
-                                            self.weights.astype(W.dtype), inverse, self.scaled, dtype(0))
-        return np.asarray(total, dtype=W.dtype)
-
-    def _backward_kernel(self, gy):
-        table, bias = self.shapes
-        words, values, bias_values, contexts, context_values, context_bias = glove_kernels.glove_backward(
-            self.W, self.W_ctx, self.rows, self.cols, self.scaled, gy.astype(self.W.dtype)[()], threads())
-        return (SparseRows(words, values, table, coalesced=True),
-                SparseRows(contexts, context_values, table, coalesced=True),
-                SparseRows(words, bias_values, bias, coalesced=True),
-                SparseRows(contexts, context_bias, bias, coalesced=True))
-
-    def _forward_reference(self, W, W_ctx, b, b_ctx):
-        self.w, self.w_ctx = W[self.rows], W_ctx[self.cols]
-        diff = ((self.w * self.w_ctx).sum(axis=1) + b[self.rows, 0] + b_ctx[self.cols, 0]
-                - self.log_counts.astype(W.dtype))
-        self.scaled = self.weights.astype(W.dtype) * diff  # f·(…): the gradient of each entry's cost
-        if self.reduction == "mean":
-            self.scaled /= W.dtype.type(len(diff))
-        return (self.scaled * diff).sum() * W.dtype.type(0.5)
-
-    def _backward_reference(self, gy):
-        table, bias = self.shapes
-        g = (self.scaled * gy)[:, None]
-        return (SparseRows(self.rows, g * self.w_ctx, table), SparseRows(self.cols, g * self.w, table),
-                SparseRows(self.rows, g, bias), SparseRows(self.cols, g, bias))
-
-
-def glove(W, W_ctx, b, b_ctx, rows, cols, counts, x_max=100.0, alpha=0.75, reduction="sum"):
-    """GloVe's cost of a batch of co-occurrence entries (``rows``, ``cols``, ``counts``),
-    summed (GloVe's own) or averaged over the entries; see :class:`GloVe`."""
-    rows, cols = _word_ids(W, rows, cols)
-    xp = get_array_module(rows)
-    counts = xp.asarray(counts.data if isinstance(counts, Tensor) else counts)
-    return GloVe(rows, cols, counts, x_max, alpha, reduction)(W, W_ctx, b, b_ctx)
+def _update_in_backward(W_in, W_out):
+    """The optimizer that both tables ask the op to apply in its backward, if any (only
+    while a graph is recorded: a loss under ``no_grad`` changes nothing)."""
+    update = getattr(W_in, "update_in_backward", None)
+    if update is None or getattr(W_out, "update_in_backward", None) is not update or not is_grad_enabled():
+        return None
+    return update

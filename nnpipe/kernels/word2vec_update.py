@@ -1,0 +1,252 @@
+"""Word2vec's own update, compiled: skip-gram and CBOW with negative sampling, where SGD
+is applied window by window as the errors are found (word2vec.c's order), so frequent
+words see fresh rows within a step.
+
+A step's windows are cut into ``chunks`` fixed runs (by window count, not by thread).
+Each chunk walks its windows in order on private copies of the rows it touches, taken
+from the tables as they were when the step began; :func:`merge_deltas` then adds each
+chunk's change of every row to the tables, chunk after chunk.  So the result depends on
+the config and the chunk count, never on the number of threads, and a resumed run
+continues bit for bit.  With one chunk it is word2vec's sequential SGD exactly.
+
+word2vec.c's names, and nnpipe's (nnpipe's input table holds the window's centre in
+skip-gram: the pair (centre, context) is trained as word2vec trains (context, centre),
+which is the same sum of terms):
+
+=================  ======================================================================
+word2vec.c         here
+=================  ======================================================================
+``syn0``           ``W_in``: the input vectors (what ``embed`` shows)
+``syn1neg``        ``W_out``: the output vectors of positives and negatives
+``l1``             ``v`` (skip-gram: the centre's input row) or ``h`` (CBOW: the mean of the
+                   context rows, word2vec's ``neu1``)
+``l2``             ``u``: the output row of a positive or a negative
+``f``              ``f = v·u``
+``g``              ``g = (label - σ(f))·alpha``, alpha = the step's learning rate times the
+                   loss's scale (1 summed; 1/terms for a mean)
+``neu1e``          ``neu1e``: the input row's accumulated change, applied after the window
+``alpha``          ``alpha``; its decay is the schedule's, per step
+``negative``       the window's K negatives (per pair, or shared by a centre's pairs, counted
+                   once per pair: ``g`` times the window's pair count)
+=================  ======================================================================
+
+The loss of each window is taken before its update, as word2vec and gensim report it.
+References: ``SkipGramNS`` / ``CBOWNS`` followed by an SGD step, one window at a time.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+from . import jit, jit_math
+
+
+class Workspace:
+    """The private rows of a step's chunks and their slot maps, reused from step to step
+    (fresh memory each step would cost page faults as large as the step's arithmetic)."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def get(self, name, shape, dtype, fill=None):
+        array = self.arrays.get(name)
+        if array is None or array.dtype != dtype or array.shape[1:] != shape[1:] or len(array) < shape[0]:
+            array = np.empty((max(shape[0], 2 * len(array) if array is not None else 0), *shape[1:]), dtype)
+            if fill is not None:
+                array.fill(fill)
+            self.arrays[name] = array
+        return array
+
+
+@jit
+def chunk_bounds(windows, starts, chunks, negatives):
+    """Per chunk: its first window, and where its input and output rows go in the private
+    buffers (room for every row it could touch: each window's centre or contexts, each
+    pair's context or centre, each window's negatives)."""
+    first = np.empty(chunks + 1, np.int64)
+    room_in, room_out = np.zeros(chunks + 1, np.int64), np.zeros(chunks + 1, np.int64)
+    for c in range(chunks + 1):
+        first[c] = c * windows // chunks
+    for c in range(chunks):
+        pairs = starts[first[c + 1]] - starts[first[c]]
+        windows_in = first[c + 1] - first[c]
+        room_in[c + 1] = room_in[c] + pairs + windows_in
+        room_out[c + 1] = room_out[c] + pairs + windows_in * (negatives + 1)
+    return first, room_in, room_out
+
+
+@jit(inline="always")
+def _private_row(table, row, slot_map, rows, local, offset, used):
+    """Where ``row`` is in the chunk's private rows, copied from the table on first touch;
+    (its index in ``local``, rows used)."""
+    slot = slot_map[row]
+    if slot < 0:
+        slot = used
+        slot_map[row] = slot
+        rows[offset + slot] = row
+        for d in range(table.shape[1]):
+            local[offset + slot, d] = table[row, d]
+        used += 1
+    return offset + slot, used
+
+
+@jit(inline="always")
+def _to_deltas(table, slot_map, rows, local, offset, used):
+    """Turn the chunk's private rows into their change since the step began, and clear the
+    slot map for the next chunk."""
+    for s in range(offset, offset + used):
+        row = rows[s]
+        slot_map[row] = -1
+        for d in range(table.shape[1]):
+            local[s, d] -= table[row, d]
+
+
+@jit_math(inline="always")
+def _train_window(L_v, v, L_u, targets, labels, weights, n, alpha, g, neu1e):
+    """word2vec's inner loop for one window, on the rows ``L_v[v]`` (input side: the centre,
+    or CBOW's mean) and ``L_u[targets[:n]]`` (output side): first every target's error
+    g = (label - σ(f))·alpha·weight from the rows as the window found them (the dot
+    products are independent, so they overlap in the CPU), then neu1e collects v's change
+    and each output row moves: the reference's gradient of the window, applied at once.  Returns the window's loss, Σ weight·(-log σ(±f)).
+    Rows are indexed, not sliced: a view per target costs more than its arithmetic."""
+    loss = 0.0
+    for t in range(n):
+        u = targets[t]
+        f = L_v[v, 0] * 0
+        for d in range(L_v.shape[1]):
+            f += L_v[v, d] * L_u[u, d]
+        f = float(f)
+        e = math.exp(-abs(f))  # σ and the loss share it: σ(|f|) = 1 / (1 + e)
+        sigmoid = 1.0 / (1.0 + e) if f >= 0 else e / (1.0 + e)
+        signed = -f if labels[t] else f  # the target's loss is log(1 + e^signed)
+        loss += weights[t] * (max(signed, 0.0) + math.log1p(e))
+        g[t] = L_v.dtype.type((labels[t] - sigmoid) * alpha * weights[t])
+    neu1e[:] = 0
+    for t in range(n):  # all of v's change first: a word twice among the targets moves after it
+        u, step = targets[t], g[t]
+        for d in range(L_v.shape[1]):
+            neu1e[d] += step * L_u[u, d]
+    for t in range(n):
+        u, step = targets[t], g[t]
+        for d in range(L_v.shape[1]):
+            L_u[u, d] += step * L_v[v, d]
+    return loss
+
+
+@jit
+def _most_pairs(starts):
+    most = 0
+    for w in range(len(starts) - 1):
+        most = max(most, starts[w + 1] - starts[w])
+    return most
+
+
+@jit_math(parallel=True)
+def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, first, room_in, room_out,
+                   slot_maps, rows_in, local_in, rows_out, local_out, used):
+    """Skip-gram's step (see the module docstring): window w's centre row against its pairs'
+    contexts (label 1) and its negatives (label 0, counted once per pair), neu1e added to
+    the centre after the window.  Leaves each chunk's row changes in ``local_*`` (rows in
+    ``rows_*``, ``used[c]`` = (input rows, output rows)) and returns the loss, summed in
+    chunk order.  ``first``, ``room_*``: :func:`chunk_bounds`; ``slot_maps``: a (thread,
+    table, row) map of -1s, left as it was found."""
+    k_count, chunks = negatives.shape[1], len(first) - 1
+    most = _most_pairs(starts) + k_count
+    partial = np.zeros(chunks)
+    for c in prange(chunks):
+        slot_map = slot_maps[numba.get_thread_id()]
+        targets, labels, weights = np.empty(most, np.int64), np.empty(most, np.int64), np.empty(most)
+        g, neu1e = np.empty(most, W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+        loss, n_in, n_out = 0.0, 0, 0
+        for w in range(first[c], first[c + 1]):
+            count = starts[w + 1] - starts[w]
+            if count == 0:
+                continue
+            v, n_in = _private_row(W_in, window_centers[w], slot_map[0], rows_in, local_in, room_in[c], n_in)
+            n = 0
+            for b in range(starts[w], starts[w + 1]):
+                targets[n], n_out = _private_row(W_out, contexts[b], slot_map[1], rows_out, local_out, room_out[c],
+                                                 n_out)
+                labels[n], weights[n], n = 1, 1.0, n + 1
+            for k in range(k_count):
+                targets[n], n_out = _private_row(W_out, negatives[w, k], slot_map[1], rows_out, local_out,
+                                                 room_out[c], n_out)
+                labels[n], weights[n], n = 0, count, n + 1
+            loss += _train_window(local_in, v, local_out, targets, labels, weights, n, alpha, g, neu1e)
+            for d in range(W_in.shape[1]):
+                local_in[v, d] += neu1e[d]
+        _to_deltas(W_in, slot_map[0], rows_in, local_in, room_in[c], n_in)
+        _to_deltas(W_out, slot_map[1], rows_out, local_out, room_out[c], n_out)
+        used[c, 0], used[c, 1] = n_in, n_out
+        partial[c] = loss
+    return _in_chunk_order(partial)
+
+
+@jit_math(parallel=True)
+def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, exact, first, room_in, room_out,
+               slot_maps, rows_in, local_in, rows_out, local_out, used):
+    """CBOW's step: h, the mean of window w's context rows (word2vec's ``neu1``), against
+    the centre's output row (label 1) and the negatives (label 0); neu1e is then added to
+    every context row (divided by their number when ``exact``).  Every window has at least
+    one context.  Arguments and outputs as :func:`skipgram_fused`."""
+    k_count, chunks = negatives.shape[1], len(first) - 1
+    partial = np.zeros(chunks)
+    for c in prange(chunks):
+        slot_map = slot_maps[numba.get_thread_id()]
+        targets, labels, weights = np.empty(k_count + 1, np.int64), np.zeros(k_count + 1, np.int64), \
+            np.ones(k_count + 1)
+        labels[0] = 1  # the centre; then the negatives
+        g, neu1e = np.empty(k_count + 1, W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+        h = np.empty((1, W_in.shape[1]), W_in.dtype)  # a table of one row, as _train_window takes
+        loss, n_in, n_out = 0.0, 0, 0
+        for w in range(first[c], first[c + 1]):
+            count = starts[w + 1] - starts[w]
+            h[0] = 0
+            for b in range(starts[w], starts[w + 1]):
+                x, n_in = _private_row(W_in, contexts[b], slot_map[0], rows_in, local_in, room_in[c], n_in)
+                for d in range(h.shape[1]):
+                    h[0, d] += local_in[x, d]
+            inverse = h.dtype.type(1) / count
+            for d in range(h.shape[1]):
+                h[0, d] *= inverse
+            targets[0], n_out = _private_row(W_out, window_centers[w], slot_map[1], rows_out, local_out, room_out[c],
+                                             n_out)
+            for k in range(k_count):
+                targets[k + 1], n_out = _private_row(W_out, negatives[w, k], slot_map[1], rows_out, local_out,
+                                                     room_out[c], n_out)
+            loss += _train_window(h, 0, local_out, targets, labels, weights, k_count + 1, alpha, g, neu1e)
+            share = inverse if exact else h.dtype.type(1)
+            for b in range(starts[w], starts[w + 1]):
+                x = room_in[c] + slot_map[0][contexts[b]]
+                for d in range(h.shape[1]):
+                    local_in[x, d] += share * neu1e[d]
+        _to_deltas(W_in, slot_map[0], rows_in, local_in, room_in[c], n_in)
+        _to_deltas(W_out, slot_map[1], rows_out, local_out, room_out[c], n_out)
+        used[c, 0], used[c, 1] = n_in, n_out
+        partial[c] = loss
+    return _in_chunk_order(partial)
+
+
+@jit
+def _in_chunk_order(partial):
+    total = 0.0
+    for c in range(len(partial)):
+        total += partial[c]
+    return total
+
+
+@jit(parallel=True)
+def merge_deltas(table, rows, deltas, offsets, used, parts):
+    """table[row] += each chunk's change of it, chunk after chunk; ``parts`` threads split
+    the rows by their number (row % parts), so each row is summed in chunk order by one
+    thread whatever the thread count."""
+    for part in prange(parts):
+        for c in range(len(used)):
+            for s in range(offsets[c], offsets[c] + used[c]):
+                row = rows[s]
+                if row % parts == part:
+                    for d in range(table.shape[1]):
+                        table[row, d] += deltas[s, d]
