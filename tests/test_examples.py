@@ -90,3 +90,15 @@ def test_7_word2vec_queries_rank_the_expected_answers(tmp_path):
                                                              "context.weight": np.zeros_like(vectors)}})
     results = example("word2vec_queries").main(run)
     assert results[("man", "king", "woman")][0] == 1 and results[("france", "paris", "italy")][0] == 1
+
+
+def test_8_lsa_titles_reproduce_the_appendix_correlations():
+    module = example("lsa_titles")
+    matrix = module.counts()
+    assert matrix.shape == (12, 9) and matrix.sum() == 29 and matrix[module.WORDS.index("system"), 3] == 2
+    # Landauer, Foltz and Laham (1998), appendix: -.38 -> .94 and -.29 -> -.83
+    rounded = {pair: (round(before, 2), round(after, 2)) for pair, (before, after) in module.correlations().items()}
+    assert rounded == {("human", "user"): (-0.38, 0.94), ("human", "minors"): (-0.29, -0.83)}
+    # the reconstruction's "human" row as the appendix prints it (two decimals)
+    human = module.reconstruction(matrix)[0]
+    np.testing.assert_allclose(human, [0.16, 0.40, 0.38, 0.47, 0.18, -0.05, -0.12, -0.16, -0.09], atol=0.005)
