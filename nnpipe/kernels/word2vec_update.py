@@ -4,8 +4,8 @@ words see fresh rows within a step.
 
 A step's windows are cut into ``chunks`` fixed runs (by window count, not by thread).
 Each chunk walks its windows in order on private copies of the rows it touches, taken
-from the tables as they were when the step began; :func:`merge_deltas` then adds each
-chunk's change of every row to the tables, chunk after chunk.  So the result depends on
+from the tables as they were when the step began; :func:`merge_rows` then writes them
+back, adding each chunk's change of a row that several touched in chunk order.  So the result depends on
 the config and the chunk count, never on the number of threads, and a resumed run
 continues bit for bit.  With one chunk it is word2vec's sequential SGD exactly.
 
@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import prange
 
 from . import jit, jit_math
+from .prefetch import prefetch_row
+
+AHEAD = 8  # rows prefetched ahead in merge_rows
 
 
 class Workspace:
@@ -93,17 +95,6 @@ def _private_row(table, row, slot_map, rows, local, offset, used):
     return offset + slot, used
 
 
-@jit(inline="always")
-def _to_deltas(table, slot_map, rows, local, offset, used):
-    """Turn the chunk's private rows into their change since the step began, and clear the
-    slot map for the next chunk."""
-    for s in range(offset, offset + used):
-        row = rows[s]
-        slot_map[row] = -1
-        for d in range(table.shape[1]):
-            local[s, d] -= table[row, d]
-
-
 @jit_math(inline="always")
 def _train_window(L_v, v, L_u, targets, labels, weights, n, alpha, g, neu1e):
     """word2vec's inner loop for one window, on the rows ``L_v[v]`` (input side: the centre,
@@ -136,6 +127,16 @@ def _train_window(L_v, v, L_u, targets, labels, weights, n, alpha, g, neu1e):
     return loss
 
 
+@jit(inline="always")
+def _prefetch_private(table, row, slot_map, local, offset):
+    """Ask for the row a later window will need: its private copy, or the table's row that
+    will be copied."""
+    if slot_map[row] >= 0:
+        prefetch_row(local, offset + slot_map[row])
+    else:
+        prefetch_row(table, row)
+
+
 @jit
 def _most_pairs(starts):
     most = 0
@@ -149,15 +150,15 @@ def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alp
                    slot_maps, rows_in, local_in, rows_out, local_out, used):
     """Skip-gram's step (see the module docstring): window w's centre row against its pairs'
     contexts (label 1) and its negatives (label 0, counted once per pair), neu1e added to
-    the centre after the window.  Leaves each chunk's row changes in ``local_*`` (rows in
-    ``rows_*``, ``used[c]`` = (input rows, output rows)) and returns the loss, summed in
-    chunk order.  ``first``, ``room_*``: :func:`chunk_bounds`; ``slot_maps``: a (thread,
-    table, row) map of -1s, left as it was found."""
+    the centre after the window.  Leaves each chunk's rows in ``local_*`` (which rows: in
+    ``rows_*`` and ``slot_maps``, ``used[c]`` = (input rows, output rows)) for
+    :func:`merge_rows`, and returns the loss, summed in chunk order.  ``first``,
+    ``room_*``: :func:`chunk_bounds`; ``slot_maps``: a (chunk, table, row) map of -1s."""
     k_count, chunks = negatives.shape[1], len(first) - 1
     most = _most_pairs(starts) + k_count
     partial = np.zeros(chunks)
     for c in prange(chunks):
-        slot_map = slot_maps[numba.get_thread_id()]
+        slot_map = slot_maps[c]
         targets, labels, weights = np.empty(most, np.int64), np.empty(most, np.int64), np.empty(most)
         g, neu1e = np.empty(most, W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
         loss, n_in, n_out = 0.0, 0, 0
@@ -165,6 +166,12 @@ def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alp
             count = starts[w + 1] - starts[w]
             if count == 0:
                 continue
+            if w + 1 < first[c + 1]:  # the next window's rows load while this one is computed
+                _prefetch_private(W_in, window_centers[w + 1], slot_map[0], local_in, room_in[c])
+                for b in range(starts[w + 1], starts[w + 2]):
+                    _prefetch_private(W_out, contexts[b], slot_map[1], local_out, room_out[c])
+                for k in range(k_count):
+                    _prefetch_private(W_out, negatives[w + 1, k], slot_map[1], local_out, room_out[c])
             v, n_in = _private_row(W_in, window_centers[w], slot_map[0], rows_in, local_in, room_in[c], n_in)
             n = 0
             for b in range(starts[w], starts[w + 1]):
@@ -178,8 +185,6 @@ def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alp
             loss += _train_window(local_in, v, local_out, targets, labels, weights, n, alpha, g, neu1e)
             for d in range(W_in.shape[1]):
                 local_in[v, d] += neu1e[d]
-        _to_deltas(W_in, slot_map[0], rows_in, local_in, room_in[c], n_in)
-        _to_deltas(W_out, slot_map[1], rows_out, local_out, room_out[c], n_out)
         used[c, 0], used[c, 1] = n_in, n_out
         partial[c] = loss
     return _in_chunk_order(partial)
@@ -195,7 +200,7 @@ def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, 
     k_count, chunks = negatives.shape[1], len(first) - 1
     partial = np.zeros(chunks)
     for c in prange(chunks):
-        slot_map = slot_maps[numba.get_thread_id()]
+        slot_map = slot_maps[c]
         targets, labels, weights = np.empty(k_count + 1, np.int64), np.zeros(k_count + 1, np.int64), \
             np.ones(k_count + 1)
         labels[0] = 1  # the centre; then the negatives
@@ -223,8 +228,6 @@ def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, 
                 x = room_in[c] + slot_map[0][contexts[b]]
                 for d in range(h.shape[1]):
                     local_in[x, d] += share * neu1e[d]
-        _to_deltas(W_in, slot_map[0], rows_in, local_in, room_in[c], n_in)
-        _to_deltas(W_out, slot_map[1], rows_out, local_out, room_out[c], n_out)
         used[c, 0], used[c, 1] = n_in, n_out
         partial[c] = loss
     return _in_chunk_order(partial)
@@ -239,14 +242,47 @@ def _in_chunk_order(partial):
 
 
 @jit(parallel=True)
-def merge_deltas(table, rows, deltas, offsets, used, parts):
-    """table[row] += each chunk's change of it, chunk after chunk; ``parts`` threads split
-    the rows by their number (row % parts), so each row is summed in chunk order by one
-    thread whatever the thread count."""
+def merge_rows(table, which, slot_maps, rows, local, offsets, used, parts, apply):
+    """Write the chunks' rows of one table (``which``: 0 input, 1 output) back: a row one
+    chunk touched takes that chunk's value; a row several touched becomes its value at the
+    step's start plus each chunk's change, added in chunk order.  ``parts`` threads split
+    the table into ranges of rows: each row is done by one thread, the same way whatever
+    the thread count.  Clears the slot maps (``apply`` False: only that, after a
+    step whose loss was not finite)."""
+    chunks, vocab = len(used), table.shape[0]
     for part in prange(parts):
-        for c in range(len(used)):
+        low, high = part * vocab // parts, (part + 1) * vocab // parts
+        start = np.empty(table.shape[1], table.dtype)
+        slots = np.empty(chunks, np.int64)
+        for c in range(chunks if apply else 0):
             for s in range(offsets[c], offsets[c] + used[c]):
+                if s + AHEAD < offsets[c] + used[c] and low <= rows[s + AHEAD] < high:
+                    prefetch_row(table, rows[s + AHEAD])  # the rows are in no order: ask early
+                    prefetch_row(local, s + AHEAD)
                 row = rows[s]
-                if row % parts == part:
+                if not low <= row < high or _touched_before(slot_maps, which, row, c):
+                    continue
+                count = 0
+                for later in range(c, chunks):
+                    if slot_maps[later, which, row] >= 0:
+                        slots[count] = offsets[later] + slot_maps[later, which, row]
+                        count += 1
+                if count == 1:
+                    table[row] = local[s]
+                    continue
+                start[:] = table[row]
+                for j in range(count):
                     for d in range(table.shape[1]):
-                        table[row, d] += deltas[s, d]
+                        table[row, d] += local[slots[j], d] - start[d]
+        for c in range(chunks):  # each thread clears the entries of its own rows
+            for s in range(offsets[c], offsets[c] + used[c]):
+                if low <= rows[s] < high:
+                    slot_maps[c, which, rows[s]] = -1
+
+
+@jit(inline="always")
+def _touched_before(slot_maps, which, row, chunk):
+    for earlier in range(chunk):
+        if slot_maps[earlier, which, row] >= 0:
+            return True
+    return False

@@ -104,7 +104,7 @@ class _WindowsLoss(Function):
                                                                               W_in.dtype),
                    space.get("rows_out", (room_out[-1],), np.int64),
                    space.get("local_out", (room_out[-1], W_out.shape[1]), W_out.dtype))
-        slot_maps = space.get("slot_maps", (threads(), 2, len(W_in)), np.int32, fill=-1)
+        slot_maps = space.get("slot_maps", (chunks, 2, len(W_in)), np.int32, fill=-1)
         self.used, self.buffers = np.zeros((chunks, 2), np.int64), buffers
         return (first, room_in, room_out, slot_maps, *buffers, self.used)
 
@@ -119,9 +119,11 @@ class _WindowsLoss(Function):
             raise RuntimeError("an update applied in backward cannot be scaled: call backward() on the loss itself")
         room_in, room_out = self.rooms
         rows_in, local_in, rows_out, local_out = self.buffers
-        if np.isfinite(self.total):
-            word2vec_update.merge_deltas(self.W_in, rows_in, local_in, room_in, self.used[:, 0], threads())
-            word2vec_update.merge_deltas(self.W_out, rows_out, local_out, room_out, self.used[:, 1], threads())
+        apply, slot_maps = bool(np.isfinite(self.total)), self.workspace.arrays["slot_maps"]
+        for which, (table, rows, local, room) in enumerate(((self.W_in, rows_in, local_in, room_in),
+                                                            (self.W_out, rows_out, local_out, room_out))):
+            word2vec_update.merge_rows(table, which, slot_maps, rows, local, room, self.used[:, which], threads(),
+                                       apply)
         _workspaces.append(self.workspace)
         self.workspace = self.buffers = None
         return None, None
