@@ -127,3 +127,12 @@ def assert_resume_is_bit_exact(config, folder: Path, step: int):
     for key in straight:
         assert np.array_equal(straight[key], resumed[key]), key
     assert metric_rows(folder / "a") == metric_rows(folder / "b")
+
+
+def word_batch(seed, vocab=37, windows=23, k=4, shared=True):
+    """Windows with 0 to 5 pairs each (some without any), as the text task makes them."""
+    rng = np.random.default_rng(seed)
+    pairs_per_window = rng.integers(0, 6, windows) if shared else np.ones(windows, np.int64)
+    pair_window = np.repeat(np.arange(windows), pairs_per_window)
+    return (rng.integers(0, vocab, windows), rng.integers(0, vocab, len(pair_window)), pair_window,
+            rng.integers(0, vocab, (windows, k)))

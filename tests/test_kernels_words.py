@@ -11,16 +11,9 @@ from nnpipe.autograd import SparseRows, Tensor
 from nnpipe.data.text import NegativeSampler, skipgram_pairs
 from nnpipe.nn import Parameter
 
+from helpers import word_batch
+
 numba = pytest.importorskip("numba")
-
-
-def word_batch(seed, vocab=37, windows=23, k=4, shared=True):
-    """Windows with 0 to 5 pairs each (some without any), as the text task makes them."""
-    rng = np.random.default_rng(seed)
-    pairs_per_window = rng.integers(0, 6, windows) if shared else np.ones(windows, np.int64)
-    pair_window = np.repeat(np.arange(windows), pairs_per_window)
-    return (rng.integers(0, vocab, windows), rng.integers(0, vocab, len(pair_window)), pair_window,
-            rng.integers(0, vocab, (windows, k)))
 
 
 def word_loss(op, batch, dtype, vocab=37, dim=7, **options):

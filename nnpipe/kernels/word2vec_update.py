@@ -101,8 +101,9 @@ def _train_window(L_v, v, L_u, targets, labels, weights, n, alpha, g, neu1e):
     or CBOW's mean) and ``L_u[targets[:n]]`` (output side): first every target's error
     g = (label - σ(f))·alpha·weight from the rows as the window found them (the dot
     products are independent, so they overlap in the CPU), then neu1e collects v's change
-    and each output row moves: the reference's gradient of the window, applied at once.  Returns the window's loss, Σ weight·(-log σ(±f)).
-    Rows are indexed, not sliced: a view per target costs more than its arithmetic."""
+    and each output row moves: the reference's gradient of the window, applied at once.
+    Returns the window's loss, Σ weight·(-log σ(±f)).  Rows are indexed, not sliced: a
+    view per target costs more than its arithmetic."""
     loss = 0.0
     for t in range(n):
         u = targets[t]
