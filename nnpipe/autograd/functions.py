@@ -5,16 +5,16 @@ as a Function class with its wrapper under it.  A wrapper named with a trailing
 underscore (``abs_``, to leave a builtin alone inside its module) is ``F.abs`` here.
 """
 from .ops import (
-                  arith,
-                  conv,
-                  conv_block,
-                  elementwise,
-                  glove_loss,
-                  layer_functions,
-                  loss_functions,
-                  reduce,
-                  shape,
-                  word_losses,
+    arith,
+    conv,
+    conv_block,
+    elementwise,
+    glove_loss,
+    layer_functions,
+    loss_functions,
+    reduce,
+    shape,
+    word_losses,
 )
 
 _MODULES = (arith, elementwise, layer_functions, loss_functions, reduce, shape, word_losses, glove_loss, conv,

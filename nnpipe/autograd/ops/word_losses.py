@@ -155,7 +155,7 @@ class SkipGramNS(_WindowsLoss):
         self.W_in, self.W_out = W_in, W_out
         self.total = word2vec_update.skipgram_fused(
             W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives, self._step_size(W_in.dtype),
-            *self._private_rows(W_in, W_out))
+            W_in.dtype == np.float32, *self._private_rows(W_in, W_out))
         return np.asarray(self.total / self.vectors_loss.divisor(self.terms(), W_in.dtype), dtype=W_in.dtype)
 
     def _forward_kernel(self, W_in, W_out):
@@ -222,7 +222,7 @@ class CBOWNS(_WindowsLoss):
         self.W_in, self.W_out = W_in, W_out
         self.total = word2vec_update.cbow_fused(
             W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives, self._step_size(W_in.dtype),
-            self.exact, *self._private_rows(W_in, W_out))
+            W_in.dtype == np.float32, self.exact, *self._private_rows(W_in, W_out))
         return np.asarray(self.total / self.vectors_loss.divisor(self.terms(), W_in.dtype), dtype=W_in.dtype)
 
     def _forward_kernel(self, W_in, W_out):
