@@ -6,7 +6,8 @@ word ids (grouped in windows that may share their negatives; see ``F.skipgram_ns
 loss is -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c).  The model hands the loss
 its two tables with the ids (:class:`WordPairs`), so the ``sgns`` loss looks the vectors
 up itself, in one fused op (``F.skipgram_ns``); both tables get sparse-row gradients, so
-an optimizer step touches only the rows of the batch.
+an optimizer step touches only the rows of the batch, or, with SGD in the trainer
+(``train.fused_update``), the op applies word2vec's update itself, window by window.
 """
 from __future__ import annotations
 
