@@ -8,12 +8,12 @@ import pytest
 import nnpipe.autograd.functions as F
 from nnpipe import kernels
 from nnpipe.autograd import no_grad
-from nnpipe.config import load_config
+from nnpipe.config import ConfigError, load_config
 from nnpipe.nn import Parameter
 from nnpipe.optim import build_optimizer
 from nnpipe.training import Trainer
 
-from helpers import skipgram_config, word_batch
+from helpers import assert_clean_failure, invoke, skipgram_config, word_batch
 
 pytest.importorskip("numba")
 
@@ -163,6 +163,25 @@ def test_other_optimizers_and_the_reference_path_keep_their_gradients():
 
 def test_the_trainer_fuses_sgd_only_where_it_can(tmp_path):
     path = skipgram_config(tmp_path)
-    assert Trainer(load_config(path), quiet=True).fused_update
+    assert Trainer(load_config(path, ["device=cpu"]), quiet=True).fused_update
     for change in ("train.fused_update=false", "train.grad_clip=1.0", "optimizer.name=adam"):
-        assert not Trainer(load_config(path, [change]), quiet=True).fused_update, change
+        assert not Trainer(load_config(path, ["device=cpu", change]), quiet=True).fused_update, change
+
+
+def test_large_summed_steps_are_refused_before_a_run_directory(tmp_path):
+    """Steps over 4,000 words need the fused update: elsewhere (a GPU, MPI, another optimizer,
+    clipping, the reference kernels) their summed gradients diverge, so the config is refused."""
+    path = skipgram_config(tmp_path)
+    large = ["device=cpu", "data.batch_size=40000"]
+    Trainer(load_config(path, large), quiet=True)  # fused: fine
+    with pytest.raises(ConfigError, match="data.batch_size 40000: a step that sums its gradients diverges"):
+        Trainer(load_config(path, [*large, "train.fused_update=false"]), quiet=True)
+    kernels.set_mode("reference")
+    try:
+        with pytest.raises(ConfigError, match="set data.batch_size to 1000"):
+            Trainer(load_config(path, large), quiet=True)
+    finally:
+        kernels.set_mode("auto")
+    result = invoke("train", path, "--set", "data.batch_size=40000", "--set", "train.fused_update=false")
+    assert_clean_failure(result, 2, "data.batch_size 40000")
+    assert not (tmp_path / "runs").exists()

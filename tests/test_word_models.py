@@ -28,6 +28,8 @@ def word_config(folder, model, **train):
     config["run"] = {"root": str(folder / "runs")}
     if model == "glove":
         config["data"]["batch_size"] = 20000
+    if model == "cbow":  # steps whose gradients are summed first (the GPU's path) stay small
+        config["data"]["batch_size"] = 1000
     path = folder / f"{model}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -36,6 +36,10 @@ class Task:
         part = comm.shard(count)
         return tuple(array[part] for array in batch), part.stop - part.start, count
 
+    def check_update(self, fused):
+        """Refuse (ValueError naming the key) settings that cannot train on the update path
+        the trainer chose: ``fused`` when the word-vector ops apply SGD in their backward."""
+
     def save_extras(self, run_dir):
         """Files beside the config that a finished run needs (e.g. its vocabulary)."""
 

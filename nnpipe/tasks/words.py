@@ -101,6 +101,18 @@ class SkipGramTask(WordTask):
         self.loader = ItemBatches(len(self.corpus.ids), data.batch_size, config.seed)
         self._uniforms_of = (None, None, None)  # (epoch, its generator, the generator's first state)
 
+    # Summed over a step, the gradients of the frequent words' rows add up thousands of
+    # pairs' worth and diverge beyond about this many words (measured: BENCHMARKS.md)
+    MOST_SUMMED_WORDS = 4000
+
+    def check_update(self, fused):
+        words = self.loader.per_batch
+        if not fused and words > self.MOST_SUMMED_WORDS:
+            raise ValueError(
+                f"data.batch_size {words}: a step that sums its gradients diverges beyond "
+                f"{self.MOST_SUMMED_WORDS:,} words; word2vec's fused update, which takes larger steps, needs SGD "
+                f"on the CPU in one process without clipping (train.fused_update); set data.batch_size to 1000")
+
     @staticmethod
     def sample(config):
         """(model inputs, a batch of two pairs with their negatives, no labels)."""

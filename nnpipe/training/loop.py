@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..config import dump, load_yaml
+from ..config import ConfigError, dump, load_yaml
+from ..kernels import use_compiled
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
@@ -49,7 +50,12 @@ class Trainer:
         # word2vec's own update: the word-vector ops apply SGD in their backward as they go;
         # with several ranks (gradients are summed first) or clipping the step must wait
         self.fused_update = (config.train.fused_update and self.comm.size == 1 and not config.train.grad_clip
+                             and use_compiled(*(p.data for p in self.model.parameters()))
                              and self.optimizer.apply_in_backward(config.train.update_chunks))
+        try:
+            self.task.check_update(self.fused_update)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         self.schedule = Schedule.for_run(config.schedule, self.optimizer.lr, config.train.epochs, len(self.task.loader))
         # a summed loss (sgns) already weighs each term; a mean loss is weighed by batch size
         self.summed_loss = self.loss_fn.summed
