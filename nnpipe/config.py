@@ -58,6 +58,9 @@ class TrainConfig:
     # a fused step's windows in this many runs, each updated from the step's starting rows and
     # added in order: the threads a step can use, never a change of results with the thread count
     update_chunks: AtLeastOne = 2
+    # false: the chunks update the tables at once, racing (Hogwild, as word2vec and gensim):
+    # faster, but no two runs give the same bits, and a resumed run is not the one never stopped
+    deterministic: bool = True
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

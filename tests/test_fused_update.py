@@ -15,7 +15,7 @@ from nnpipe.training import Trainer
 
 from helpers import assert_clean_failure, invoke, skipgram_config, word_batch
 
-pytest.importorskip("numba")
+numba = pytest.importorskip("numba")
 
 OPS = {"skipgram": F.skipgram_ns, "cbow": F.cbow_ns, "cbow exact": lambda *a: F.cbow_ns(*a, exact=True)}
 
@@ -37,11 +37,11 @@ def batch_for(name, seed=0, shared=True):
     return word_batch(seed, shared=shared) if name == "skipgram" else cbow_batch(seed)
 
 
-def fused(name, batch, dtype, chunks, lr=0.1, vocab=37):
+def fused(name, batch, dtype, chunks, lr=0.1, vocab=37, hogwild=False):
     """(loss, tables) after one fused step."""
     W_in, W_out = tables(dtype, vocab)
     optimizer = build_optimizer("sgd", [W_in, W_out], lr=lr)
-    assert optimizer.apply_in_backward(chunks)
+    assert optimizer.apply_in_backward(chunks, hogwild)
     loss = OPS[name](W_in, W_out, *batch)
     loss.backward()
     assert W_in.grad is None and W_out.grad is None  # nothing left for the optimizer's step
@@ -119,6 +119,23 @@ def test_the_same_bits_for_any_thread_count(threads, name):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("name", ["skipgram", "cbow"])
+def test_hogwild_chunks_on_one_thread_are_one_chunk_in_place(name):
+    """Hogwild's chunks share the tables: run one after another they are word2vec's single
+    sequential pass (on several threads they race, and no two runs need agree)."""
+    batch = batch_for(name, seed=5)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        racing = fused(name, batch, np.float64, chunks=4, hogwild=True)
+    finally:
+        numba.set_num_threads(before)
+    sequential = fused(name, batch, np.float64, chunks=1)
+    assert racing[0] == pytest.approx(sequential[0], rel=1e-14)  # summed per chunk, then in order
+    for a, b in zip(racing[1:], sequential[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_step_whose_loss_is_not_finite_changes_nothing():
     W_in, W_out = tables(np.float32)
     W_in.data[3] = np.inf
@@ -166,6 +183,10 @@ def test_the_trainer_fuses_sgd_only_where_it_can(tmp_path):
     assert Trainer(load_config(path, ["device=cpu"]), quiet=True).fused_update
     for change in ("train.fused_update=false", "train.grad_clip=1.0", "optimizer.name=adam"):
         assert not Trainer(load_config(path, ["device=cpu", change]), quiet=True).fused_update, change
+    hogwild = Trainer(load_config(path, ["device=cpu", "train.deterministic=false", "train.update_chunks=3"]),
+                      quiet=True)
+    assert hogwild.fused_update and hogwild.optimizer.hogwild_in_backward
+    assert hogwild.optimizer.chunks_in_backward == 3
 
 
 def test_large_summed_steps_are_refused_before_a_run_directory(tmp_path):

@@ -81,9 +81,11 @@ def chunk_bounds(windows, starts, chunks, negatives):
 
 
 @jit(inline="always")
-def _private_row(table, row, slot_map, rows, local, offset, used):
+def _private_row(table, row, slot_map, rows, local, offset, used, in_place):
     """Where ``row`` is in the chunk's private rows, copied from the table on first touch;
-    (its index in ``local``, rows used)."""
+    (its index in ``local``, rows used).  ``in_place``: ``local`` is the table itself."""
+    if in_place:
+        return row, used
     slot = slot_map[row]
     if slot < 0:
         slot = used
@@ -169,15 +171,17 @@ def _most_pairs(starts):
 
 
 @jit_math(parallel=True)
-def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, first, room_in,
-                   room_out, slot_maps, rows_in, local_in, rows_out, local_out, used):
+def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, in_place, first,
+                   room_in, room_out, slot_maps, rows_in, local_in, rows_out, local_out, used):
     """Skip-gram's step (see the module docstring): window w's centre row against its pairs'
     contexts (label 1) and its negatives (label 0, counted once per pair), neu1e added to
     the centre after the window.  Leaves each chunk's rows in ``local_*`` (which rows: in
     ``rows_*`` and ``slot_maps``, ``used[c]`` = (input rows, output rows)) for
     :func:`merge_rows`, and returns the loss, summed in chunk order.  ``tabled``: σ and
-    the loss read from tables (float32); ``first``, ``room_*``: :func:`chunk_bounds`;
-    ``slot_maps``: a (chunk, table, row) map of -1s."""
+    the loss read from tables (float32); ``in_place``: ``local_*`` are the tables, updated
+    as the chunks go (one chunk: word2vec exactly; several: Hogwild, as word2vec and gensim
+    run their threads); ``first``, ``room_*``: :func:`chunk_bounds`; ``slot_maps``: a
+    (chunk, table, row) map of -1s."""
     k_count, chunks = negatives.shape[1], len(first) - 1
     most = _most_pairs(starts) + k_count
     partial = np.zeros(chunks)
@@ -196,15 +200,15 @@ def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alp
                     _prefetch_private(W_out, contexts[b], slot_map[1], local_out, room_out[c])
                 for k in range(k_count):
                     _prefetch_private(W_out, negatives[w + 1, k], slot_map[1], local_out, room_out[c])
-            v, n_in = _private_row(W_in, window_centers[w], slot_map[0], rows_in, local_in, room_in[c], n_in)
+            v, n_in = _private_row(W_in, window_centers[w], slot_map[0], rows_in, local_in, room_in[c], n_in, in_place)
             n = 0
             for b in range(starts[w], starts[w + 1]):
                 targets[n], n_out = _private_row(W_out, contexts[b], slot_map[1], rows_out, local_out, room_out[c],
-                                                 n_out)
+                                                 n_out, in_place)
                 labels[n], weights[n], n = 1, 1.0, n + 1
             for k in range(k_count):
                 targets[n], n_out = _private_row(W_out, negatives[w, k], slot_map[1], rows_out, local_out,
-                                                 room_out[c], n_out)
+                                                 room_out[c], n_out, in_place)
                 labels[n], weights[n], n = 0, count, n + 1
             loss += _train_window(local_in, v, local_out, targets, labels, weights, n, alpha, g, neu1e, tabled)
             for d in range(W_in.shape[1]):
@@ -215,8 +219,8 @@ def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alp
 
 
 @jit_math(parallel=True)
-def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, exact, first, room_in,
-               room_out, slot_maps, rows_in, local_in, rows_out, local_out, used):
+def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, exact, in_place, first,
+               room_in, room_out, slot_maps, rows_in, local_in, rows_out, local_out, used):
     """CBOW's step: h, the mean of window w's context rows (word2vec's ``neu1``), against
     the centre's output row (label 1) and the negatives (label 0); neu1e is then added to
     every context row (divided by their number when ``exact``).  Every window has at least
@@ -235,22 +239,22 @@ def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, 
             count = starts[w + 1] - starts[w]
             h[0] = 0
             for b in range(starts[w], starts[w + 1]):
-                x, n_in = _private_row(W_in, contexts[b], slot_map[0], rows_in, local_in, room_in[c], n_in)
+                x, n_in = _private_row(W_in, contexts[b], slot_map[0], rows_in, local_in, room_in[c], n_in, in_place)
                 for d in range(h.shape[1]):
                     h[0, d] += local_in[x, d]
             inverse = h.dtype.type(1) / count
             for d in range(h.shape[1]):
                 h[0, d] *= inverse
             targets[0], n_out = _private_row(W_out, window_centers[w], slot_map[1], rows_out, local_out, room_out[c],
-                                             n_out)
+                                             n_out, in_place)
             for k in range(k_count):
                 targets[k + 1], n_out = _private_row(W_out, negatives[w, k], slot_map[1], rows_out, local_out,
-                                                     room_out[c], n_out)
+                                                     room_out[c], n_out, in_place)
             loss += _train_window(h, 0, local_out, targets, labels, weights, k_count + 1, alpha, g, neu1e,
                                   tabled)
             share = inverse if exact else h.dtype.type(1)
             for b in range(starts[w], starts[w + 1]):
-                x = room_in[c] + slot_map[0][contexts[b]]
+                x, n_in = _private_row(W_in, contexts[b], slot_map[0], rows_in, local_in, room_in[c], n_in, in_place)
                 for d in range(h.shape[1]):
                     local_in[x, d] += share * neu1e[d]
         used[c, 0], used[c, 1] = n_in, n_out

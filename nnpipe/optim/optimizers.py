@@ -81,11 +81,12 @@ class Optimizer:
         for name, array in state_rows.items():
             state[name][rows] = array
 
-    def apply_in_backward(self, chunks=2):
+    def apply_in_backward(self, chunks=2, hogwild=False):
         """Let ops that can apply this optimizer's step themselves do it in their backward
         ("optimizer in backward": word2vec's per-window update, on ``chunks`` runs of a
-        step's windows side by side); returns whether this optimizer allows it.  Only plain
-        SGD does: other rules need their gradient whole."""
+        step's windows side by side, each on its own copies of the rows, or all on the
+        tables at once with ``hogwild``); returns whether this optimizer allows it.  Only
+        plain SGD does: other rules need their gradient whole."""
         return False
 
     decoupled_decay = False
@@ -137,10 +138,10 @@ class SGD(Optimizer):
     def update(self, param, grad, state):
         param -= param.dtype.type(self.lr) * grad
 
-    def apply_in_backward(self, chunks=2):
+    def apply_in_backward(self, chunks=2, hogwild=False):
         if self.weight_decay:
             return False
-        self.chunks_in_backward = chunks
+        self.chunks_in_backward, self.hogwild_in_backward = chunks, hogwild
         for param in self.params:
             param.update_in_backward = self
         return True

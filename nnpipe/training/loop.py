@@ -51,7 +51,8 @@ class Trainer:
         # with several ranks (gradients are summed first) or clipping the step must wait
         self.fused_update = (config.train.fused_update and self.comm.size == 1 and not config.train.grad_clip
                              and use_compiled(*(p.data for p in self.model.parameters()))
-                             and self.optimizer.apply_in_backward(config.train.update_chunks))
+                             and self.optimizer.apply_in_backward(config.train.update_chunks,
+                                                                  hogwild=not config.train.deterministic))
         try:
             self.task.check_update(self.fused_update)
         except ValueError as exc:

@@ -94,27 +94,34 @@ class _WindowsLoss(Function):
         return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
 
     def _private_rows(self, W_in, W_out):
-        """The chunks' private-row buffers (reused from step to step) and their offsets."""
+        """(chunk bounds, slot maps, the chunks' row buffers, rows used), the buffers reused
+        from step to step; in place (one chunk, or Hogwild) the buffers are the tables."""
         self.workspace = _workspaces.pop() if _workspaces else word2vec_update.Workspace()
         space, k_count = self.workspace, self.negatives.shape[1]
         chunks = self.update.chunks_in_backward
+        self.in_place = chunks == 1 or self.update.hogwild_in_backward
         first, room_in, room_out = word2vec_update.chunk_bounds(len(self.window_centers), self.starts, chunks, k_count)
+        if self.in_place:
+            room_in, room_out = np.zeros_like(room_in), np.zeros_like(room_out)
+            buffers = (np.empty(0, np.int64), W_in, np.empty(0, np.int64), W_out)
+        else:
+            buffers = (space.get("rows_in", (room_in[-1],), np.int64),
+                       space.get("local_in", (room_in[-1], W_in.shape[1]), W_in.dtype),
+                       space.get("rows_out", (room_out[-1],), np.int64),
+                       space.get("local_out", (room_out[-1], W_out.shape[1]), W_out.dtype))
         self.rooms = room_in, room_out
-        buffers = (space.get("rows_in", (room_in[-1],), np.int64), space.get("local_in", (room_in[-1], W_in.shape[1]),
-                                                                              W_in.dtype),
-                   space.get("rows_out", (room_out[-1],), np.int64),
-                   space.get("local_out", (room_out[-1], W_out.shape[1]), W_out.dtype))
         slot_maps = space.get("slot_maps", (chunks, 2, len(W_in)), np.int32, fill=-1)
         self.used, self.buffers = np.zeros((chunks, 2), np.int64), buffers
-        return (first, room_in, room_out, slot_maps, *buffers, self.used)
+        return (self.in_place, first, room_in, room_out, slot_maps, *buffers, self.used)
 
     def _step_size(self, dtype):
         """word2vec's alpha: the learning rate times the loss's scale."""
         return float(self.update.in_backward_lr()) / float(self.vectors_loss.divisor(self.terms(), dtype))
 
     def _apply_update(self, gy):
-        """Add each chunk's row changes to the tables (unless the loss was not finite: the
-        trainer stops on it, and the tables keep the last good values)."""
+        """Write the chunks' rows back to the tables (unless the loss was not finite: the
+        trainer stops on it, and the tables keep the last good values; in place, the rows
+        were written as the windows went)."""
         if float(gy) != 1:
             raise RuntimeError("an update applied in backward cannot be scaled: call backward() on the loss itself")
         room_in, room_out = self.rooms
@@ -122,8 +129,9 @@ class _WindowsLoss(Function):
         apply, slot_maps = bool(np.isfinite(self.total)), self.workspace.arrays["slot_maps"]
         for which, (table, rows, local, room) in enumerate(((self.W_in, rows_in, local_in, room_in),
                                                             (self.W_out, rows_out, local_out, room_out))):
-            word2vec_update.merge_rows(table, which, slot_maps, rows, local, room, self.used[:, which], threads(),
-                                       apply)
+            if not self.in_place:  # in place, the tables have their rows already
+                word2vec_update.merge_rows(table, which, slot_maps, rows, local, room, self.used[:, which],
+                                           threads(), apply)
         _workspaces.append(self.workspace)
         self.workspace = self.buffers = None
         return None, None
