@@ -1,7 +1,7 @@
 """nnpipe: a teaching-grade yet fast deep-learning pipeline on its own autograd engine."""
 import os
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 # OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each call, taking the cores
 # from the compiled kernels' threads that run next; 2^20 cycles (~0.3 ms) still keeps them
