@@ -64,10 +64,10 @@ class Workspace:
 
 
 @jit
-def chunk_bounds(windows, starts, chunks, negatives):
+def chunk_bounds(windows, starts, chunks, negatives, vocab):
     """Per chunk: its first window, and where its input and output rows go in the private
     buffers (room for every row it could touch: each window's centre or contexts, each
-    pair's context or centre, each window's negatives)."""
+    pair's context or centre, each window's negatives; never more than the vocabulary)."""
     first = np.empty(chunks + 1, np.int64)
     room_in, room_out = np.zeros(chunks + 1, np.int64), np.zeros(chunks + 1, np.int64)
     for c in range(chunks + 1):
@@ -75,8 +75,8 @@ def chunk_bounds(windows, starts, chunks, negatives):
     for c in range(chunks):
         pairs = starts[first[c + 1]] - starts[first[c]]
         windows_in = first[c + 1] - first[c]
-        room_in[c + 1] = room_in[c] + pairs + windows_in
-        room_out[c + 1] = room_out[c] + pairs + windows_in * (negatives + 1)
+        room_in[c + 1] = room_in[c] + min(pairs + windows_in, vocab)
+        room_out[c + 1] = room_out[c] + min(pairs + windows_in * (negatives + 1), vocab)
     return first, room_in, room_out
 
 

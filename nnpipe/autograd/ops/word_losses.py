@@ -100,7 +100,8 @@ class _WindowsLoss(Function):
         space, k_count = self.workspace, self.negatives.shape[1]
         chunks = self.update.chunks_in_backward
         self.in_place = chunks == 1 or self.update.hogwild_in_backward
-        first, room_in, room_out = word2vec_update.chunk_bounds(len(self.window_centers), self.starts, chunks, k_count)
+        first, room_in, room_out = word2vec_update.chunk_bounds(len(self.window_centers), self.starts, chunks, k_count,
+                                                                len(W_in))
         if self.in_place:
             room_in, room_out = np.zeros_like(room_in), np.zeros_like(room_out)
             buffers = (np.empty(0, np.int64), W_in, np.empty(0, np.int64), W_out)
