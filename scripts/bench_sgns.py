@@ -56,22 +56,24 @@ def run_gensim(corpus, args, workers, sg=1, seed=None):
     return seconds, WordVectors(kv.index_to_key, kv.vectors)
 
 
-def run_nnpipe(args, model, epochs, seed, overrides=()):
-    """configs/<model>.yaml through the Trainer, evaluation left out of the timing."""
+def train_config(model, overrides):
+    """configs/<model>.yaml with ``overrides`` through the Trainer on the CPU, evaluation
+    left out of the timing; (training seconds, vectors)."""
     from nnpipe.config import load_config
     from nnpipe.training import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(f"configs/{model}.yaml", [
-            f"train.epochs={epochs}", f"model.dim={args.dim}", f"seed={seed}", "device=cpu", f"run.root={tmp}",
-            *overrides])
+        config = load_config(f"configs/{model}.yaml", ["device=cpu", f"run.root={tmp}", *overrides])
         trainer = Trainer(config, quiet=True)
         trainer.start_run()
         trainer.task.evaluate = lambda *a, **k: {}
         started = time.perf_counter()
         trainer.fit()
-        seconds = time.perf_counter() - started
-        return seconds, trainer.task.word_vectors(trainer.model)
+        return time.perf_counter() - started, trainer.task.word_vectors(trainer.model)
+
+
+def run_nnpipe(args, model, epochs, seed, overrides=()):
+    return train_config(model, [f"train.epochs={epochs}", f"model.dim={args.dim}", f"seed={seed}", *overrides])
 
 
 def word2vec_arguments(description):
@@ -88,6 +90,9 @@ def word2vec_arguments(description):
     return parser
 
 
+AS_030 = ["train.fused_update=false", "data.batch_size=1000"]  # how 0.3.0 trained
+
+
 # every contender by name: run(corpus, seed) -> (training seconds, vectors)
 def contenders(args):
     reference = ("nnpipe skip-gram, reference path (NNPIPE_KERNELS=reference, 1,000 words/step), "
@@ -98,8 +103,7 @@ def contenders(args):
         "nnpipe skip-gram, configs/skipgram.yaml (fused update)":
             lambda corpus, seed: run_nnpipe(args, "skipgram", args.epochs, seed),
         "nnpipe skip-gram as 0.3.0 (gradients then SGD step, 1,000 words/step)":
-            lambda corpus, seed: run_nnpipe(args, "skipgram", args.epochs, seed,
-                                            ["train.fused_update=false", "data.batch_size=1000"]),
+            lambda corpus, seed: run_nnpipe(args, "skipgram", args.epochs, seed, AS_030),
         "nnpipe skip-gram, fused, negatives shared per window":
             lambda corpus, seed: run_nnpipe(args, "skipgram", args.epochs, seed, ["data.share_negatives=true"]),
         reference: lambda corpus, seed: _reference(args, seed),
@@ -107,8 +111,7 @@ def contenders(args):
         "nnpipe CBOW, configs/cbow.yaml (fused update)":
             lambda corpus, seed: run_nnpipe(args, "cbow", args.epochs, seed),
         "nnpipe CBOW as 0.3.0 (gradients then SGD step, 1,000 words/step)":
-            lambda corpus, seed: run_nnpipe(args, "cbow", args.epochs, seed,
-                                            ["train.fused_update=false", "data.batch_size=1000"]),
+            lambda corpus, seed: run_nnpipe(args, "cbow", args.epochs, seed, AS_030),
     }
 
 
