@@ -5,9 +5,11 @@ words see fresh rows within a step.
 A step's windows are cut into ``chunks`` fixed runs (by window count, not by thread).
 Each chunk walks its windows in order on private copies of the rows it touches, taken
 from the tables as they were when the step began; :func:`merge_rows` then writes them
-back, adding each chunk's change of a row that several touched in chunk order.  So the result depends on
-the config and the chunk count, never on the number of threads, and a resumed run
-continues bit for bit.  With one chunk it is word2vec's sequential SGD exactly.
+back, adding each chunk's change of a row that several touched in chunk order.  So the
+result depends on the config and the chunk count, never on the number of threads, and a
+resumed run continues bit for bit.  One chunk works on the tables in place: word2vec's
+sequential SGD exactly.  Hogwild (``in_place`` with several chunks) lets the chunks race
+on the tables as word2vec's and gensim's threads do: faster, but not reproducible.
 
 word2vec.c's names, and nnpipe's (nnpipe's input table holds the window's centre in
 skip-gram: the pair (centre, context) is trained as word2vec trains (context, centre),

@@ -67,9 +67,9 @@ class _WindowsLoss(Function):
     ``NNPIPE_KERNELS=reference``), or, when both tables carry the same SGD optimizer in
     ``update_in_backward`` (the trainer's default for word vectors), word2vec's own update
     (``kernels.word2vec_update``): forward walks the windows in fixed chunks, updating
-    private copies of the rows as it goes, and backward adds the chunks' changes to the
-    tables in chunk order, returning no gradient (the optimizer's step has nothing left
-    to do for them)."""
+    private copies of the rows as it goes (or the tables themselves: one chunk, or
+    Hogwild), and backward writes the chunks' rows back in chunk order, returning no
+    gradient (the optimizer's step has nothing left to do for them)."""
 
     def __init__(self, window_centers, contexts, pair_window, negatives, reduction, update=None):
         self.window_centers, self.contexts, self.negatives = window_centers, contexts, negatives
@@ -94,8 +94,9 @@ class _WindowsLoss(Function):
         return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
 
     def _private_rows(self, W_in, W_out):
-        """(chunk bounds, slot maps, the chunks' row buffers, rows used), the buffers reused
-        from step to step; in place (one chunk, or Hogwild) the buffers are the tables."""
+        """The fused kernels' last arguments: (in place?, chunk bounds, slot maps, the chunks'
+        row buffers, rows used), the buffers reused from step to step; in place (one chunk,
+        or Hogwild) the buffers are the tables."""
         self.workspace = _workspaces.pop() if _workspaces else word2vec_update.Workspace()
         space, k_count = self.workspace, self.negatives.shape[1]
         chunks = self.update.chunks_in_backward
@@ -125,12 +126,11 @@ class _WindowsLoss(Function):
         were written as the windows went)."""
         if float(gy) != 1:
             raise RuntimeError("an update applied in backward cannot be scaled: call backward() on the loss itself")
-        room_in, room_out = self.rooms
-        rows_in, local_in, rows_out, local_out = self.buffers
-        apply, slot_maps = bool(np.isfinite(self.total)), self.workspace.arrays["slot_maps"]
-        for which, (table, rows, local, room) in enumerate(((self.W_in, rows_in, local_in, room_in),
-                                                            (self.W_out, rows_out, local_out, room_out))):
-            if not self.in_place:  # in place, the tables have their rows already
+        if not self.in_place:  # in place, the tables have their rows already
+            rows_in, local_in, rows_out, local_out = self.buffers
+            apply, slot_maps = bool(np.isfinite(self.total)), self.workspace.arrays["slot_maps"]
+            for which, (table, rows, local, room) in enumerate(((self.W_in, rows_in, local_in, self.rooms[0]),
+                                                                (self.W_out, rows_out, local_out, self.rooms[1]))):
                 word2vec_update.merge_rows(table, which, slot_maps, rows, local, room, self.used[:, which],
                                            threads(), apply)
         _workspaces.append(self.workspace)
