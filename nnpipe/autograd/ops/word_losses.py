@@ -82,16 +82,35 @@ class _WindowsLoss(Function):
         self.compiled = use_compiled(W_in, W_out, self.window_centers, self.contexts, self.pair_window,
                                      self.negatives)
         self.fused = self.compiled and self.update is not None
-        if self.compiled:
-            self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
-        if self.fused:
-            return self._forward_fused(W_in, W_out)
-        return self._forward_kernel(W_in, W_out) if self.compiled else self._forward_reference(W_in, W_out)
+        if not self.compiled:
+            return self._forward_reference(W_in, W_out)
+        # both compiled paths: a kernel sums the loss over the windows; the op scales it
+        self.W_in, self.W_out = W_in, W_out
+        self.starts = word2vec.window_starts(self.pair_window, len(self.window_centers))
+        self._check_windows()
+        self.scale_by = self.vectors_loss.divisor(self.terms(), W_in.dtype)
+        if self.fused:  # word2vec's alpha: the learning rate times the loss's scale
+            alpha = float(self.update.in_backward_lr()) / float(self.scale_by)
+            self.total = self._fused_kernel(alpha, W_in.dtype == np.float32, self._private_rows(W_in, W_out))
+            total = self.total
+        else:
+            total = self._forward_kernel(W_in, W_out)
+        return np.asarray(total / self.scale_by, dtype=W_in.dtype)
 
     def backward(self, gy):
         if self.fused:
             return self._apply_update(gy)
         return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
+
+    def _check_windows(self):
+        """Refuse windows the kernels cannot take (CBOW: a window without contexts)."""
+
+    def _backward_kernel(self, gy):
+        """Both tables' coalesced gradients from the subclass's ``_gradient_kernel``."""
+        scale = (gy / self.scale_by).astype(self.W_in.dtype)
+        rows_in, values_in, rows_out, values_out = self._gradient_kernel(scale[()])
+        return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
+                SparseRows(rows_out, values_out, self.shape, coalesced=True))
 
     def _private_rows(self, W_in, W_out):
         """The fused kernels' last arguments: (in place?, chunk bounds, slot maps, the chunks'
@@ -115,10 +134,6 @@ class _WindowsLoss(Function):
         slot_maps = space.get("slot_maps", (chunks, 2, len(W_in)), np.int32, fill=-1)
         self.used, self.buffers = np.zeros((chunks, 2), np.int64), buffers
         return (self.in_place, first, room_in, room_out, slot_maps, *buffers, self.used)
-
-    def _step_size(self, dtype):
-        """word2vec's alpha: the learning rate times the loss's scale."""
-        return float(self.update.in_backward_lr()) / float(self.vectors_loss.divisor(self.terms(), dtype))
 
     def _apply_update(self, gy):
         """Write the chunks' rows back to the tables (unless the loss was not finite: the
@@ -160,29 +175,19 @@ class SkipGramNS(_WindowsLoss):
     def terms(self):
         return len(self.contexts)
 
-    def _forward_fused(self, W_in, W_out):
-        self.W_in, self.W_out = W_in, W_out
-        self.total = word2vec_update.skipgram_fused(
-            W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives, self._step_size(W_in.dtype),
-            W_in.dtype == np.float32, *self._private_rows(W_in, W_out))
-        return np.asarray(self.total / self.vectors_loss.divisor(self.terms(), W_in.dtype), dtype=W_in.dtype)
+    def _fused_kernel(self, alpha, tabled, private_rows):
+        return word2vec_update.skipgram_fused(self.W_in, self.W_out, self.window_centers, self.contexts, self.starts,
+                                              self.negatives, alpha, tabled, *private_rows)
 
     def _forward_kernel(self, W_in, W_out):
-        self.W_in, self.W_out = W_in, W_out
         self.g_pos = np.empty(len(self.contexts), W_in.dtype)
         self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
-        total = word2vec.skipgram_forward(W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives,
-                                      self.g_pos, self.g_neg, W_in.dtype.type(0))
-        self.scale_by = self.vectors_loss.divisor(self.terms(), W_in.dtype)
-        return np.asarray(total / self.scale_by, dtype=W_in.dtype)
+        return word2vec.skipgram_forward(W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives,
+                                         self.g_pos, self.g_neg, W_in.dtype.type(0))
 
-    def _backward_kernel(self, gy):
-        scale = (gy / self.scale_by).astype(self.W_in.dtype)
-        rows_in, values_in, rows_out, values_out = word2vec.skipgram_backward(
-            self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, self.g_pos,
-            self.g_neg, scale[()], threads())
-        return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
-                SparseRows(rows_out, values_out, self.shape, coalesced=True))
+    def _gradient_kernel(self, scale):
+        return word2vec.skipgram_backward(self.W_in, self.W_out, self.window_centers, self.contexts, self.starts,
+                                          self.negatives, self.g_pos, self.g_neg, scale, threads())
 
     def _forward_reference(self, W_in, W_out):
         self.centers = self.window_centers[self.pair_window]
@@ -222,37 +227,25 @@ class CBOWNS(_WindowsLoss):
     def terms(self):
         return len(self.window_centers)
 
-    def _every_window_has_contexts(self):
+    def _check_windows(self):
         if np.any(self.starts[1:] == self.starts[:-1]):
             raise ValueError("every CBOW window needs at least one context word")
 
-    def _forward_fused(self, W_in, W_out):
-        self._every_window_has_contexts()
-        self.W_in, self.W_out = W_in, W_out
-        self.total = word2vec_update.cbow_fused(
-            W_in, W_out, self.window_centers, self.contexts, self.starts, self.negatives, self._step_size(W_in.dtype),
-            W_in.dtype == np.float32, self.exact, *self._private_rows(W_in, W_out))
-        return np.asarray(self.total / self.vectors_loss.divisor(self.terms(), W_in.dtype), dtype=W_in.dtype)
+    def _fused_kernel(self, alpha, tabled, private_rows):
+        return word2vec_update.cbow_fused(self.W_in, self.W_out, self.window_centers, self.contexts, self.starts,
+                                          self.negatives, alpha, tabled, self.exact, *private_rows)
 
     def _forward_kernel(self, W_in, W_out):
         """One pass over the windows; the gradients come back coalesced."""
-        self._every_window_has_contexts()
-        self.W_in, self.W_out = W_in, W_out
         self.h = np.empty((len(self.window_centers), W_in.shape[1]), W_in.dtype)
         self.g_center = np.empty(len(self.window_centers), W_in.dtype)
         self.g_neg = np.empty(self.negatives.shape, W_in.dtype)
-        total = word2vec.cbow_forward(W_in, W_out, self.window_centers, self.contexts, self.starts,
-                                      self.negatives, self.h, self.g_center, self.g_neg, W_in.dtype.type(0))
-        self.scale_by = self.vectors_loss.divisor(self.terms(), W_in.dtype)
-        return np.asarray(total / self.scale_by, dtype=W_in.dtype)
+        return word2vec.cbow_forward(W_in, W_out, self.window_centers, self.contexts, self.starts,
+                                     self.negatives, self.h, self.g_center, self.g_neg, W_in.dtype.type(0))
 
-    def _backward_kernel(self, gy):
-        scale = (gy / self.scale_by).astype(self.W_in.dtype)
-        rows_in, values_in, rows_out, values_out = word2vec.cbow_backward(
-            self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, self.h,
-            self.g_center, self.g_neg, scale[()], self.exact, threads())
-        return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
-                SparseRows(rows_out, values_out, self.shape, coalesced=True))
+    def _gradient_kernel(self, scale):
+        return word2vec.cbow_backward(self.W_in, self.W_out, self.window_centers, self.contexts, self.starts,
+                                      self.negatives, self.h, self.g_center, self.g_neg, scale, self.exact, threads())
 
     def _forward_reference(self, W_in, W_out):
         xp = get_array_module(W_in)
