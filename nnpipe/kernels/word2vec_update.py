@@ -239,6 +239,12 @@ def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, 
         loss, n_in, n_out = 0.0, 0, 0
         for w in range(first[c], first[c + 1]):
             count = starts[w + 1] - starts[w]
+            if w + 1 < first[c + 1]:  # the next window's rows load while this one is computed
+                for b in range(starts[w + 1], starts[w + 2]):
+                    _prefetch_private(W_in, contexts[b], slot_map[0], local_in, room_in[c])
+                _prefetch_private(W_out, window_centers[w + 1], slot_map[1], local_out, room_out[c])
+                for k in range(k_count):
+                    _prefetch_private(W_out, negatives[w + 1, k], slot_map[1], local_out, room_out[c])
             h[0] = 0
             for b in range(starts[w], starts[w + 1]):
                 x, n_in = _private_row(W_in, contexts[b], slot_map[0], rows_in, local_in, room_in[c], n_in, in_place)
