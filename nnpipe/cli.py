@@ -5,12 +5,49 @@ Bad input prints one line starting with ``error:`` and no traceback (``--debug``
 """
 from __future__ import annotations
 
+import sys
+
 import typer
+from typer.core import TyperGroup
+
+try:
+    from typer.core import _click as click  # typer 0.25 and later carry their own copy of Click
+except ImportError:
+    import click
 
 from . import __version__
 from .commands import config, data, embed, eval, graph, plot, predict, runs, summary, sweep, train  # noqa: A004
+from .commands.common import EXIT_INTERRUPTED, say_error
 
-app = typer.Typer(help="nnpipe: train MLP, CNN and word-vector models from YAML configs.",
+
+class OneLineErrors(TyperGroup):
+    """Click's usage errors (an unknown option or command, a missing argument, a value of
+    the wrong type) as one ``error:`` line with Click's own hint in it, exit 2, instead
+    of Click's usage box."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a bare ``nnpipe``: the help, as before
+            if not standalone_mode:
+                raise
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            if not standalone_mode:
+                raise
+            hint = f"; try '{exc.ctx.command_path} --help'" if getattr(exc, "ctx", None) else ""
+            say_error(exc.format_message().rstrip(".") + hint)
+            sys.exit(exc.exit_code)
+        except typer.Abort:  # end of input at a prompt
+            say_error("aborted")
+            sys.exit(EXIT_INTERRUPTED)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=OneLineErrors, help="nnpipe: train MLP, CNN and word-vector models from YAML configs.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None)
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Optional, Union
 import yaml
 
 from . import options
+from .data.files import SHIPPED_CONFIGS
 from .models import MODELS
 from .nn import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
@@ -41,7 +42,7 @@ def _default_section(kind):
 
 @dataclass
 class EarlyStoppingConfig:
-    metric: str = "val_accuracy"
+    metric: Optional[str] = None  # null: the task's first (val_accuracy for images, val_ws353 for words)
     patience: Optional[NonNegativeInt] = None  # null: never stop early
 
 
@@ -76,7 +77,7 @@ class RunConfig:
 
 @dataclass
 class Config:
-    seed: int = 0
+    seed: NonNegativeInt = 0  # NumPy's generators take no negative seed
     model: Section = field(default_factory=_default_section("model"))
     data: Section = field(default_factory=_default_section("data"))
     loss: Section = field(default_factory=_default_section("loss"))
@@ -139,17 +140,22 @@ def _build_section(kind, raw, problems, drop_unknown):
     if kind == "model" and "name" not in raw:
         problems.append(f"model.name: missing; valid: {', '.join(registry)}")
         return _default_section(kind)()
+    name = raw.get("name", DEFAULT_NAMES[kind])
+    if not isinstance(name, str):
+        problems.append(f"{kind}.name: expected a name, got {options.bounded(name)}; valid: {', '.join(registry)}")
+        return _default_section(kind)()
     try:
-        entry = registry.get(raw.get("name", DEFAULT_NAMES[kind]))
+        entry = registry.get(name)
     except UnknownComponent as exc:
         problems.append(f"{kind}.name: {exc}")
         return _default_section(kind)()
     return _build(entry.section, raw, kind, problems, drop_unknown)
 
 
-def _check_combination(config, problems):
-    """The task accepts the model and the loss (by their tags), and a model that names
-    its loss (a tag ``loss:<name>``) gets that one."""
+def _check_combination(config, problems, drop_unknown=False):
+    """The task accepts the model and the loss (by their tags), early stopping watches a
+    metric the task reports, and a model that names its loss (a tag ``loss:<name>``) gets
+    that one."""
     accepts = TASKS.get(config.data.name).builder.accepts
     for kind, registry in (("model", MODELS), ("loss", LOSSES)):
         name = config[kind].name
@@ -157,6 +163,12 @@ def _check_combination(config, problems):
             fits = ", ".join(registry.tagged(accepts[kind])) or "none registered"
             problems.append(f"{kind}.name: task {config.data.name!r} cannot train {kind} {name!r}; "
                             f"it takes {fits}")
+    monitors, stopping = TASKS.get(config.data.name).builder.monitors, config.train.early_stopping
+    if stopping.metric is None or (drop_unknown and stopping.metric not in monitors):
+        stopping.metric = monitors[0]  # the task's own; a run saved before metrics were checked gets it too
+    elif stopping.metric not in monitors:
+        problems.append(f"train.early_stopping.metric: task {config.data.name!r} has no epoch metric "
+                        f"{options.bounded(stopping.metric)}; it reports {', '.join(monitors)}")
     needed = [tag[5:] for tag in MODELS.get(config.model.name).tags if tag.startswith("loss:")]
     if needed and config.loss.name not in needed:  # a model fitted by one loss only (glove, svd)
         problems.append(f"loss.name: model {config.model.name!r} is trained with loss {needed[0]!r}, "
@@ -170,7 +182,7 @@ def from_dict(raw, drop_unknown=False) -> Config:
     problems = []
     config = _build(Config, dict(raw or {}), "", problems, drop_unknown)
     if not problems:
-        _check_combination(config, problems)
+        _check_combination(config, problems, drop_unknown)
     if problems:
         raise ConfigError("; ".join(problems))
     return config
@@ -182,7 +194,10 @@ def read_yaml(path) -> dict:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        shipped = SHIPPED_CONFIGS / path.name
+        hint = (f"; nnpipe ships {path.name}: nnpipe config copy {path.stem} writes it into configs/"
+                if shipped.is_file() and path.resolve() != shipped else "")
+        raise ConfigError(f"config file not found: {path}{hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     try:
@@ -228,9 +243,10 @@ def apply_overrides(raw: dict, overrides) -> dict:
 
 
 def load_config(path, overrides=()) -> Config:
-    """Read YAML, apply overrides, validate; the run name defaults to the file's stem."""
+    """Read YAML, apply overrides, validate; the run name defaults to the file's stem
+    (without leading or trailing dots)."""
     raw = apply_overrides(read_yaml(path), overrides)
     config = from_dict(raw)
-    if config.run.name is None:
-        config.run.name = Path(path).stem
+    if config.run.name is None:  # a file named "...yaml" must not name the run ".."
+        config.run.name = Path(path).stem.strip(".") or "run"
     return config

@@ -16,6 +16,7 @@ else by name, so a new component brings its limits with it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Annotated, Literal
@@ -79,6 +80,12 @@ def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _finite(value):
+    """False for inf and nan (``.inf``, ``1e400``), in a number or in a list's entries."""
+    entries = value if isinstance(value, (list, tuple)) else [value]
+    return all(math.isfinite(entry) for entry in entries if _number(entry))
+
+
 def matches(value, kind) -> bool:
     """Whether ``value`` (as YAML gives it) has the type ``kind``, limits aside."""
     kind, _ = _unwrap(kind)
@@ -130,6 +137,8 @@ def problem(value, kind) -> str | None:
         if typing.get_origin(_unwrap(kind)[0]) is Literal:
             return f"must be one of {type_name(kind).replace(' or ', ', ')}, got {bounded(value)}"
         return f"expected {type_name(kind)}, got {bounded(value)}"
+    if not _finite(value):  # no option means anything by infinity: it only breaks later
+        return f"must be a finite number, got {bounded(value)}"
     for rule in _unwrap(kind)[1]:
         entries = value if isinstance(value, list) else [value]
         if isinstance(rule, Range):

@@ -9,7 +9,6 @@ model and word vectors.  What the commands print, a notebook can use::
 """
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from .tasks.images import IMAGE_KINDS
 from .training import Trainer, assemble, find_checkpoint, load_model_weights, resolve_run
 from .training.assemble import configured_model
 from .training.distributed import SingleProcess
+from .training.metrics import MetricsLog
 from .training.resume import RESUMABLE, resumable_overrides
 from .training.rundir import RunError, read_json
 
@@ -56,8 +56,7 @@ class Run:
     @property
     def metrics(self) -> list:
         """The rows of metrics.jsonl: ``kind`` 'step' every log interval, 'epoch' per epoch."""
-        path = self.path / "metrics.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+        return MetricsLog(self.path).rows()
 
     def checkpoint(self, which="best") -> Path:
         """The path of ``best`` or ``last`` (best falls back to last when there is none)."""
@@ -157,7 +156,12 @@ def prepare(config, overrides=(), run_dir=None, resume=None, device=None, quiet=
     loaded), ready to ``fit()``."""
     overrides = list(overrides)
     cfg = load_config(config, overrides)
-    if run_dir and not resume and Path(run_dir).exists() and any(Path(run_dir).iterdir()):
+    if run_dir and resume:
+        raise RunError(f"--run-dir {run_dir} with --resume: a resumed run continues in its own directory; "
+                       "leave --run-dir out")
+    if run_dir and Path(run_dir).exists() and not Path(run_dir).is_dir():
+        raise RunError(f"--run-dir {run_dir} is a file; give a new or empty folder")
+    if run_dir and Path(run_dir).exists() and any(Path(run_dir).iterdir()):
         raise RunError(f"--run-dir {run_dir} already holds files; continue that run with --resume {run_dir}, "
                        "or give a new or empty folder")
     checkpoint = None
@@ -168,8 +172,12 @@ def prepare(config, overrides=(), run_dir=None, resume=None, device=None, quiet=
     trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo, comm=comm)
     if checkpoint:
         trainer.resume(checkpoint, overrides)
-    else:
+        return trainer
+    try:
         trainer.start_run(overrides)
+    except BaseException:  # Ctrl-C/SIGTERM or a failure while the run's files are written
+        trainer.discard_run()
+        raise
     return trainer
 
 

@@ -1,5 +1,6 @@
-"""Reading and writing config YAML: PyYAML's safe loader with YAML 1.2 numbers, duplicate
-keys refused, alias bombs refused before they are built; lists written inline."""
+"""Reading and writing config YAML: PyYAML's safe loader with YAML 1.2's numbers and
+booleans, duplicate keys refused, alias bombs refused before they are built; lists written
+inline."""
 from __future__ import annotations
 
 import re
@@ -8,8 +9,8 @@ import yaml
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 numbers (1e-3 and 5E-4 are floats, not the
-    strings YAML 1.1 makes of them) and duplicate keys refused with their line."""
+    """PyYAML's safe loader with YAML 1.2's core schema for numbers and booleans (below)
+    and duplicate keys refused with their line."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -22,11 +23,32 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|[-+]\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+0123456789."))
+# YAML 1.2's core schema for plain scalars, in place of PyYAML's YAML 1.1 rules: 010 is ten
+# (not octal 8), 0o10 is eight, 0x10 sixteen, 1e-3 a float; 1:30, 1_000, yes, no, on and off
+# are strings (YAML 1.1 made them 90, 1000 and booleans)
+_YAML11_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML11_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _pattern, _first in [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+]:
+    _Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def _construct_int(loader, node):
+    text = loader.construct_scalar(node)
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    base = 16 if digits.startswith("0x") else 8 if digits.startswith("0o") else 10
+    return sign * int(digits[2:] if base != 10 else digits, base)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 MAX_YAML_NODES = 100_000  # a config is a few hundred; nested aliases can expand to billions

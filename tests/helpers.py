@@ -18,7 +18,7 @@ runner = CliRunner()
 
 def invoke(*args):
     """``nnpipe *args`` in this process; the result has exit_code, output and stderr."""
-    return runner.invoke(app, [str(a) for a in args])
+    return runner.invoke(app, [str(a) for a in args], prog_name="nnpipe")
 
 
 def assert_clean_failure(result, code, fragment):

@@ -64,7 +64,9 @@ def _garble(path):
 
 
 def _pickle_bearing(path):
-    np.savez(path.with_suffix(".tmp.npz"), evil=np.array([{"a": 1}], dtype=object), __manifest__=np.zeros(1))
+    manifest = json.dumps({"format_version": 2, "model": {"0.weight": {"__array__": "model/0.weight"}}}).encode()
+    np.savez(path.with_suffix(".tmp.npz"), **{"model/0.weight": np.array([{"a": 1}], dtype=object)},
+             __manifest__=np.frombuffer(manifest, np.uint8))
     os.replace(path.with_suffix(".tmp.npz"), path)
 
 

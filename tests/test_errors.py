@@ -43,15 +43,22 @@ def test_bad_input_is_one_line_and_changes_nothing(workspace, name, arguments, w
     assert snapshot(ws) == before
 
 
-@pytest.mark.parametrize("text,value", [("1e-3", 0.001), ("5E-4", 0.0005), ("1e+2", 100.0), ("3e-4", 0.0003)])
-def test_scientific_notation_is_a_number_in_files_overrides_and_grids(tmp_path, text, value):
+@pytest.mark.parametrize("written,text,value", [
+    ("lr: 0.002", "1e-3", 0.001), ("lr: 0.002", "5E-4", 0.0005), ("lr: 0.002", "1e+2", 100.0),
+    ("lr: 0.002", "3e-4", 0.0003),
+    # YAML 1.2's integers, where YAML 1.1 read 010 as octal 8 (#25)
+    ("epochs: 2", "010", 10), ("epochs: 2", "0x10", 16), ("epochs: 2", "0o10", 8), ("epochs: 2", "+3", 3),
+])
+def test_numbers_are_yaml_1_2_numbers_in_files_overrides_and_grids(tmp_path, written, text, value):
     path = write_config(tmp_path)
-    path.write_text(path.read_text().replace("lr: 0.002", f"lr: {text}"))
-    assert load_config(path).optimizer.lr == value
-    assert load_config(path, [f"optimizer.lr={text}"]).optimizer.lr == value
+    path.write_text(path.read_text().replace(written, f"{written.split(':')[0]}: {text}"))
+    key = "optimizer.lr" if written.startswith("lr") else "train.epochs"
+    section, name = key.split(".")
+    assert getattr(load_config(path)[section], name) == value
+    assert getattr(load_config(write_config(tmp_path), [f"{key}={text}"])[section], name) == value
     from nnpipe.training.sweep import parse_grid
 
-    assert parse_grid([f"optimizer.lr={text},{text}"]) == {"optimizer.lr": [value, value]}
+    assert parse_grid([f"{key}={text},{text}"]) == {key: [value, value]}
 
 
 def test_duplicate_yaml_keys_name_the_line(tmp_path):

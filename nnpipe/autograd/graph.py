@@ -65,13 +65,14 @@ def to_dot(*outputs, title="nnpipe"):
 
 
 def render_dot(dot: str, out):
-    """Render DOT text to an image with Graphviz's ``dot`` program, when it is installed."""
+    """The image bytes of DOT text in the format of ``out``'s suffix, rendered by Graphviz's
+    ``dot`` program when it is installed."""
     out = Path(out)
     program = shutil.which("dot")
     if program is None:
         raise GraphvizError(f"writing {out.suffix} needs Graphviz's dot (apt-get install graphviz); "
                             "use --out graph.dot to get the DOT text instead")
-    result = subprocess.run([program, f"-T{out.suffix.lstrip('.')}", "-o", str(out)], input=dot, text=True,
-                            capture_output=True)
+    result = subprocess.run([program, f"-T{out.suffix.lstrip('.')}"], input=dot.encode(), capture_output=True)
     if result.returncode != 0:
-        raise GraphvizError(f"dot could not render {out}: {result.stderr.strip()}")
+        raise GraphvizError(f"dot could not render {out}: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout

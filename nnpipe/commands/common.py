@@ -1,6 +1,7 @@
 """What every command shares: exit codes, the error guard and common options."""
 from __future__ import annotations
 
+import errno
 import functools
 import warnings
 from pathlib import Path
@@ -19,6 +20,8 @@ from ..training.distributed import DistributedError
 USER_ERRORS = (ConfigError, DataError, CheckpointError, RunError, DeviceError, StateDictError, DistributedError,
                GraphvizError)
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# a file name too long, a file where a folder must be, a link loop: the path given is wrong
+PATH_ERRORS = (errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP)
 
 SetOption = typer.Option([], "--set", "-s", help="Override a config key: --set optimizer.lr=0.01 (repeatable).")
 DebugOption = typer.Option(False, "--debug", help="Show the full traceback on errors.")
@@ -29,11 +32,16 @@ CheckpointOption = typer.Option("best", "--checkpoint", help="best or last.")
 MAX_MESSAGE = 400  # characters: an error stays one readable line
 
 
-def fail(message, code):
+def say_error(message):
+    """Print ``error: message`` as one bounded line on stderr."""
     text = " ".join(str(message).split())  # one line, whatever the exception held
     if len(text) > MAX_MESSAGE:
         text = text[:MAX_MESSAGE - 1] + "…"
     typer.echo(f"error: {text}", err=True)
+
+
+def fail(message, code):
+    say_error(message)
     raise typer.Exit(code)
 
 
@@ -60,11 +68,13 @@ def guarded(command):
                 raise
             fail(f"training diverged: {exc}", EXIT_FAILED)
         except (Interrupted, KeyboardInterrupt) as exc:
-            typer.echo(f"\n{exc or 'interrupted'}", err=True)
+            typer.echo(f"\n{str(exc) or 'interrupted'}", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # anything else is a bug or an environment problem
             if debug:
                 raise
+            if isinstance(exc, OSError) and exc.errno in PATH_ERRORS:  # a path given cannot be a file's
+                fail(f"{exc.filename}: {exc.strerror}", EXIT_USAGE)
             fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", EXIT_FAILED)
 
     return wrapper

@@ -52,7 +52,7 @@ def verify(root: Optional[Path] = typer.Option(None, "--root", help="Data folder
             bad.append(name)
     if bad:
         raise DataError(f"{len(bad)} of {len(SHIPPED_SHA256)} data files in {folder} are missing or damaged: "
-                        f"{', '.join(bad)} (restore them with git checkout)")
+                        f"{', '.join(bad)} (restore them with git checkout, or reinstall nnpipe)")
 
 
 @app.command("prepare")

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import typer
 
 from ..config import ConfigError
-from ..data.wordeval import ANALOGIES, WORDSIM, default_eval_file
+from ..data.wordeval import ANALOGIES, WORDSIM, default_eval_file, read_analogies, read_word_pairs
 from ..models.word_tables import VECTOR_CHOICES
 from ..runs import Run
 from ..training import find_runs, resolve_run
@@ -73,6 +73,9 @@ def embed(
         raise ConfigError(f"-k must be at least 1, got {k}")
     if export is not None and export.is_dir():
         raise ConfigError(f"--export {export} is a folder; give a file name such as {export / 'vectors.txt'}")
+    if evaluate_:  # both files read before anything is printed
+        pairs = read_word_pairs(wordsim or default_eval_file(WORDSIM))
+        sections = read_analogies(analogies or default_eval_file(ANALOGIES))
     if run is None:  # the newest word-vector run, even if other models were trained since
         found = [path for path in find_runs(root) if (path / "vocab.tsv").is_file() and has_checkpoint(path)]
         if not found:
@@ -88,12 +91,12 @@ def embed(
         a, b, c = (w.lower() for w in analogy)
         _print_words(f"{b} - {a} + {c}", vectors.analogy(a, b, c, k))
     if evaluate_:
-        rho, used, oov = vectors.evaluate_word_pairs(wordsim or default_eval_file(WORDSIM))
+        rho, used, oov = vectors.evaluate_word_pairs(pairs)
         typer.echo(f"WordSim-353 Spearman {rho:.4f} ({used} pairs, {oov} out of vocabulary)")
-        accuracy, sections, answered, skipped = vectors.evaluate_analogies(analogies or default_eval_file(ANALOGIES))
+        accuracy, per_section, answered, skipped = vectors.evaluate_analogies(sections)
         typer.echo(f"analogy accuracy {accuracy:.4f} ({answered} questions, {skipped} out of the "
                    f"30,000 most frequent words)")
-        for section, value in sections.items():
+        for section, value in per_section.items():
             typer.echo(f"  {section:<28} {value:.4f}")
     if project_:
         written = project(run_dir, vectors, words, around and around.lower(),
@@ -101,4 +104,5 @@ def embed(
         typer.echo("wrote " + ", ".join(str(path) for path in written))
     if export:
         vectors.save_word2vec(export, binary=binary)
-        typer.echo(f"wrote {len(vectors.words):,} vectors of size {vectors.vectors.shape[1]} to {export}")
+        typer.echo(f"wrote {len(vectors.words):,} vectors of size {vectors.vectors.shape[1]} to {export}",
+                   err=str(export) == "-")  # the vectors themselves went to standard output

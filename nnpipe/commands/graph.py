@@ -15,6 +15,7 @@ import nnpipe.autograd.functions as F
 from ..autograd import Tensor
 from ..autograd.graph import render_dot, to_dot
 from ..config import ConfigError, load_config
+from ..data.user_files import write_output
 from ..nn import build_loss
 from ..runs import model_from_config
 from .common import DebugOption, SetOption, guarded
@@ -150,8 +151,6 @@ def graph(
     else:
         output, title = _expression_graph(target, var)
     dot = to_dot(output, title=title)
-    if out.suffix == ".dot":
-        out.write_text(dot)
-    else:
-        render_dot(dot, out)
+    image = dot.encode() if out.suffix == ".dot" else render_dot(dot, out)
+    write_output(out, lambda handle: handle.write(image), "--out")
     typer.echo(f"wrote {out}")

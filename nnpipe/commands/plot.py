@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 
+from ..data.user_files import write_output
 from ..training import resolve_run
 from ..training.metrics import MetricsLog
 from ..training.rundir import RunError
@@ -60,5 +61,10 @@ def plot_runs(run_dirs, metrics, out):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
+    kind = Path(out).suffix.lstrip(".").lower() or "png"
+    try:
+        write_output(out, lambda handle: figure.savefig(handle, dpi=120, format=kind), "--out")
+    except ValueError as exc:  # matplotlib: an image format it does not write
+        raise RunError(f"--out {out}: {exc}") from None
+    finally:
+        plt.close(figure)

@@ -3,7 +3,7 @@ preprocessed exactly as in training."""
 from __future__ import annotations
 
 import csv
-import os
+import io
 from pathlib import Path
 from typing import List, Optional
 
@@ -12,6 +12,7 @@ import typer
 
 from ..config import ConfigError
 from ..data import DataError
+from ..data.user_files import write_output
 from ..runs import Run
 from ..training import resolve_run
 from ..training.rundir import has_checkpoint
@@ -49,16 +50,21 @@ def _as_chw(image, shape, where):
 
 
 def _npy_images(path):
-    """[(label, array)] from a .npy file: one image (2-D or 3-D) or a batch (4-D)."""
+    """[(label, array)] from a .npy file: one image (2-D or 3-D) or a batch (4-D).  The
+    file is mapped, not read: a header that claims more than the file holds is refused
+    before any memory is spent on it."""
+    with open(path, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise DataError(f"{path}: not a .npy array (an .npz, an image or another format renamed?)")
     try:
-        array = np.load(path, allow_pickle=False)
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise DataError(f"{path}: not a readable .npy array ({str(exc)[:80]})") from None
     if array.dtype.kind not in "uif":
         raise DataError(f"{path}: holds {array.dtype} values; expected numbers (uint8 0..255 or floats 0..1)")
-    if not 2 <= array.ndim <= 4:
+    if not 2 <= array.ndim <= 4 or array.size == 0:
         raise DataError(f"{path}: a {array.ndim}-D array of shape {array.shape}; expected one image (H, W), "
-                        "(C, H, W) or (H, W, C), or a batch (N, C, H, W) or (N, H, W, C)")
+                        "(C, H, W) or (H, W, C), or a batch (N, C, H, W) or (N, H, W, C) of at least one")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise DataError(f"{path}: holds NaN or infinite values")
     scaled = array.astype(np.float32) * (255 if array.dtype.kind == "f" else 1)
@@ -67,15 +73,20 @@ def _npy_images(path):
     return [(str(path), scaled)]
 
 
-def _picture(path, channels):
+def _picture(path, shape):
+    """[(label, pixels)] of a PNG/JPEG/... file; its size is read from the header and checked
+    against the model's before any pixel is decoded (a 20000×20000 image costs nothing)."""
     try:
         from PIL import Image
     except ImportError:
         raise DataError('reading images needs Pillow: pip install -e ".[images]"') from None
+    channels, height, width = shape
     try:
         with Image.open(path) as image:
+            if image.size != (width, height):
+                raise DataError(f"{path}: image is {image.size[1]}×{image.size[0]}, the model expects {height}×{width}")
             pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.float32)
-    except OSError as exc:
+    except (OSError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: not a readable image ({exc})") from None
     return [(str(path), pixels)]
 
@@ -86,7 +97,7 @@ def read_inputs(paths, shape):
     them; a clear error for anything else."""
     labelled = []
     for path in _files(paths):
-        found = _npy_images(path) if path.suffix == ".npy" else _picture(path, shape[0])
+        found = _npy_images(path) if path.suffix == ".npy" else _picture(path, shape)
         labelled += [(label, _as_chw(image, shape, label)) for label, image in found]
     return [label for label, _ in labelled], np.stack([image for _, image in labelled])
 
@@ -109,10 +120,9 @@ def write_predictions(path, results):
     k = len(results[0][1])
     rows = [["input"] + [f"{kind}_{rank}" for rank in range(1, k + 1) for kind in ("class", "p")]]
     rows += [[label] + [item for name, p in top for item in (name, f"{p:.6f}")] for label, top in results]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(rows)
+    write_output(path, lambda handle: handle.write(text.getvalue().encode()), "--out")
 
 
 @guarded

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_DATA = Path(__file__).resolve().parent.parent.parent / "data"
+# data/ and configs/ as the package sees them: nnpipe/shipped/ links to the repository's
+# folders, and a wheel carries copies of them there (pip install . works from anywhere)
+SHIPPED = Path(__file__).resolve().parent.parent / "shipped"
+REPO_DATA = (SHIPPED / "data").resolve()
+SHIPPED_CONFIGS = (SHIPPED / "configs").resolve()
 
 # sha256 of every file shipped in data/ (see data/README.md for sources and licences)
 SHIPPED_SHA256 = {
@@ -34,7 +38,7 @@ class DataError(ValueError):
 
 def data_root(root=None) -> Path:
     """The data folder: ``root`` if given (relative to the current directory), else
-    ``$NNPIPE_DATA``, else the repository's ``data/``."""
+    ``$NNPIPE_DATA``, else the shipped ``data/`` (the repository's, or the wheel's copy)."""
     if root:
         return Path(root).expanduser()
     if os.environ.get("NNPIPE_DATA"):
@@ -46,6 +50,15 @@ def cache_dir() -> Path:
     """``$NNPIPE_CACHE`` or ``~/.cache/nnpipe``: downloads and decoded arrays.  Made by
     whoever writes into it first; a folder that cannot be made only costs the cache."""
     return Path(os.environ.get("NNPIPE_CACHE") or Path.home() / ".cache" / "nnpipe")
+
+
+def parse_json(text):
+    """``json.loads``, where a nest too deep for the parser (a RecursionError) is a
+    ValueError like any other damage."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def file_digest(path: Path, algorithm="sha256", chunk=1 << 20) -> str:
@@ -78,7 +91,7 @@ def remembered(ledger_name, entries):
     computed again next time."""
     ledger_path = cache_dir() / ledger_name
     try:
-        ledger = json.loads(ledger_path.read_text())
+        ledger = parse_json(ledger_path.read_text())
     except (OSError, ValueError):
         ledger = {}
     values, changed = [], False

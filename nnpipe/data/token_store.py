@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import MAX_SENTENCE, Piece, content_digests, corpus_paths, pieces, sentence_batches, stamps, token_batches
-from .files import DataError, cache_dir, verify_shipped
+from .files import DataError, cache_dir, parse_json, verify_shipped
+from .user_files import read_text_file
 
 FORMAT = 1
 
@@ -63,13 +64,12 @@ class Vocabulary:
     @classmethod
     def load(cls, path):
         words, counts = [], []
+        text = read_text_file(path, "vocabulary")
         try:
-            for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            for number, line in enumerate(text.splitlines(), 1):
                 word, count = line.split("\t")
                 words.append(word)
                 counts.append(int(count))
-        except FileNotFoundError:
-            raise DataError(f"vocabulary not found: {path}") from None
         except ValueError:
             raise DataError(f"{path}:{number}: expected 'word<TAB>count'") from None
         return cls(words, np.array(counts, dtype=np.int64))
@@ -253,7 +253,7 @@ def _map(path, dtype, count):
 
 
 def open_store(folder: Path) -> TokenStore:
-    info = json.loads((folder / "store.json").read_text())
+    info = parse_json((folder / "store.json").read_text())
     vocab = Vocabulary.load(folder / "vocab.tsv")
     return TokenStore(vocab, _map(folder / "ids.int32", np.int32, info["tokens"]),
                       _map(folder / "starts.int64", np.int64, info["sentences"]), folder, info)
@@ -340,7 +340,7 @@ def stores():
     found = []
     for path in cache_dir().glob("corpus-*/store.json"):
         try:
-            found.append((path.parent, json.loads(path.read_text())))
+            found.append((path.parent, parse_json(path.read_text())))
         except (OSError, ValueError):
             continue
     return sorted(found, key=lambda item: -item[0].stat().st_mtime)

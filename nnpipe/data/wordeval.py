@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .files import DataError, data_root, verify_shipped
+from .user_files import read_text_file, write_output
 
 WORDSIM = "wordeval/wordsim353.tsv"
 ANALOGIES = "wordeval/questions-words.txt"
@@ -43,7 +43,7 @@ def spearman(a, b):
 def read_word_pairs(path):
     """(word1, word2, score) rows of a tab-separated similarity file, '#' lines skipped."""
     rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text_file(path, "similarity file").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
@@ -57,7 +57,7 @@ def read_word_pairs(path):
 def read_analogies(path):
     """{section: [(a, b, c, d), ...]} from the Google analogy format (': section' headers)."""
     sections, current = {}, None
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text_file(path, "analogy file").splitlines(), 1):
         if line.startswith(":"):
             current = sections.setdefault(line[1:].strip(), [])
         elif line.strip():
@@ -112,9 +112,10 @@ class WordVectors:
         ids = [self.lookup(w) for w in (a, b, c)]
         return self._best(self.unit[ids[1]] + self.unit[ids[2]] - self.unit[ids[0]], ids, k)
 
-    def evaluate_word_pairs(self, path, restrict=300_000):
-        """(Spearman ρ, number of pairs used, number out of vocabulary) on a similarity file."""
-        pairs = read_word_pairs(path)
+    def evaluate_word_pairs(self, pairs, restrict=300_000):
+        """(Spearman ρ, number of pairs used, number out of vocabulary) on a similarity file
+        (its path, or its rows as :func:`read_word_pairs` gives them)."""
+        pairs = read_word_pairs(pairs) if isinstance(pairs, (str, Path)) else pairs
         known = {w: i for w, i in self.index.items() if i < restrict}
         used = [(known[a], known[b], score) for a, b, score in pairs if a in known and b in known]
         if len(used) < 2:
@@ -122,14 +123,16 @@ class WordVectors:
         model = [float(self.unit[i] @ self.unit[j]) for i, j, _ in used]
         return spearman([s for _, _, s in used], model), len(used), len(pairs) - len(used)
 
-    def evaluate_analogies(self, path, restrict=30_000, batch=512):
-        """(accuracy, {section: accuracy}, questions answered, questions out of vocabulary):
+    def evaluate_analogies(self, sections, restrict=30_000, batch=512):
+        """(accuracy, {section: accuracy}, questions answered, questions out of vocabulary)
+        on an analogy file (its path, or its sections as :func:`read_analogies` gives them):
         questions with a word outside the ``restrict`` most frequent words are skipped, as
         gensim's evaluate_word_analogies does."""
+        sections = read_analogies(sections) if isinstance(sections, (str, Path)) else sections
         unit = self.unit[:restrict]
         correct = total = oov = 0
         per_section = {}
-        for section, questions in read_analogies(path).items():
+        for section, questions in sections.items():
             known = [q for q in questions if all(self.index.get(w, restrict) < restrict for w in q)]
             oov += len(questions) - len(known)
             if not known:
@@ -151,14 +154,14 @@ class WordVectors:
 
     def save_word2vec(self, path, binary=False):
         """word2vec format: a 'V D' header then one 'word v1 … vD' line per word (or, with
-        ``binary``, the word, a space and D little-endian float32s), written atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as handle:
+        ``binary``, the word, a space and D little-endian float32s); see
+        :func:`~nnpipe.data.user_files.write_output` for where it goes."""
+        def write(handle):
             handle.write(f"{len(self.words)} {self.vectors.shape[1]}\n".encode())
             for word, vector in zip(self.words, self.vectors):
                 if binary:
                     handle.write(word.encode() + b" " + vector.astype("<f4").tobytes() + b"\n")
                 else:
                     handle.write((word + " " + " ".join(f"{v:.6g}" for v in vector) + "\n").encode())
-        os.replace(tmp, path)
+
+        write_output(path, write, "--export")

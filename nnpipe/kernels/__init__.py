@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
@@ -100,11 +101,34 @@ def use_compiled(*arrays) -> bool:
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
-def jit(*args, **options):
-    """``numba.njit`` with the project's settings: cached on disk, no Python objects."""
+def jit(function=None, **options):
+    """``numba.njit`` with the project's settings: cached on disk, no Python objects.  Used
+    bare (``@jit``) or with options (``@jit(parallel=True)``)."""
     options.setdefault("cache", True)
     options.setdefault("nogil", True)
-    return numba.njit(*args, **options)
+    if function is None:
+        return lambda function: _compiled(function, options)
+    return _compiled(function, options)
+
+
+def _compiled(function, options):
+    """The kernel, cached if Numba finds a folder it can write (the package's
+    ``__pycache__``, the user's cache or ``NUMBA_CACHE_DIR``); where none is writable, it is
+    compiled afresh in each process, said once on stderr, and the run goes on."""
+    try:
+        return numba.njit(**options)(function)
+    except RuntimeError as exc:
+        if not options.get("cache") or "cannot cache" not in str(exc):
+            raise
+        global _told_uncached
+        if not _told_uncached:
+            _told_uncached = True
+            print("warning: no writable folder for Numba's kernel cache (set NUMBA_CACHE_DIR); kernels are "
+                  "compiled afresh in each process", file=sys.stderr)
+        return numba.njit(**{**options, "cache": False})(function)
+
+
+_told_uncached = False
 
 
 def jit_math(*args, **options):

@@ -64,6 +64,9 @@ def randomized_svd(matrix, rank, rng, power_iterations=5, oversample=10):
 class PPMISVD(WordVectorModel):
     def __init__(self, vocab_size, options: SVDOptions, seed):
         super().__init__()
+        if options.dim > vocab_size:  # an SVD has at most as many directions as rows
+            raise ValueError(f"dim {options.dim} is more than the corpus's {vocab_size:,} words; "
+                             f"set model.dim to at most {vocab_size}")
         self.options, self.seed = options, seed
         self.words = nn.Embedding(vocab_size, options.dim, scale=0)
         self.contexts = nn.Embedding(vocab_size, options.dim, scale=0)

@@ -37,6 +37,7 @@ class ImageOptions:
 class ClassificationTask(Task):
     accepts = {"model": "classifier", "loss": "classification"}
     unit = "samples"
+    monitors = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
 
     def __init__(self, config, xp):
         data_cfg = config.data

@@ -24,10 +24,12 @@ class Task:
     """What the trainer asks of a task.  A subclass sets ``accepts`` ({"model": tag,
     "loss": tag}) and ``unit`` (what ``batches()`` counts), builds ``self.loader`` (its
     position is the task's checkpointed state) and provides ``sample``, ``model_inputs``,
-    ``batches``, ``loss``, ``loss_terms``, ``epoch_metrics`` and ``evaluate``."""
+    ``batches``, ``loss``, ``loss_terms``, ``epoch_metrics`` and ``evaluate``; ``monitors``
+names the epoch metrics that can pick the best epoch."""
 
     accepts: dict
     unit: str
+    monitors: tuple  # the epoch metrics that train.early_stopping.metric may name
 
     def shard(self, batch, comm):
         """(this rank's part of a global batch, its size, the batch's size) for data

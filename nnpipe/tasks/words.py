@@ -21,16 +21,21 @@ from ..data.corpus import TOKENIZERS
 from ..data.files import status
 from ..data.loader import ItemBatches
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
-from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file
+from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file, read_analogies, read_word_pairs
 from ..models import MODELS
-from ..options import AtLeastOne, NonNegative, Range
+from ..options import AtLeastOne, Check, NonNegative, Range
 from .task_registry import TASKS, Task
+
+
+def _file_names(names):
+    return len(names) > 0 and all(isinstance(name, str) and name.strip() for name in names)
 
 
 @dataclass
 class CorpusOptions:
     """What every word-vector task reads: the corpus and its vocabulary's settings."""
-    corpus: Optional[list] = None  # files, folders or globs; default: every shipped corpus
+    # files, folders or globs; null (not []): every shipped corpus
+    corpus: Optional[Annotated[list, Check(_file_names, "a non-empty list of file names")]] = None
     tokenizer: Literal[TOKENIZERS] = "words"  # words: lower-cased letters; whitespace: as LineSentence
     min_count: AtLeastOne = 5  # words seen fewer times are dropped
     max_vocab: Optional[AtLeastOne] = None  # keep at most this many words, the most frequent
@@ -53,10 +58,13 @@ class WordTask(Task):
     """What every word-vector task shares: a corpus with its vocabulary (saved with
     the run) and the word benchmarks as validation."""
 
+    monitors = ("val_ws353", "val_analogy", "train_loss")
+
     def __init__(self, corpus, config, xp):
         self.corpus, self.xp = corpus, xp
-        self.wordsim = default_eval_file(WORDSIM, config.data.root)
-        self.analogies = default_eval_file(ANALOGIES, config.data.root)
+        # read now: a malformed file is an error before the run directory, not after epoch 1
+        self.wordsim = read_word_pairs(default_eval_file(WORDSIM, config.data.root))
+        self.analogies = read_analogies(default_eval_file(ANALOGIES, config.data.root))
 
     def model_inputs(self):
         return {"vocab_size": len(self.corpus.vocab)}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import is_cupy_array, to_numpy
-from ..data.files import save_npz
+from ..data.files import parse_json, save_npz
 from ..nn import StateDictError
 from .rundir import RunError, checkpoint_path
 
@@ -69,8 +69,43 @@ def save_checkpoint(path, state: dict):
         pass
 
 
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest holds counters and names: a few kilobytes
+
+
+def _memory_bytes():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return 1 << 40
+
+
+def _member_bytes(archive, name, path):
+    """The declared size of npz member ``name`` (its zip entry, before reading it)."""
+    try:
+        return archive.zip.getinfo(f"{name}.npy").file_size
+    except KeyError:
+        raise CheckpointError(f"{path}: its manifest names an array {name!r} that it does not hold") from None
+
+
+def _array_names(skeleton):
+    """Every array path that a manifest refers to, found without recursion."""
+    names, pending = [], [skeleton]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if set(node) == {ARRAY} and isinstance(node[ARRAY], str):
+                names.append(node[ARRAY])
+            else:
+                pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return names
+
+
 def load_checkpoint(path):
-    """(arrays by path, manifest) of a checkpoint, or CheckpointError saying what is wrong."""
+    """(arrays by path, manifest) of a checkpoint, or CheckpointError saying what is wrong.
+    Only the manifest and the arrays it names are read, each size checked first: another
+    member (a zip bomb, say) is never decompressed."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -78,7 +113,28 @@ def load_checkpoint(path):
         with np.load(path, allow_pickle=False) as archive:
             if MANIFEST not in archive.files:
                 raise CheckpointError(f"{path}: not an nnpipe checkpoint (no manifest)")
-            arrays = {name: archive[name] for name in archive.files}
+            if _member_bytes(archive, MANIFEST, path) > MAX_MANIFEST_BYTES:
+                raise CheckpointError(f"{path}: its manifest declares more than {MAX_MANIFEST_BYTES >> 20} MB")
+            try:
+                manifest = parse_json(archive[MANIFEST].tobytes().decode())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise CheckpointError(f"{path}: its manifest is damaged ({exc})") from None
+            version = manifest.get("format_version") if isinstance(manifest, dict) else None
+            if version not in (1, FORMAT_VERSION):
+                raise CheckpointError(f"{path}: checkpoint format {version!r}, this nnpipe reads format "
+                                      f"{FORMAT_VERSION}")
+            # format 1 (nnpipe 0.1) kept its arrays beside a flat manifest, under model/ and optim/
+            names = (_array_names(manifest) if version == FORMAT_VERSION
+                     else [name for name in archive.files if name.startswith(("model/", "optim/"))])
+            total = sum(_member_bytes(archive, name, path) for name in names)
+            if total > _memory_bytes():
+                raise CheckpointError(f"{path}: its arrays declare {total / 1e9:.1f} GB, more than this machine's "
+                                      "memory")
+            arrays = {name: archive[name] for name in names}
+        for name, array in arrays.items():  # weights a diverged or damaged run left are no model
+            if name.startswith("model/") and array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise CheckpointError(f"{path}: {name[len('model/'):]} holds NaN or infinite weights; "
+                                      "use another checkpoint (--checkpoint last/best, or an earlier step-N.npz)")
     except CheckpointError:
         raise
     except ValueError as exc:
@@ -87,13 +143,6 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({exc})") from None
     except Exception as exc:  # noqa: BLE001  (zip, header and tokenizer errors all mean damage)
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
-    try:
-        manifest = json.loads(arrays.pop(MANIFEST).tobytes().decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: its manifest is damaged ({exc})") from None
-    version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version not in (1, FORMAT_VERSION):
-        raise CheckpointError(f"{path}: checkpoint format {version!r}, this nnpipe reads format {FORMAT_VERSION}")
     return arrays, manifest
 
 
@@ -103,7 +152,10 @@ def read_state(path):
     if manifest["format_version"] != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {manifest['format_version']} was written by nnpipe 0.1; "
                               f"resuming needs format {FORMAT_VERSION} (eval, embed and predict still read it)")
-    return _unflatten(manifest, arrays)
+    try:
+        return _unflatten(manifest, arrays)
+    except RecursionError:
+        raise CheckpointError(f"{path}: its manifest is nested too deeply") from None
 
 
 def model_state(path):

@@ -47,6 +47,16 @@ class SingleProcess:
         raise SystemExit(code)
 
 
+class _FirstItem(SingleProcess):
+    """A communicator whose shard is a batch's first item (what an idle rank computes)."""
+
+    def shard(self, count):
+        return slice(0, min(count, 1))
+
+
+FIRST_ITEM = _FirstItem()
+
+
 class MPIComm(SingleProcess):
     def __init__(self):
         try:

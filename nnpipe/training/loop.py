@@ -9,6 +9,7 @@ bit for bit.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -25,7 +26,7 @@ from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
 from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
-from .distributed import SingleProcess
+from .distributed import FIRST_ITEM, SingleProcess
 from .metrics import MetricsLog, format_row, improved
 from .resume import check_resumable
 from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json, write_text
@@ -101,7 +102,8 @@ class Trainer:
     # ---- run directory -------------------------------------------------------------------
     def start_run(self, overrides=()):
         """Make a fresh run directory and write config, overrides and environment."""
-        if self.comm.is_main and self.run_dir is None:
+        self.made_run_dir = self.comm.is_main and self.run_dir is None
+        if self.made_run_dir:
             self.run_dir = new_run_dir(self.config.run.root, self.config.run.name)
         self.run_dir = self.comm.share(self.run_dir)  # every rank reads checkpoints from it
         if not self.comm.is_main:
@@ -113,6 +115,22 @@ class Trainer:
         write_json(self.run_dir / "env.json", environment(self.device, self.config.seed))
         self.task.save_extras(self.run_dir)
         self._write_summary("running")
+
+    def discard_run(self):
+        """Remove what :meth:`start_run` wrote (a run stopped before its first step leaves
+        nothing behind).  Only files this process wrote under its lock go; a folder the user
+        named stays, emptied; a run another process holds is never touched."""
+        if not self.comm.is_main or self.run_dir is None or not self.run_dir.is_dir():
+            return
+        if getattr(self, "lock", None):
+            for path in sorted(self.run_dir.rglob("*"), reverse=True):  # files before their folders
+                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+            self.lock.release()
+            self.lock = None
+        if self.made_run_dir:
+            for folder in (self.run_dir / "checkpoints", self.run_dir):
+                with contextlib.suppress(OSError):  # not empty: someone else's files
+                    folder.rmdir()
 
     def _write_summary(self, status, **extra):
         if not self.comm.is_main:
@@ -159,6 +177,9 @@ class Trainer:
             raise CheckpointError(f"{path} cannot resume this config: {exc}") from None
         if self.comm.is_main:
             self.lock = RunLock(self.run_dir)  # held until fit() ends (or this process does)
+            # half-written files of a writer killed with -9: under the lock, only ours to remove
+            for leftover in [*self.run_dir.glob(".*.tmp"), *(self.run_dir / "checkpoints").glob(".*.tmp")]:
+                leftover.unlink(missing_ok=True)
         # any world size may resume: every rank walks the same global batches
         self.comm.broadcast_parameters(self.model.parameters())
         if self.comm.is_main:
@@ -214,15 +235,20 @@ class Trainer:
         """One optimisation step on a global batch; returns (the loss as a 0-d array where it
         was computed, the task's sums for this batch)."""
         self.optimizer.lr = self.schedule.lr_at(self.step, self.epoch)
+        idle = False
         if self.comm.size > 1:
-            batch, local_count, global_count = self.task.shard(batch, self.comm)  # this rank's part
+            whole = batch
+            batch, local_count, global_count = self.task.shard(whole, self.comm)  # this rank's part
+            if local_count == 0:  # a last batch smaller than the ranks: this rank's part is empty, so it
+                # runs the batch's first item (no op needs to handle zero items) and weighs it 0
+                batch, idle = self.task.shard(whole, FIRST_ITEM)[0], True
         loss, sums = self.task.loss(self.model, self.loss_fn, batch)
         value = loss.data  # stays on the device: reading it now would wait for the forward pass
         self.model.zero_grad()
         if loss.requires_grad:  # a closed-form step (PPMI-SVD) has solved its model already
             loss.backward()
         if self.comm.size > 1:
-            value, sums = self._combine(value, sums, local_count, global_count)
+            value, sums = self._combine(value, sums, local_count, global_count, idle)
         self.losses.add(self.step + 1, self.epoch + 1, value)
         if self.xp is np or (self.step + 1) % self.config.train.log_every == 0:
             self.losses.check(self._kept)  # on the CPU before every update; on a GPU once per log interval
@@ -236,14 +262,16 @@ class Trainer:
         return ("the last good checkpoint is kept" if self.run_dir and checkpoint_path(self.run_dir, "last").is_file()
                 else "no checkpoint had been written yet")
 
-    def _combine(self, value, sums, local_count, global_count):
+    def _combine(self, value, sums, local_count, global_count, idle=False):
         """Make every rank hold the global batch's gradients, loss and sums.  A mean loss
         over a shard is weighed by the shard's share of the batch; a summed loss needs no
-        weight.  The stop flag travels in the same Allreduce, so all ranks stop after the
-        same step instead of one rank waiting forever in the next collective."""
+        weight; an ``idle`` rank's stand-in item counts for nothing.  The stop flag travels
+        in the same Allreduce, so all ranks stop after the same step instead of one rank
+        waiting forever in the next collective."""
         keys = sorted(sums)
-        weighted = (1, 1) if self.summed_loss else (local_count, global_count)
-        scalars = ([float(value) * weighted[0] / weighted[1]] + [float(sums[k]) for k in keys]
+        weighted = (0, 1) if idle else (1, 1) if self.summed_loss else (local_count, global_count)
+        scalars = ([float(value) * weighted[0] / weighted[1]]
+                   + [0.0 if idle else float(sums[k]) for k in keys]
                    + [float(self.stop_requested)])
         reduced = self.comm.combine(self.optimizer.params, *weighted, scalars)
         self.stop_requested = reduced[-1] > 0

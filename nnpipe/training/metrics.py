@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from ..data.files import parse_json
+
 
 def maximised(metric):
     """Losses are minimised; every other metric (accuracy, ws353, ...) is maximised."""
@@ -52,7 +54,7 @@ class MetricsLog:
         rows = []
         for line in self.jsonl.read_text().splitlines():
             try:
-                rows.append(json.loads(line))
+                rows.append(parse_json(line))
             except ValueError:
                 break  # a torn last line from a crash: ignore it and what follows
         return rows

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, backend
+from ..data.files import parse_json
 
 
 class RunError(ValueError):
@@ -75,7 +76,7 @@ def writer_alive(run) -> bool:
 
 def run_status(run, summary) -> str:
     """The summary's status, or ``stale`` for a run marked running that nobody writes."""
-    status = summary.get("status", "?")
+    status = summary.get("status", "running")  # no summary yet: the run was being set up
     return "stale" if status == "running" and not writer_alive(run) else status
 
 
@@ -142,7 +143,7 @@ class RunLock:
 
 def read_json(path, default=None):
     try:
-        return json.loads(Path(path).read_text())
+        return parse_json(Path(path).read_text())
     except (OSError, ValueError):
         return default
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from ..config import ConfigError, load_config, load_yaml
+from ..config import ConfigError, load_config, load_yaml, parse_override
 from .metrics import sort_key
-from .rundir import RunError, checkpoint_path, read_json, write_json
+from .resume import RESUMABLE
+from .rundir import RunError, RunLock, checkpoint_path, read_json, write_json, writer_alive
 
 
 def parse_grid(items):
@@ -68,10 +69,12 @@ def _override_args(overrides):
 def trial_command(config, overrides, run_dir, resume, base=()):
     # absolute paths: a Ray worker need not share the driver's working directory
     command = [sys.executable, "-m", "nnpipe", "train", str(Path(config).resolve()), "--quiet",
-               "--run-dir", str(Path(run_dir).resolve())]
-    if resume:  # the run keeps the overrides it was started with (its config.yaml)
-        return command + ["--resume", str(Path(run_dir).resolve())]
-    for item in [*base, *_override_args(overrides)]:  # the sweep's --set first, then the trial's values
+               "--resume" if resume else "--run-dir", str(Path(run_dir).resolve())]
+    items = [*base, *_override_args(overrides)]  # the sweep's --set first, then the trial's values
+    if resume:  # the run keeps its own config.yaml, but what a resume reads from the config file
+        # (train.epochs, ...) must come from the same --set, not from the file alone
+        items = [item for item in items if ".".join(parse_override(item)[0]) in RESUMABLE]
+    for item in items:
         command += ["--set", item]
     return command
 
@@ -109,13 +112,22 @@ class Sweep:
             if status == "completed":
                 continue
             resume = checkpoint_path(run_dir, "last").is_file()
-            if not resume and run_dir.exists():
+            if not resume and run_dir.exists() and not writer_alive(run_dir):
                 shutil.rmtree(run_dir)  # a trial that never reached a checkpoint starts over
             work.append((index, trial_command(self.config_path, overrides, run_dir, resume, self.base)))
         return work
 
     def run(self, parallel=1, backend="local", address=None):
+        """Run the pending trials; the sweep's folder is locked meanwhile, so the same sweep
+        started twice is refused instead of each clearing the other's live trials."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(self.dir)
+        try:
+            return self._run(parallel, backend, address)
+        finally:
+            lock.release()
+
+    def _run(self, parallel, backend, address):
         work = self.pending()
         if backend == "local":
             with ThreadPoolExecutor(max_workers=max(parallel, 1)) as pool:
