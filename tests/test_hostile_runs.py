@@ -98,7 +98,7 @@ def test_no_writable_kernel_cache_compiles_without_one(monkeypatch, capsys):
 
     assert plus_one(np.ones(2)).tolist() == [2, 2] and twice(np.ones(2)).tolist() == [2, 2]
     warnings = [line for line in capsys.readouterr().err.splitlines() if line]
-    assert len(warnings) == 1 and warnings[0].startswith("warning: no writable folder for Numba's kernel cache")
+    assert len(warnings) == 1 and warnings[0].startswith("warning: Numba cannot cache the kernels here")
 
 
 @pytest.mark.slow

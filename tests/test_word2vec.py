@@ -196,3 +196,25 @@ def test_embed_unknown_word_and_wrong_run_are_clear_errors(skipgram_run, tmp_pat
 
 def test_skipgram_resume_from_step_checkpoint_is_bit_exact(tmp_path):
     assert_resume_is_bit_exact(skipgram_config(tmp_path, checkpoint_every=60, keep_last=5), tmp_path, 120)
+
+
+def test_batches_made_ahead_in_a_thread_are_the_batches_in_order(tmp_path):
+    """The text task makes the next batch in a worker thread while one trains: the same
+    batches as made one by one, and the loader's position (what a checkpoint records) says
+    which batch is training."""
+    from nnpipe.config import load_config
+    from nnpipe.tasks import build_task
+
+    task = build_task(load_config(skipgram_config(tmp_path), ["data.batch_size=20000"]), np)
+    expected = [task.make_batch(0, index) for index in range(len(task.loader))]
+    expected = [batch for batch in expected if batch is not None]
+    positions, made = [], []
+    for batch in task.batches():
+        positions.append(task.loader.batch_index)
+        made.append(batch)
+    assert len(made) == len(expected) > 2 and positions == list(range(1, len(made) + 1))
+    for (arrays, words), (want, want_words) in zip(made, expected):
+        assert words == want_words and all(np.array_equal(a, b) for a, b in zip(arrays, want))
+    assert (task.loader.epoch, task.loader.batch_index) == (1, 0)
+    task.loader.epoch, task.loader.batch_index = 0, 2  # a resumed epoch starts where the checkpoint says
+    assert np.array_equal(next(iter(task.batches()))[0][0], expected[2][0][0])

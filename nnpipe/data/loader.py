@@ -52,9 +52,9 @@ class ItemBatches(Position):
     def __len__(self):
         return -(-self.items // self.per_batch)
 
-    def span(self):
-        """(start, stop) of the current batch's items."""
-        start = self.batch_index * self.per_batch
+    def span(self, index=None):
+        """(start, stop) of batch ``index``'s items (default: the current batch's)."""
+        start = (self.batch_index if index is None else index) * self.per_batch
         return start, min(start + self.per_batch, self.items)
 
 

@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -48,6 +48,26 @@ def threads() -> int:
 
 _executors = {}
 _blas = None
+
+
+def set_threads(count):
+    """Parallel kernels called from this thread use ``count`` threads (at most Numba's
+    NUMBA_NUM_THREADS); other threads keep their own count."""
+    if numba is not None:
+        numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
+
+
+@contextmanager
+def at_most_threads(count):
+    """Parallel kernels called in the block use at most ``count`` threads (Numba's setting
+    is per calling thread): a kernel with one chunk of work runs as a team of one, so no
+    second thread spins beside it on a core that other work (the next batch) could use."""
+    before = threads()
+    set_threads(min(count, before))
+    try:
+        yield
+    finally:
+        set_threads(before)
 
 
 def map_chunks(function, chunks):
@@ -123,8 +143,8 @@ def _compiled(function, options):
         global _told_uncached
         if not _told_uncached:
             _told_uncached = True
-            print("warning: no writable folder for Numba's kernel cache (set NUMBA_CACHE_DIR); kernels are "
-                  "compiled afresh in each process", file=sys.stderr)
+            print(f"warning: Numba cannot cache the kernels here ({str(exc).split(':')[0]}: no writable cache "
+                  "folder; NUMBA_CACHE_DIR names one); they are compiled afresh in each process", file=sys.stderr)
         return numba.njit(**{**options, "cache": False})(function)
 
 

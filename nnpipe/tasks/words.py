@@ -11,6 +11,7 @@ pairs.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Literal, Optional
 
@@ -22,6 +23,7 @@ from ..data.files import status
 from ..data.loader import ItemBatches
 from ..data.text import NegativeSampler, keep_probabilities, load_corpus, skipgram_pairs
 from ..data.wordeval import ANALOGIES, WORDSIM, WordVectors, default_eval_file, read_analogies, read_word_pairs
+from ..kernels import set_threads as kernel_threads
 from ..models import MODELS
 from ..options import AtLeastOne, Check, NonNegative, Range
 from .task_registry import TASKS, Task
@@ -90,6 +92,18 @@ class WordTask(Task):
             prefix = "benchmark_" if split == "test" else ""
             metrics = {f"{prefix}ws353": rho, f"{prefix}analogy": accuracy}
         return comm.share(metrics)
+
+
+def _made_ahead(make, epoch, indices):
+    """``make(epoch, i)`` for each i of ``indices``, in order, each made in a worker thread
+    while the caller uses the one before."""
+    # the worker's kernels run on it alone: the cores are the training step's
+    with ThreadPoolExecutor(1, "nnpipe-batches", initializer=kernel_threads, initargs=(1,)) as worker:
+        ahead = worker.submit(make, epoch, indices[0])
+        for index in indices[1:]:
+            made, ahead = ahead.result(), worker.submit(make, epoch, index)
+            yield made
+        yield ahead.result()
 
 
 @TASKS.register("text", TextOptions)
@@ -167,26 +181,43 @@ class SkipGramTask(WordTask):
             reach *= 4
 
     def batches(self):
+        """The rest of the epoch's batches.  On NumPy the next batch is made in a thread of
+        its own while the current one trains (the compiled ops release the GIL): a batch
+        is a function of (epoch, index) alone, so the loader's position, which checkpoints
+        record, still says which batch trains."""
         loader = self.loader
-        while loader.batch_index < len(loader):
-            start, stop = loader.span()
-            kept, kept_sentences, first, last = self._kept_around(loader.epoch, start, stop)
-            kept_ids = self.corpus.ids[kept]
-            rng = np.random.default_rng([loader.seed, loader.epoch, loader.batch_index])
-            centers = np.arange(first, last)
-            pair_window, contexts = skipgram_pairs(kept_ids, kept_sentences, centers, self.window, rng)
-            window_centers = kept_ids[centers]
-            if self.window_per_centre:  # a centre with no context word in its sentence has no window
-                has = np.bincount(pair_window, minlength=len(centers)) > 0
-                window_centers, pair_window = window_centers[has], (np.cumsum(has) - 1)[pair_window]
-            elif not self.share_negatives:  # word2vec's way: a window of its own for every pair
-                window_centers, pair_window = window_centers[pair_window], np.arange(len(contexts))
-            negatives = self.sampler.sample(rng, (len(window_centers), self.negatives))
+        indices = range(loader.batch_index, len(loader))
+        if self.xp is not np or len(indices) < 2:
+            made = (self.make_batch(loader.epoch, index) for index in indices)
+        else:
+            made = _made_ahead(self.make_batch, loader.epoch, indices)
+        for batch in made:
             loader.batch_index += 1
-            if len(contexts):
-                batch = (window_centers, contexts, pair_window, negatives)
-                yield tuple(self.xp.asarray(part) for part in batch), stop - start
+            if batch is not None:
+                yield batch
         loader.epoch, loader.batch_index = loader.epoch + 1, 0
+
+    def make_batch(self, epoch, index):
+        """(batch, its corpus words) of batch ``index`` of ``epoch``, or None when it has no
+        pair: its windows from ``default_rng([seed, epoch, index])``."""
+        loader = self.loader
+        start, stop = loader.span(index)
+        kept, kept_sentences, first, last = self._kept_around(epoch, start, stop)
+        kept_ids = self.corpus.ids[kept]
+        rng = np.random.default_rng([loader.seed, epoch, index])
+        centers = np.arange(first, last)
+        pair_window, contexts = skipgram_pairs(kept_ids, kept_sentences, centers, self.window, rng)
+        window_centers = kept_ids[centers]
+        if self.window_per_centre:  # a centre with no context word in its sentence has no window
+            has = np.bincount(pair_window, minlength=len(centers)) > 0
+            window_centers, pair_window = window_centers[has], (np.cumsum(has) - 1)[pair_window]
+        elif not self.share_negatives:  # word2vec's way: a window of its own for every pair
+            window_centers, pair_window = window_centers[pair_window], np.arange(len(contexts))
+        negatives = self.sampler.sample(rng, (len(window_centers), self.negatives))
+        if not len(contexts):
+            return None
+        batch = (window_centers, contexts, pair_window, negatives)
+        return tuple(self.xp.asarray(part) for part in batch), stop - start
 
     def shard(self, batch, comm):
         """This rank's windows with their pairs, its pairs and all the batch's pairs."""

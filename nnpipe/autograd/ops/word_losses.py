@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...backend import get_array_module, segment_sum
-from ...kernels import lazy, threads, use_compiled
+from ...kernels import at_most_threads, lazy, threads, use_compiled
 from ..core import Function, Tensor, is_grad_enabled
 from ..sparse import SparseRows
 from .elementwise import _stable_sigmoid
@@ -91,7 +91,9 @@ class _WindowsLoss(Function):
         self.scale_by = self.vectors_loss.divisor(self.terms(), W_in.dtype)
         if self.fused:  # word2vec's alpha: the learning rate times the loss's scale
             alpha = float(self.update.in_backward_lr()) / float(self.scale_by)
-            self.total = self._fused_kernel(alpha, W_in.dtype == np.float32, self._private_rows(W_in, W_out))
+            private_rows = self._private_rows(W_in, W_out)
+            with at_most_threads(self.update.chunks_in_backward):  # one chunk: no idle thread in the way
+                self.total = self._fused_kernel(alpha, W_in.dtype == np.float32, private_rows)
             total = self.total
         else:
             total = self._forward_kernel(W_in, W_out)
