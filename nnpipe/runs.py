@@ -9,6 +9,7 @@ model and word vectors.  What the commands print, a notebook can use::
 """
 from __future__ import annotations
 
+import shlex
 from functools import cached_property
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from .autograd import Tensor, no_grad
 from .autograd.functions import softmax
-from .config import Config, from_dict, load_config, read_yaml
+from .config import Config, from_dict, load_config, parse_override, read_yaml
 from .data.images import normalise
 from .data.token_store import Vocabulary
 from .data.wordeval import WordVectors
@@ -170,6 +171,7 @@ def prepare(config, overrides=(), run_dir=None, resume=None, device=None, quiet=
         checkpoint = find_checkpoint(str(resume), run_dir, "last")
         cfg = resumed_config(run_dir, cfg, overrides)
     trainer = Trainer(cfg, run_dir=run_dir, device=device, quiet=quiet, echo=echo, comm=comm)
+    trainer.resume_command = f"nnpipe train {shlex.quote(str(config))} --resume {{run}}"  # what an interruption says
     if checkpoint:
         trainer.resume(checkpoint, overrides)
         return trainer
@@ -197,11 +199,14 @@ def run_config(run_dir) -> Config:
 
 
 def resumed_config(run_dir, requested: Config, overrides) -> Config:
-    """The run's own config, with only the RESUMABLE keys taken from ``requested`` (the
-    config file with ``overrides`` applied); any other override is refused."""
+    """The run's own config, as it was trained: a RESUMABLE key changes only when this
+    resumption's ``overrides`` name it (then from ``requested``, the config file with the
+    overrides applied), never because the config file says otherwise; any other override
+    is refused."""
     resumable_overrides(run_dir, overrides)
     saved = _saved_config(run_dir)
-    for key in RESUMABLE:
+    named = {".".join(parse_override(item)[0]) for item in overrides}
+    for key in [key for key in RESUMABLE if key in named]:
         *path, last = key.split(".")
         source, target = requested, saved
         for part in path:

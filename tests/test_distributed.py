@@ -74,7 +74,7 @@ def test_resuming_with_another_world_size_continues_the_same_training(tmp_path):
     config = write_config(tmp_path, model={"dropout": 0.0}, train={"epochs": 2}, data={"batch_size": 250},
                           schedule={"name": "constant"})
     command = [mpiexec(), "-n", "2", sys.executable, "-m", "nnpipe", "train", str(config), "--distributed", "mpi",
-               "--quiet", "--resume", str(tmp_path / "grown")]
+               "--quiet", "--resume", str(tmp_path / "grown"), "--set", "train.epochs=2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     straight, grown = (checkpoint_arrays(tmp_path / f"{r}/checkpoints/last.npz") for r in ("straight", "grown"))

@@ -54,7 +54,7 @@ def test_a_resumed_sweep_trial_keeps_the_sweeps_set(tmp_path):
 @pytest.mark.slow
 def test_sigterm_while_starting_is_one_line_and_130(tmp_path):
     config = write_config(tmp_path, train={"epochs": 1})
-    for delay in (0.3, 1.5):  # while the modules load; while the data loads or the run starts
+    for delay in (0.8, 2.0):  # while the modules load; while the data loads or the run starts
         job = subprocess.Popen([sys.executable, "-m", "nnpipe", "train", str(config), "--quiet"], cwd=tmp_path,
                                stderr=subprocess.PIPE, text=True)
         time.sleep(delay)

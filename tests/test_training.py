@@ -42,7 +42,7 @@ def test_same_seed_same_result_and_resume_after_an_epoch_is_bit_exact(tmp_path):
     train(config, "--run-dir", tmp_path / "straight")
     train(config, "--run-dir", tmp_path / "again")
     train(config, "--run-dir", tmp_path / "resumed", "--set", "train.epochs=1")
-    train(config, "--resume", tmp_path / "resumed")
+    train(config, "--resume", tmp_path / "resumed", "--set", "train.epochs=2")  # its own 1 unless told
     straight = checkpoint_arrays(tmp_path / "straight/checkpoints/last.npz")
     for other in ("again", "resumed"):
         arrays = checkpoint_arrays(tmp_path / other / "checkpoints/last.npz")
@@ -118,3 +118,21 @@ def test_trainer_stop_request_saves_a_resumable_checkpoint(tmp_path):
     _, manifest = load_checkpoint(tmp_path / "run/checkpoints/last.npz")
     assert manifest["step"] == 57 and manifest["task"]["batch_index"] == 57
     assert json.loads((tmp_path / "run/summary.json").read_text())["status"] == "interrupted"
+
+
+def test_a_resumed_run_keeps_its_own_epochs_and_says_what_changed(tmp_path):
+    from nnpipe.runs import prepare
+    from nnpipe.training import Interrupted
+
+    config = write_config(tmp_path, train={"epochs": 2})  # the file says 2; the run was started with 3
+    trainer = prepare(config, ["train.epochs=3"])
+    trainer.callbacks.append(lambda t: setattr(t, "stop_requested", t.step == 5))
+    with pytest.raises(Interrupted) as stopped:
+        trainer.fit()
+    assert str(stopped.value).endswith(f"resume with: nnpipe train {config} --resume {trainer.run_dir}")
+    result = train(config, "--resume", trainer.run_dir)
+    summary = json.loads((trainer.run_dir / "summary.json").read_text())
+    assert summary["epochs_completed"] == 3 and "changed on resume" not in result.output
+    result = invoke("train", config, "--resume", trainer.run_dir, "--set", "train.epochs=4")
+    assert result.exit_code == 0 and "changed on resume: train.epochs=4" in result.output
+    assert json.loads((trainer.run_dir / "summary.json").read_text())["epochs_completed"] == 4

@@ -62,6 +62,8 @@ def _train(comm, config, set_, device, run_dir, resume, quiet):
     echo(describe(trainer.config))
     resumed = f" (resumed at epoch {trainer.epoch}, step {trainer.step})" if resume else ""
     echo(f"run directory: {trainer.run_dir}{resumed}")
+    if resume and set_:  # a resumed run keeps its own plan unless told otherwise, and says so
+        echo("changed on resume: " + ", ".join(set_))
     summary = trainer.fit()
     if not comm.is_main:
         return

@@ -10,6 +10,7 @@ bit for bit.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import signal
 import sys
 import threading
@@ -71,6 +72,7 @@ class Trainer:
         self.stop_requested = False
         self.callbacks = []  # f(trainer) after every step
         self.run_dir = Path(run_dir) if run_dir else None
+        self.resume_command = "--resume {run}"  # the command line sets the whole command
 
     # ---- state ---------------------------------------------------------------------------
     def state_dict(self):
@@ -318,7 +320,8 @@ class Trainer:
             self._add_wall_time()
             self.progress.close()
             self._checkpoint("last")
-            raise Interrupted(f"interrupted at step {self.step}; resume with --resume {self.run_dir}")
+            raise Interrupted(f"interrupted at step {self.step}; resume with: "
+                              + self.resume_command.format(run=shlex.quote(str(self.run_dir))))
 
     def _mean_loss(self, running):
         """The epoch's loss so far per term: per sample, or per term the task counts for a
