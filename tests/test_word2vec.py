@@ -173,6 +173,10 @@ def test_embed_defaults_to_the_newest_skipgram_run(skipgram_run, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     result = invoke("embed", "--nearest", "whale", "-k", "2")
     assert result.exit_code == 0, result.output + result.stderr
+    # it says which run answered (#27: a user got a GloVe run's answer without a word)
+    assert result.stdout.splitlines()[0] == "latest word-vector run: runs/sg/20000101-000000-aaaa"
+    plotted = invoke("plot", "runs/sg/20000101-000000-aaaa")  # the run's own metrics, not accuracy
+    assert plotted.exit_code == 0 and ": loss, pairs_per_word, ws353, analogy of" in plotted.output
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.chdir(empty)

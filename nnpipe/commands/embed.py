@@ -83,6 +83,8 @@ def embed(
         run_dir = found[-1]
     else:
         run_dir = resolve_run(run, root)
+    if run in (None, "latest"):  # say which: the newest may not be the run the user thinks of
+        typer.echo(f"latest word-vector run: {run_dir}", err=str(export) == "-")
     vectors = Run(run_dir).word_vectors(checkpoint, vectors_)
     if nearest:
         word = nearest.lower()

@@ -16,7 +16,8 @@ from .common import DebugOption, RootOption, guarded
 @guarded
 def plot(
     run_dirs: List[str] = typer.Argument(None, help="Run directories (default: the latest run)."),
-    metric: str = typer.Option("loss,accuracy", help="Comma-separated metrics to draw, one panel each."),
+    metric: Optional[str] = typer.Option(None, help="Comma-separated metrics to draw, one panel each (default: "
+                                         "every metric the first run logs per epoch, loss first)."),
     out: Optional[Path] = typer.Option(None, help="Output image (.png, .svg, .pdf); default: curves.png in the "
                                        "(first) run's directory."),
     root: Path = RootOption,
@@ -28,8 +29,21 @@ def plot(
     """
     runs = [resolve_run(spec, root) for spec in (run_dirs or ["latest"])]
     out = out or runs[0] / "curves.png"
-    plot_runs(runs, [m.strip() for m in metric.split(",") if m.strip()], out)
-    typer.echo(f"wrote {out}")
+    metrics = [m.strip() for m in metric.split(",") if m.strip()] if metric else logged_metrics(runs[0])
+    plot_runs(runs, metrics, out)
+    typer.echo(f"wrote {out}: {', '.join(metrics)} of {', '.join(map(str, runs))}")
+
+
+def logged_metrics(run):
+    """The metrics a run logs per epoch for its splits (loss first): what its curves show."""
+    names = []
+    for row in MetricsLog(run).rows():
+        if row.get("kind") == "epoch":
+            names += [key.split("_", 1)[1] for key in row if key.startswith(("train_", "val_"))]
+    found = list(dict.fromkeys(names))
+    if not found:
+        raise RunError(f"{run} has no epoch rows yet: nothing to plot")
+    return sorted(found, key=lambda name: name != "loss")
 
 
 def plot_runs(run_dirs, metrics, out):

@@ -146,8 +146,10 @@ def predict(
 
     if out is not None and out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'predictions.csv'}")
-    results = predict_images(Run(resolve_run(run, root, usable=classifier, what="of an image classifier")), inputs,
-                             k, checkpoint)
+    run_dir = resolve_run(run, root, usable=classifier, what="of an image classifier")
+    if run == "latest":
+        typer.echo(f"latest image-classifier run: {run_dir}")
+    results = predict_images(Run(run_dir), inputs, k, checkpoint)
     for label, top in results:
         typer.echo(f"{label}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
     if out is not None:
