@@ -49,7 +49,19 @@ class OneLineErrors(TyperGroup):
 
 app = typer.Typer(cls=OneLineErrors, help="nnpipe: train MLP, CNN and word-vector models from YAML configs.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  rich_markup_mode=None)
+                  rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def _print_version(value: bool):
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version_: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the nnpipe version and exit.")):
+    """nnpipe: train MLP, CNN and word-vector models from YAML configs."""
 
 COMMANDS = {
     "train": train.train, "eval": eval.evaluate, "runs": runs.runs, "plot": plot.plot, "embed": embed.embed,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -302,3 +303,29 @@ def test_graph_png_with_graphviz(tmp_path):
     result = invoke("graph", "x*x + 1", "--var", "x=2", "--out", out)
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_short_help_and_version_flags():
+    assert invoke("-h").exit_code == 0 and "Usage: nnpipe [OPTIONS] COMMAND" in invoke("-h").output
+    assert "Usage: nnpipe train" in invoke("train", "-h").output
+    version = invoke("--version")
+    assert version.exit_code == 0 and version.output.strip() == invoke("version").output.strip()
+
+
+def test_the_run_header_says_what_trains():
+    from nnpipe.commands.train import describe
+    from nnpipe.config import load_config
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    svd = describe(load_config(configs / "svd.yaml", ["train.epochs=1"]))
+    assert "solved in closed form | 1 epoch |" in svd and "lr=" not in svd and "batch" not in svd
+    assert "| 15 epochs |" in describe(load_config(configs / "mlp.yaml"))
+
+
+def test_a_closed_pipe_ends_quietly(workspace):
+    ws, _, run = workspace
+    job = subprocess.Popen([sys.executable, "-m", "nnpipe", "runs", "--root", str(ws / "runs")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    job.stdout.close()  # as `| head -0` would: the first write finds no reader
+    _, stderr = job.communicate(timeout=60)
+    assert b"BrokenPipe" not in stderr and b"Traceback" not in stderr, stderr

@@ -67,6 +67,8 @@ def guarded(command):
             if debug:
                 raise
             fail(f"training diverged: {exc}", EXIT_FAILED)
+        except BrokenPipeError:
+            raise  # the reader went away (| head): Click ends quietly, exit 1
         except (Interrupted, KeyboardInterrupt) as exc:
             typer.echo(f"\n{str(exc) or 'interrupted'}", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 
+from ..models import MODELS
 from ..runs import prepare
 from ..training import Diverged, Interrupted
 from ..training.distributed import make_communicator
@@ -16,9 +17,13 @@ def describe(config):
     """One line saying what will be trained."""
     shown = " ".join(f"{k}={v}" for k, v in config.model.options().items()
                      if k in ("hidden", "channels", "dim", "dropout"))
-    o, s = config.optimizer, config.schedule
-    return (f"model {config.model.name} {shown} | data {config.data.name} batch {config.data.batch_size} | "
-            f"{o.name} lr={o.lr:g} | schedule {s.name} | {config.train.epochs} epochs | seed {config.seed}")
+    o, s, epochs = config.optimizer, config.schedule, config.train.epochs
+    if "closed_form" in MODELS.get(config.model.name).tags:  # PPMI-SVD: no batches, no optimizer
+        how = f"data {config.data.name} | solved in closed form"
+    else:
+        how = f"data {config.data.name} batch {config.data.batch_size} | {o.name} lr={o.lr:g} | schedule {s.name}"
+    return (f"model {config.model.name} {shown} | {how} | {epochs} epoch{'s' if epochs != 1 else ''} | "
+            f"seed {config.seed}")
 
 
 @guarded
