@@ -105,6 +105,35 @@ def test_evaluation_matches_gensim_on_the_same_vectors(random_vectors, tmp_path)
     assert accuracy == pytest.approx(ref_accuracy, abs=2 / answered)  # float32 near-ties may flip one
 
 
+@pytest.mark.parametrize("kind", ["gensim binary", "gensim text", "glove"])
+def test_embed_reads_vectors_trained_elsewhere(random_vectors, tmp_path, kind):
+    """word2vec's formats as gensim writes them and GloVe's headerless text: the same
+    vectors and the same neighbours as gensim finds, from ``nnpipe embed FILE``."""
+    gensim = pytest.importorskip("gensim")
+    from nnpipe.data.vector_files import load_vectors
+
+    kv = gensim.models.KeyedVectors(24)
+    kv.add_vectors(random_vectors.words[:2000], random_vectors.vectors[:2000])
+    path = tmp_path / f"{kind.replace(' ', '-')}.vec"
+    if kind == "glove":
+        path.write_text("".join(f"{w} {' '.join(repr(float(x)) for x in kv[w])}\n" for w in kv.index_to_key))
+    else:
+        kv.save_word2vec_format(str(path), binary=kind == "gensim binary")
+    loaded = load_vectors(path)
+    assert loaded.words == kv.index_to_key and np.array_equal(loaded.vectors, kv.vectors)
+    assert len(load_vectors(path, limit=10).words) == 10
+    result = invoke("embed", path, "--nearest", "whale", "-k", "3")
+    expected = [word for word, _ in kv.most_similar("whale", topn=3)]
+    assert result.exit_code == 0 and [line.split()[1] for line in result.stdout.splitlines()[1:]] == expected
+
+
+def test_embed_names_a_file_that_holds_no_vectors(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("just some words\nand more\n")
+    result = invoke("embed", path, "--nearest", "whale")
+    assert result.exit_code == 2 and "notes.txt: not a word-vector file" in result.stderr
+
+
 @pytest.mark.slow
 def test_export_loads_in_gensim_text_and_binary(random_vectors, tmp_path):
     gensim = pytest.importorskip("gensim")

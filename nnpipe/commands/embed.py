@@ -7,6 +7,7 @@ from typing import Optional, Tuple
 import typer
 
 from ..config import ConfigError
+from ..data.vector_files import load_vectors
 from ..data.wordeval import ANALOGIES, WORDSIM, default_eval_file, read_analogies, read_word_pairs
 from ..models.word_tables import VECTOR_CHOICES
 from ..runs import Run
@@ -24,7 +25,8 @@ def _print_words(title, rows):
 
 @guarded
 def embed(
-    run: Optional[str] = typer.Argument(None, help="A word-vector run directory (default: the latest one)."),
+    run: Optional[str] = typer.Argument(None, help="A word-vector run directory (default: the latest one), or a "
+                                        "vectors file: word2vec text or binary, fastText .vec, GloVe text."),
     nearest: Optional[str] = typer.Option(None, "--nearest", help="Print the words closest to this one."),
     k: int = typer.Option(10, "-k", help="How many words to print."),
     analogy: Optional[Tuple[str, str, str]] = typer.Option(
@@ -41,6 +43,7 @@ def embed(
     wordsim: Optional[Path] = typer.Option(None,
                                            help="Word-pair similarity file (default: data/wordeval/wordsim353.tsv)."),
     analogies: Optional[Path] = typer.Option(None, help="Analogy file (default: data/wordeval/questions-words.txt)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="With a vectors file: read only its first N words."),
     checkpoint: str = CheckpointOption,
     root: Path = RootOption,
     debug: bool = DebugOption,
@@ -60,6 +63,8 @@ def embed(
       nnpipe embed --project --words 500 --around frog
 
       nnpipe embed --analogy man king woman --project
+
+      nnpipe embed glove.6B.100d.txt --nearest frog --limit 100000
     """
     if nearest is None and not (analogy or export or evaluate_ or project_):
         raise ConfigError("say what to do: --nearest WORD, --analogy A B C, --export FILE, --evaluate or --project")
@@ -76,7 +81,13 @@ def embed(
     if evaluate_:  # both files read before anything is printed
         pairs = read_word_pairs(wordsim or default_eval_file(WORDSIM))
         sections = read_analogies(analogies or default_eval_file(ANALOGIES))
-    if run is None:  # the newest word-vector run, even if other models were trained since
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    # a file that is not a run's checkpoint: vectors trained elsewhere (the projector goes beside them)
+    from_file = run is not None and Path(run).is_file() and Path(run).parent.name != "checkpoints"
+    if from_file:
+        run_dir, vectors = Path(run).parent / f"{Path(run).stem}-projector", load_vectors(run, limit)
+    elif run is None:  # the newest word-vector run, even if other models were trained since
         found = [path for path in find_runs(root) if (path / "vocab.tsv").is_file() and has_checkpoint(path)]
         if not found:
             raise RunError(f"no word-vector runs under {root}/: train one with nnpipe train configs/skipgram.yaml")
@@ -85,7 +96,8 @@ def embed(
         run_dir = resolve_run(run, root)
     if run in (None, "latest"):  # say which: the newest may not be the run the user thinks of
         typer.echo(f"latest word-vector run: {run_dir}", err=str(export) == "-")
-    vectors = Run(run_dir).word_vectors(checkpoint, vectors_)
+    if not from_file:
+        vectors = Run(run_dir).word_vectors(checkpoint, vectors_)
     if nearest:
         word = nearest.lower()
         _print_words(f"nearest to {word!r}", vectors.nearest(word, k))
@@ -101,6 +113,7 @@ def embed(
         for section, value in per_section.items():
             typer.echo(f"  {section:<28} {value:.4f}")
     if project_:
+        run_dir.mkdir(exist_ok=True)
         written = project(run_dir, vectors, words, around and around.lower(),
                           analogy and tuple(w.lower() for w in analogy))
         typer.echo("wrote " + ", ".join(str(path) for path in written))
