@@ -16,7 +16,7 @@ except ImportError:
     import click
 
 from . import __version__
-from .commands import config, data, embed, eval, graph, plot, predict, runs, summary, sweep, train  # noqa: A004
+from .commands import compare, config, data, embed, eval, graph, plot, predict, runs, summary, sweep, train  # noqa: A004
 from .commands.common import EXIT_INTERRUPTED, say_error
 
 
@@ -66,6 +66,7 @@ def main(version_: bool = typer.Option(False, "--version", callback=_print_versi
 COMMANDS = {
     "train": train.train, "eval": eval.evaluate, "runs": runs.runs, "plot": plot.plot, "embed": embed.embed,
     "summary": summary.summary, "graph": graph.graph, "predict": predict.predict, "sweep": sweep.sweep,
+    "compare": compare.compare,
 }
 for name, command in COMMANDS.items():
     app.command(name)(command)

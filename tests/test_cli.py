@@ -329,3 +329,27 @@ def test_a_closed_pipe_ends_quietly(workspace):
     job.stdout.close()  # as `| head -0` would: the first write finds no reader
     _, stderr = job.communicate(timeout=60)
     assert b"BrokenPipe" not in stderr and b"Traceback" not in stderr, stderr
+
+
+def test_runs_sort_filter_json_and_compare(workspace):
+    ws, config, first = workspace
+    train_ = invoke("train", config, "--quiet", "--set", "model.hidden=[8]", "--set", "optimizer.lr=0.01")
+    assert train_.exit_code == 0, train_.output
+    second = next(run for run in (ws / "runs/tiny").iterdir() if run != first)
+    listed = json.loads(invoke("runs", "--root", ws / "runs", "--json").stdout)
+    assert {record["path"] for record in listed} == {str(first), str(second)}
+    assert all(isinstance(record["test_accuracy"], float) for record in listed)
+    by_accuracy = json.loads(invoke("runs", "--root", ws / "runs", "--json", "--sort", "test_accuracy").stdout)
+    accuracies = [record["test_accuracy"] for record in by_accuracy]
+    assert accuracies == sorted(accuracies, reverse=True)
+    by_loss = json.loads(invoke("runs", "--root", ws / "runs", "--json", "--sort", "test_loss").stdout)
+    assert [r["test_loss"] for r in by_loss] == sorted(r["test_loss"] for r in by_loss)  # losses: lowest first
+    only = json.loads(invoke("runs", "--root", ws / "runs", "--json", "--filter", "model.hidden=[8]").stdout)
+    assert [record["path"] for record in only] == [str(second)]
+    assert json.loads(invoke("runs", "--root", ws / "runs", "--json", "--filter", "model=cnn").stdout) == []
+    assert_clean_failure(invoke("runs", "--root", ws / "runs", "--sort", "bogus"), 2, "sortable: best")
+    compared = invoke("compare", first, second, "--root", ws / "runs")
+    assert compared.exit_code == 0, compared.output
+    lines = {line.split()[0]: line.split()[1:] for line in compared.stdout.splitlines()[1:]}
+    assert lines["model.hidden"] == ["[16]", "[8]"] and lines["optimizer.lr"] == ["0.002", "0.01"]
+    assert "seed" not in lines and len(lines["test_accuracy"]) == 2
