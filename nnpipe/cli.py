@@ -5,6 +5,7 @@ Bad input prints one line starting with ``error:`` and no traceback (``--debug``
 """
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -20,12 +21,32 @@ from .commands import compare, config, data, embed, eval, graph, plot, predict, 
 from .commands.common import EXIT_INTERRUPTED, say_error
 
 
+def _click_style(command):
+    """Help as Click writes it: metavars in capitals (CONFIG, INTEGER, PATH, TEXT), and the
+    examples of a help text kept as written (Click rewraps a paragraph unless a line of
+    ``\\b`` comes first; a wrapped ``--set`` breaks copy and paste)."""
+    for param in command.params:
+        if param.param_type_name == "argument":
+            param.metavar = param.name.upper()
+        elif not getattr(param, "is_flag", False) and param.metavar is None:
+            shown = param.bare_type()
+            param.metavar = next((name for key, name in METAVARS if key in shown), "TEXT")
+    if command.help:
+        command.help = re.sub(r"(\n\n\s*)(?=(Example: )?(nnpipe|mpiexec) )", "\\1\b\n", command.help)
+    for child in getattr(command, "commands", {}).values():
+        _click_style(child)
+
+
+METAVARS = (("int", "INTEGER"), ("float", "FLOAT"), ("path", "PATH"))
+
+
 class OneLineErrors(TyperGroup):
     """Click's usage errors (an unknown option or command, a missing argument, a value of
     the wrong type) as one ``error:`` line with Click's own hint in it, exit 2, instead
     of Click's usage box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _click_style(self)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:  # a bare ``nnpipe``: the help, as before

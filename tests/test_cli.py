@@ -353,3 +353,10 @@ def test_runs_sort_filter_json_and_compare(workspace):
     lines = {line.split()[0]: line.split()[1:] for line in compared.stdout.splitlines()[1:]}
     assert lines["model.hidden"] == ["[16]", "[8]"] and lines["optimizer.lr"] == ["0.002", "0.01"]
     assert "seed" not in lines and len(lines["test_accuracy"]) == 2
+
+
+def test_help_keeps_examples_whole_and_names_values_as_click_does():
+    shown = invoke("sweep", "--help").output
+    # an example longer than the terminal stays on one line, as written (copy and paste work)
+    assert "    nnpipe sweep configs/mlp.yaml --grid model.hidden='[64],[128]' --set train.epochs=3\n" in shown
+    assert "--random INTEGER" in shown and "--grid TEXT" in shown and "<int>" not in shown

@@ -93,7 +93,7 @@ def test_a_config_named_dots_keeps_its_run_inside_the_root(tmp_path):
 @pytest.mark.parametrize("arguments,words", [
     (["train", "--bogus", "x.yaml"], "No such option: --bogus; try 'nnpipe train --help'"),
     (["embed", "-k", "abc"], "Invalid value for '-k'"),
-    (["train"], "Missing argument 'config'; try 'nnpipe train --help'"),
+    (["train"], "Missing argument 'CONFIG'; try 'nnpipe train --help'"),
     (["trian"], "No such command 'trian'. Did you mean 'train'?; try 'nnpipe --help'"),
     (["config", "show", "--bogus"], "try 'nnpipe config show --help'"),
 ])
