@@ -62,6 +62,9 @@ class TrainConfig:
     # false: the chunks update the tables at once, racing (Hogwild, as word2vec and gensim):
     # faster, but no two runs give the same bits, and a resumed run is not the one never stopped
     deterministic: bool = True
+    # the kernels' and BLAS's threads (the results do not depend on it); null: the cores other
+    # processes leave idle when the run starts (NUMBA_NUM_THREADS or OPENBLAS_NUM_THREADS, when set, win)
+    threads: Optional[AtLeastOne] = None
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

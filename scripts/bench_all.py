@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_ops.py", "bench_mlp.py", "bench_cnn.py", "bench_sgns.py", "bench_mpi.py"]
+SCRIPTS = ["bench_ops.py", "bench_mlp.py", "bench_cnn.py", "bench_sgns.py", "bench_mpi.py", "bench_busy.py"]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

@@ -1,6 +1,7 @@
 """The training loop end to end on real MNIST with a tiny MLP: run directory contents,
 bit-exact resume, divergence, early stopping."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -136,3 +137,31 @@ def test_a_resumed_run_keeps_its_own_epochs_and_says_what_changed(tmp_path):
     result = invoke("train", config, "--resume", trainer.run_dir, "--set", "train.epochs=4")
     assert result.exit_code == 0 and "changed on resume: train.epochs=4" in result.output
     assert json.loads((trainer.run_dir / "summary.json").read_text())["epochs_completed"] == 4
+
+
+@pytest.mark.parametrize("busy,own,expected", [(10, 0.0, 2), (180, 0.0, 1), (180, 1.7, 2), (100, 0.0, 1)])
+def test_idle_cores_are_the_cores_other_processes_leave(monkeypatch, busy, own, expected):
+    """Busy ticks of the machine between two reads of /proc/stat, less this process's own
+    CPU time: what is left of 2 cores (at least 1)."""
+    from nnpipe.kernels import IdleCores
+
+    readings = iter([(0, 0), (busy, 200)])
+    monkeypatch.setattr(IdleCores, "_busy_and_total", staticmethod(lambda: next(readings)))
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    clock = iter([0.0, own])
+    monkeypatch.setattr("time.process_time", lambda: next(clock))
+    monkeypatch.setattr(IdleCores, "TICKS", 100)
+    assert IdleCores().count(least_seconds=0) == expected
+
+
+def test_threads_follow_the_config_then_the_environment_then_the_idle_cores(tmp_path, monkeypatch):
+    import numba
+
+    for variable in Trainer.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    config = load_config(write_config(tmp_path), ["train.threads=1"])
+    assert Trainer(config, quiet=True).threads == 1 and numba.get_num_threads() == 1
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # the user's own setting wins over the measurement
+    assert Trainer(load_config(write_config(tmp_path)), quiet=True).threads is None
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    assert 1 <= Trainer(load_config(write_config(tmp_path)), quiet=True).threads <= (os.cpu_count() or 1)

@@ -34,6 +34,8 @@ def train(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<stem>/<time>."),
     resume: Optional[str] = typer.Option(None, help="Continue a run: its directory, a checkpoint in it, or 'latest'."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Threads for the kernels and BLAS (train.threads; "
+                                          "default: the cores other processes leave idle)."),
     distributed: Optional[str] = typer.Option(
         None, help="mpi: data-parallel over the ranks of mpiexec -n N (needs nnpipe[mpi])."),
     debug: bool = DebugOption,
@@ -50,6 +52,8 @@ def train(
 
       mpiexec -n 2 nnpipe train configs/cnn.yaml --distributed mpi
     """
+    if threads is not None:
+        set_ = [*set_, f"train.threads={threads}"]
     comm = make_communicator(distributed)
     try:
         _train(comm, config, set_, device, run_dir, resume, quiet)
@@ -64,7 +68,8 @@ def train(
 def _train(comm, config, set_, device, run_dir, resume, quiet):
     echo = (lambda *a: None) if quiet or not comm.is_main else typer.echo
     trainer = prepare(config, set_, run_dir, resume, device, quiet, echo, comm)
-    echo(describe(trainer.config))
+    echo(describe(trainer.config) + (f" | {trainer.threads} thread{'s' if trainer.threads != 1 else ''}"
+                                     if trainer.threads else ""))
     resumed = f" (resumed at epoch {trainer.epoch}, step {trainer.step})" if resume else ""
     echo(f"run directory: {trainer.run_dir}{resumed}")
     if resume and set_:  # a resumed run keeps its own plan unless told otherwise, and says so

@@ -10,6 +10,7 @@ bit for bit.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -21,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import ConfigError, dump, load_yaml
-from ..kernels import use_compiled
+from ..kernels import IdleCores, use_compiled, use_threads
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
@@ -41,12 +42,14 @@ class Interrupted(RuntimeError):
 class Trainer:
     def __init__(self, config, run_dir=None, device=None, quiet=False, echo=print, comm=None):
         self.comm = comm or SingleProcess()
+        idle = IdleCores()  # measured while the data loads
         quiet = quiet or not self.comm.is_main  # only rank 0 talks
         self.config, self.quiet, self.echo = config, quiet, echo
         parts = assemble(config, device, self.comm.local_rank)
         self.device, self.task, self.model, self.loss_fn, self.model_rng = (
             parts.device, parts.task, parts.model, parts.loss_fn, parts.model_rng)
         self.xp = self.task.xp
+        self.threads = self._choose_threads(config.train.threads, idle)
         self.optimizer = build_optimizer(config.optimizer.name, self.model.parameters(), **config.optimizer.options())
         self.comm.broadcast_parameters(self.model.parameters())
         # word2vec's own update: the word-vector ops apply SGD in their backward as they go;
@@ -73,6 +76,18 @@ class Trainer:
         self.callbacks = []  # f(trainer) after every step
         self.run_dir = Path(run_dir) if run_dir else None
         self.resume_command = "--resume {run}"  # the command line sets the whole command
+
+    THREAD_VARIABLES = {"NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}
+
+    def _choose_threads(self, requested, idle):
+        """The kernels' and BLAS's threads: ``train.threads`` when set; else, in one process
+        on the CPU with no thread count set in the environment, the cores that other work
+        leaves idle; else what is set (MPI ranks share their node's cores)."""
+        if requested is None and (self.comm.size > 1 or self.THREAD_VARIABLES & set(os.environ)):
+            return None
+        count = requested or idle.count()
+        use_threads(count)
+        return count
 
     # ---- state ---------------------------------------------------------------------------
     def state_dict(self):
