@@ -62,10 +62,7 @@ def main():
             times = [results[load, job, label] for label, _ in choices]
             cells = " | ".join(f"{t:.1f} s" for t in times)
             lines.append(f"| {load} | {job} | {cells} | {times[0] / min(times):.2f}× |")
-    if args.no_write:
-        print("\n".join(lines))
-    else:
-        write_section("busy", "Threads on a busy machine (scripts/bench_busy.py)", lines)
+    write_section("busy", "Threads on a busy machine (scripts/bench_busy.py)", lines, print_only=args.no_write)
 
 
 if __name__ == "__main__":

@@ -221,10 +221,7 @@ def main():
     lines += ["", f"End to end: `nnpipe train configs/skipgram.yaml` ({args.epochs} epochs, start-up and the "
               f"per-epoch evaluation included) took {min(whole):.1f} s and {max(whole):.1f} s; gensim workers=2's "
               f"`train` on the same tokens {gensim_train:.1f} s (median above): {min(whole) / gensim_train:.2f}×."]
-    if not args.no_write:
-        write_section("sgns", "Skip-gram and CBOW vs gensim (scripts/bench_sgns.py)", lines)
-    else:
-        print("\n".join(lines))
+    write_section("sgns", "Skip-gram and CBOW vs gensim (scripts/bench_sgns.py)", lines, print_only=args.no_write)
 
 
 if __name__ == "__main__":

@@ -129,8 +129,12 @@ def fmt_time(seconds):
     return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def write_section(name: str, title: str, lines: list[str]):
-    """Replace (or append) the section of BENCHMARKS.md written by script ``name``."""
+def write_section(name: str, title: str, lines: list[str], print_only=False):
+    """Replace (or append) the section of BENCHMARKS.md written by script ``name``
+    (``print_only``: the scripts' --no-write, print it and leave the file)."""
+    if print_only:
+        print("\n".join(lines))
+        return
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = "\n".join([start, f"## {title}", "", *lines, end])
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else (

@@ -67,10 +67,8 @@ def main():
         "|---|---|---|---|---|---|",
         *rows,
     ]
-    if args.no_write:
-        print("\n".join(lines))
-    else:
-        write_section("words", "Word-vector models compared (scripts/compare_word_vectors.py)", lines)
+    write_section("words", "Word-vector models compared (scripts/compare_word_vectors.py)", lines,
+                  print_only=args.no_write)
 
 
 if __name__ == "__main__":
