@@ -3,6 +3,7 @@ bit-exact resume, divergence, early stopping."""
 import json
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -165,3 +166,15 @@ def test_threads_follow_the_config_then_the_environment_then_the_idle_cores(tmp_
     assert Trainer(load_config(write_config(tmp_path)), quiet=True).threads is None
     monkeypatch.delenv("OPENBLAS_NUM_THREADS")
     assert 1 <= Trainer(load_config(write_config(tmp_path)), quiet=True).threads <= (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("wait,shown", [(0.0, True), (60.0, False)])
+def test_a_slow_first_step_says_it_is_compiling(tmp_path, monkeypatch, capsys, wait, shown):
+    monkeypatch.setattr(Trainer, "FIRST_STEP_WAIT", wait)
+    trainer = Trainer(load_config(write_config(tmp_path, train={"epochs": 1})), echo=lambda *a: None)
+    trainer.start_run()
+    original = trainer.train_step
+    monkeypatch.setattr(trainer, "train_step", lambda batch: time.sleep(0.05 if wait == 0 else 0) or original(batch))
+    trainer.fit()
+    lines = [line for line in capsys.readouterr().out.splitlines() if "compiling the kernels" in line]
+    assert len(lines) == (1 if shown else 0)  # once: the first step only

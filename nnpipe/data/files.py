@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,34 @@ class status:  # lower case: used as ``with status("..."):``
     def __exit__(self, *exc):
         if self.terminal:
             print("\r\033[K", file=sys.stderr, end="", flush=True)
+
+
+class status_after(status):
+    """:class:`status`, shown only if the block still runs after ``delay`` seconds (a phase
+    that is slow only sometimes: the first step while Numba compiles the kernels)."""
+
+    def __init__(self, message, delay, terminal_only=False):
+        super().__init__(message, terminal_only)
+        self.delay, self.lock, self.showing, self.done = delay, threading.Lock(), False, False
+
+    def __enter__(self):
+        self.timer = threading.Timer(self.delay, self._show)
+        self.timer.daemon = True
+        self.timer.start()
+        return self
+
+    def _show(self):
+        with self.lock:
+            if not self.done:
+                self.showing = True
+                super().__enter__()
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.done = True
+            self.timer.cancel()
+            if self.showing:
+                super().__exit__(*exc)
 
 
 def read_cache(path: Path, keys):

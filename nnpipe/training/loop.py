@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import ConfigError, dump, load_yaml
+from ..data.files import status_after
 from ..kernels import IdleCores, use_compiled, use_threads
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm
@@ -73,6 +74,7 @@ class Trainer:
         self.losses = LossCheck(self.xp)  # read and checked per log interval, and before checkpoints
         self.wall_s = 0.0
         self.stop_requested = False
+        self.stepped = False  # this process has run a step (and compiled what it needs)
         self.callbacks = []  # f(trainer) after every step
         self.run_dir = Path(run_dir) if run_dir else None
         self.resume_command = "--resume {run}"  # the command line sets the whole command
@@ -275,6 +277,18 @@ class Trainer:
         self.step += 1
         return value, sums
 
+    FIRST_STEP_WAIT = 3.0  # seconds before the first step says why it is slow
+
+    def _first_step_status(self):
+        """The first step of this process compiles the kernels on a fresh install (Numba on
+        the CPU, CuPy's on a GPU; tens of seconds, cached afterwards): if it is still running
+        after a few seconds, a status line says so instead of a silent wait."""
+        if self.quiet or self.stepped:
+            return contextlib.nullcontext()
+        self.stepped = True
+        return status_after("compiling the kernels for the first step (once; they are cached for the next runs)",
+                            self.FIRST_STEP_WAIT)
+
     def _kept(self):
         return ("the last good checkpoint is kept" if self.run_dir and checkpoint_path(self.run_dir, "last").is_file()
                 else "no checkpoint had been written yet")
@@ -303,7 +317,8 @@ class Trainer:
         self.seen_this_epoch = 0
         self.model.train()
         for batch, count in self.task.batches():
-            value, sums = self.train_step(batch)
+            with self._first_step_status():
+                value, sums = self.train_step(batch)
             self._after_step(log, value, sums, count)
         self.progress.close()
         self.epoch_time = time.perf_counter() - self.epoch_started
