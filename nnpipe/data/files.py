@@ -215,21 +215,29 @@ def read_cache(path: Path, keys):
         return None
 
 
-def save_npz(path: Path, arrays: dict):
-    """Write ``arrays`` as an .npz that is never seen half-written: a temp file in the
-    same folder, flushed and fsynced, then renamed over ``path``; the temp file is
-    removed if anything fails (the error is raised)."""
+def write_atomically(path: Path, write, mode=None):
+    """Call ``write(handle)`` on a binary temp file in ``path``'s folder, flush and fsync it,
+    give it the permission bits ``mode`` when given, and rename it over ``path``: the file
+    is never seen half-written; the temp file is removed if anything fails (the error is
+    raised)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise
+
+
+def save_npz(path: Path, arrays: dict):
+    """Write ``arrays`` as an .npz that is never seen half-written (:func:`write_atomically`)."""
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 def write_cache(path: Path, **arrays):

@@ -15,7 +15,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .files import DataError
+from .files import DataError, write_atomically
 
 
 def read_text_file(path, what) -> str:
@@ -58,18 +58,11 @@ def write_output(path, write, what="output"):
         return
     if not target.parent.is_dir():
         raise DataError(f"cannot write {what} {path}: the folder {target.parent} does not exist")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            _write_into(handle, write, path, what)
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, stat.S_IMODE(mode))  # the file keeps its permissions
-        os.replace(tmp, target)
+    try:  # the file keeps its permissions
+        write_atomically(target, lambda handle: _write_into(handle, write, path, what),
+                         None if mode is None else stat.S_IMODE(mode))
     except OSError as exc:
         raise DataError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_into(handle, write, path, what):
