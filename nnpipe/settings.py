@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 
+KERNEL_MODES = ("auto", "reference")  # NNPIPE_KERNELS (nnpipe.kernels.set_mode takes the same)
+
 # name: (what it may be, the check)
 VARIABLES = {
-    "NNPIPE_KERNELS": ("auto or reference", lambda value: value in ("auto", "reference")),
+    "NNPIPE_KERNELS": (" or ".join(KERNEL_MODES), lambda value: value in KERNEL_MODES),
     "NUMBA_NUM_THREADS": ("a whole number >= 1", lambda value: value.strip().isdigit() and int(value) >= 1),
 }
 

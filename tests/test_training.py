@@ -158,7 +158,9 @@ def test_idle_cores_are_the_cores_other_processes_leave(monkeypatch, busy, own, 
 def test_threads_follow_the_config_then_the_environment_then_the_idle_cores(tmp_path, monkeypatch):
     import numba
 
-    for variable in Trainer.THREAD_VARIABLES:
+    from nnpipe.kernels import THREAD_VARIABLES
+
+    for variable in THREAD_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     config = load_config(write_config(tmp_path), ["train.threads=1"])
     assert Trainer(config, quiet=True).threads == 1 and numba.get_num_threads() == 1

@@ -21,7 +21,9 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
-MODES = ("auto", "reference")
+from ..settings import KERNEL_MODES
+
+MODES = KERNEL_MODES
 _mode = os.environ.get("NNPIPE_KERNELS", "auto")
 
 try:
@@ -96,13 +98,16 @@ def share_cores(processes):
     return share
 
 
+BLAS_THREAD_VARIABLES = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}
+THREAD_VARIABLES = {"NUMBA_NUM_THREADS", *BLAS_THREAD_VARIABLES}  # a thread count the user set
+
+
 def use_threads(count, respect_environment=False):
     """Run the kernels (this thread's Numba count) and BLAS on ``count`` threads; with
-    ``respect_environment``, a count the user set in NUMBA_NUM_THREADS, OPENBLAS_NUM_THREADS
-    or OMP_NUM_THREADS stays."""
+    ``respect_environment``, a count the user set in THREAD_VARIABLES stays."""
     if numba is not None and not (respect_environment and "NUMBA_NUM_THREADS" in os.environ):
         set_threads(count)
-    if not (respect_environment and {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"} & set(os.environ)):
+    if not (respect_environment and BLAS_THREAD_VARIABLES & set(os.environ)):
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(count, user_api="blas")

@@ -25,7 +25,7 @@ class Task:
     "loss": tag}) and ``unit`` (what ``batches()`` counts), builds ``self.loader`` (its
     position is the task's checkpointed state) and provides ``sample``, ``model_inputs``,
     ``batches``, ``loss``, ``loss_terms``, ``epoch_metrics`` and ``evaluate``; ``monitors``
-names the epoch metrics that can pick the best epoch."""
+    names the epoch metrics that can pick the best epoch."""
 
     accepts: dict
     unit: str

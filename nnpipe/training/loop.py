@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..config import ConfigError, dump, load_yaml
 from ..data.files import status_after
-from ..kernels import IdleCores, use_compiled, use_threads
+from ..kernels import THREAD_VARIABLES, IdleCores, use_compiled, use_threads
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
@@ -79,13 +79,11 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.resume_command = "--resume {run}"  # the command line sets the whole command
 
-    THREAD_VARIABLES = {"NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}
-
     def _choose_threads(self, requested, idle):
         """The kernels' and BLAS's threads: ``train.threads`` when set; else, in one process
         on the CPU with no thread count set in the environment, the cores that other work
         leaves idle; else what is set (MPI ranks share their node's cores)."""
-        if requested is None and (self.comm.size > 1 or self.THREAD_VARIABLES & set(os.environ)):
+        if requested is None and (self.comm.size > 1 or THREAD_VARIABLES & set(os.environ)):
             return None
         count = requested or idle.count()
         use_threads(count)

@@ -71,8 +71,8 @@ def trial_command(config, overrides, run_dir, resume, base=()):
     command = [sys.executable, "-m", "nnpipe", "train", str(Path(config).resolve()), "--quiet",
                "--resume" if resume else "--run-dir", str(Path(run_dir).resolve())]
     items = [*base, *_override_args(overrides)]  # the sweep's --set first, then the trial's values
-    if resume:  # the run keeps its own config.yaml, but what a resume reads from the config file
-        # (train.epochs, ...) must come from the same --set, not from the file alone
+    if resume:  # the run keeps its own config.yaml; the sweep's --set of the keys a resume may
+        # change are given again, so the trial's plan is the sweep's whatever its config.yaml says
         items = [item for item in items if ".".join(parse_override(item)[0]) in RESUMABLE]
     for item in items:
         command += ["--set", item]
