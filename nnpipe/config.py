@@ -14,6 +14,7 @@ import yaml
 
 from . import options
 from .data.files import SHIPPED_CONFIGS
+from .loggers import LOGGERS, missing_package
 from .models import MODELS
 from .nn import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
@@ -53,6 +54,9 @@ class TrainConfig:
     checkpoint_every: Union[AtLeastOne, Literal["epoch"]] = "epoch"  # "epoch" or a number of steps
     keep_last: NonNegativeInt = 3  # step-N.npz checkpoints kept
     log_every: AtLeastOne = 50  # steps between metrics.jsonl rows
+    # where the metrics go (jsonl always: nnpipe's own commands read it); tensorboard needs .[tensorboard]
+    loggers: Annotated[list, Check(lambda names: all(isinstance(name, str) for name in names), "logger names")] = (
+        field(default_factory=lambda: ["jsonl", "csv"]))
     # word-vector ops apply SGD in their backward, window by window (word2vec's order);
     # false: gradients first, then the optimizer's step (used only with SGD, one process, no clipping)
     fused_update: bool = True
@@ -172,10 +176,27 @@ def _check_combination(config, problems, drop_unknown=False):
     elif stopping.metric not in monitors:
         problems.append(f"train.early_stopping.metric: task {config.data.name!r} has no epoch metric "
                         f"{options.bounded(stopping.metric)}; it reports {', '.join(monitors)}")
+    _check_loggers(config.train.loggers, problems, drop_unknown)
     needed = [tag[5:] for tag in MODELS.get(config.model.name).tags if tag.startswith("loss:")]
     if needed and config.loss.name not in needed:  # a model fitted by one loss only (glove, svd)
         problems.append(f"loss.name: model {config.model.name!r} is trained with loss {needed[0]!r}, "
                         f"not {config.loss.name!r}")
+
+
+def _check_loggers(names, problems, drop_unknown):
+    """Known loggers, each once, jsonl among them, each one's package installed (a finished
+    run's config, read to evaluate it, may name a logger this install cannot write with)."""
+    for name in names:
+        if name not in LOGGERS:
+            problems.append(f"train.loggers: unknown logger {options.bounded(name)}{suggest(name, LOGGERS)}; "
+                            f"valid: {', '.join(LOGGERS)}")
+        elif not drop_unknown and (missing := missing_package(name)):
+            problems.append(f"train.loggers: {missing}")
+    if len(set(names)) < len(names):
+        problems.append(f"train.loggers: a logger is named twice in {options.bounded(names)}")
+    if "jsonl" not in names:
+        problems.append(f"train.loggers: must include jsonl (plot, runs, compare and resume read metrics.jsonl), "
+                        f"got {options.bounded(names)}")
 
 
 def from_dict(raw, drop_unknown=False) -> Config:

@@ -21,13 +21,13 @@ from .config import Config, from_dict, load_config, parse_override, read_yaml
 from .data.images import normalise
 from .data.token_store import Vocabulary
 from .data.wordeval import WordVectors
+from .loggers.jsonl import read_metrics
 from .models import MODELS
 from .tasks import TASKS
 from .tasks.images import IMAGE_KINDS
 from .training import Trainer, assemble, find_checkpoint, load_model_weights, resolve_run
 from .training.assemble import configured_model
 from .training.distributed import SingleProcess
-from .training.metrics import MetricsLog
 from .training.resume import RESUMABLE, resumable_overrides
 from .training.rundir import RunError, read_json
 
@@ -57,7 +57,7 @@ class Run:
     @property
     def metrics(self) -> list:
         """The rows of metrics.jsonl: ``kind`` 'step' every log interval, 'epoch' per epoch."""
-        return MetricsLog(self.path).rows()
+        return read_metrics(self.path)
 
     def checkpoint(self, which="best") -> Path:
         """The path of ``best`` or ``last`` (best falls back to last when there is none)."""

@@ -280,7 +280,7 @@ def test_sweep_set_applies_to_every_trial(tmp_path):
 
 
 def test_run_files_never_write_through_a_planted_link(tmp_path):
-    from nnpipe.training.metrics import MetricsLog
+    from nnpipe.loggers.jsonl import JsonlLogger
     from nnpipe.training.rundir import write_text
 
     outside = tmp_path / "outside.txt"
@@ -292,7 +292,7 @@ def test_run_files_never_write_through_a_planted_link(tmp_path):
     assert outside.read_text() == "precious" and not (run / "config.yaml").is_symlink()
     (run / "metrics.jsonl").symlink_to(outside)
     with pytest.raises(OSError):
-        MetricsLog(run).append({"kind": "step", "step": 1, "loss": 1.0})
+        JsonlLogger(run).log({"kind": "step", "step": 1, "loss": 1.0})
     assert outside.read_text() == "precious"
 
 

@@ -7,8 +7,8 @@ from typing import List, Optional
 import typer
 
 from ..data.user_files import write_output
+from ..loggers.jsonl import read_metrics
 from ..training import resolve_run
-from ..training.metrics import MetricsLog
 from ..training.rundir import RunError
 from .common import DebugOption, RootOption, guarded
 
@@ -37,7 +37,7 @@ def plot(
 def logged_metrics(run):
     """The metrics a run logs per epoch for its splits (loss first): what its curves show."""
     names = []
-    for row in MetricsLog(run).rows():
+    for row in read_metrics(Path(run)):
         if row.get("kind") == "epoch":
             names += [key.split("_", 1)[1] for key in row if key.startswith(("train_", "val_"))]
     found = list(dict.fromkeys(names))
@@ -57,7 +57,7 @@ def plot_runs(run_dirs, metrics, out):
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     drawn = 0
     for run in run_dirs:
-        epochs = [row for row in MetricsLog(run).rows() if row.get("kind") == "epoch"]
+        epochs = [row for row in read_metrics(Path(run)) if row.get("kind") == "epoch"]
         label = f"{Path(run).parent.name}/{Path(run).name}"
         for axis, metric in zip(axes[0], metrics):
             for split, style in (("train", "--"), ("val", "-")):

@@ -45,6 +45,10 @@ class Task:
     def save_extras(self, run_dir):
         """Files beside the config that a finished run needs (e.g. its vocabulary)."""
 
+    def word_vectors(self, model):
+        """A word-vector model's vectors with their words (``WordVectors``); None for others."""
+        return None
+
     def state_dict(self):
         return self.loader.state_dict()
 

@@ -24,13 +24,14 @@ from tqdm import tqdm
 from ..config import ConfigError, dump, load_yaml
 from ..data.files import status_after
 from ..kernels import THREAD_VARIABLES, IdleCores, use_compiled, use_threads
+from ..loggers import open_loggers
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
 from .assemble import assemble
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import FIRST_ITEM, SingleProcess
-from .metrics import MetricsLog, format_row, improved
+from .metrics import format_row, improved
 from .resume import check_resumable
 from .rundir import RunLock, checkpoint_path, environment, new_run_dir, read_json, write_json, write_text
 from .running import Diverged, LossCheck, RunningSums
@@ -77,6 +78,7 @@ class Trainer:
         self.stepped = False  # this process has run a step (and compiled what it needs)
         self.callbacks = []  # f(trainer) after every step
         self.run_dir = Path(run_dir) if run_dir else None
+        self.loggers = None  # rank 0's, opened on the run directory by fit() or resume()
         self.resume_command = "--resume {run}"  # the command line sets the whole command
 
     def _choose_threads(self, requested, idle):
@@ -200,7 +202,8 @@ class Trainer:
         # any world size may resume: every rank walks the same global batches
         self.comm.broadcast_parameters(self.model.parameters())
         if self.comm.is_main:
-            MetricsLog(self.run_dir).truncate_after(self.step, self.epoch)
+            for logger in self._open_loggers():
+                logger.rewind(self.step, self.epoch)
             write_text(self.run_dir / "config.yaml", dump(self.config))
             if overrides:
                 record = load_yaml((self.run_dir / "overrides.yaml").read_text()) or {}
@@ -222,13 +225,13 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 handlers[signum] = signal.signal(signum, self._on_signal)
-        log = MetricsLog(self.run_dir) if self.comm.is_main else None
+        self._open_loggers()
         try:
             # overflow shows up as a non-finite loss and is reported as divergence
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while self.epoch < self.config.train.epochs:
-                    self._train_epoch(log)
-                    if self._end_epoch(log):
+                    self._train_epoch()
+                    if self._end_epoch():
                         break
                 return self._finish()
         except (Interrupted, KeyboardInterrupt):  # a second Ctrl-C stops without saving
@@ -245,8 +248,19 @@ class Trainer:
                 signal.signal(signum, handler)
             if getattr(self, "progress", None) is not None:
                 self.progress.close()  # an error line printed next starts a line of its own
+            for logger in self.loggers or ():
+                logger.close()
             if getattr(self, "lock", None):
                 self.lock.release()
+
+    def _open_loggers(self):
+        if self.loggers is None and self.comm.is_main:
+            self.loggers = open_loggers(self.config.train.loggers, self.run_dir)
+        return self.loggers or []
+
+    def _log(self, row):
+        for logger in self.loggers or ():
+            logger.log(row)
 
     def train_step(self, batch):
         """One optimisation step on a global batch; returns (the loss as a 0-d array where it
@@ -306,7 +320,7 @@ class Trainer:
         self.stop_requested = reduced[-1] > 0
         return float(reduced[0]), {k: int(round(v)) for k, v in zip(keys, reduced[1:-1])}
 
-    def _train_epoch(self, log):
+    def _train_epoch(self):
         loader = self.task.loader
         self.progress = tqdm(total=len(loader), initial=loader.batch_index, unit="batch", leave=False,
                              desc=f"epoch {self.epoch + 1}/{self.config.train.epochs}", dynamic_ncols=True,
@@ -317,7 +331,7 @@ class Trainer:
         for batch, count in self.task.batches():
             with self._first_step_status():
                 value, sums = self.train_step(batch)
-            self._after_step(log, value, sums, count)
+            self._after_step(value, sums, count)
         self.progress.close()
         self.epoch_time = time.perf_counter() - self.epoch_started
         self.epoch_rate = self.seen_this_epoch / max(self.epoch_time, 1e-9)
@@ -328,16 +342,16 @@ class Trainer:
         self.wall_s += now - self.segment_started
         self.segment_started = now
 
-    def _after_step(self, log, value, sums, count):
+    def _after_step(self, value, sums, count):
         cfg = self.config.train
         self.running.add(value, count, sums)
         self.seen_this_epoch += count
-        if self.step % cfg.log_every == 0 and log:  # this step's loss was read by the loss check
-            log.append({"kind": "step", "epoch": self.epoch + 1, "step": self.step, "loss": self.losses.last,
-                        "lr": self.optimizer.lr})
+        rate = self.seen_this_epoch / max(time.perf_counter() - self.epoch_started, 1e-9)
+        if self.step % cfg.log_every == 0:  # this step's loss was read by the loss check
+            self._log({"kind": "step", "epoch": self.epoch + 1, "step": self.step, "loss": self.losses.last,
+                       "lr": self.optimizer.lr, f"{self.task.unit}_per_s": round(rate, 1)})
         self.progress.update(1)
         if self.step % 10 == 0 and not self.quiet and not self.progress.disable:
-            rate = self.seen_this_epoch / max(time.perf_counter() - self.epoch_started, 1e-9)
             self.progress.set_postfix_str(self._progress_text(rate), refresh=False)
         for callback in self.callbacks:
             callback(self)
@@ -365,7 +379,7 @@ class Trainer:
         parts.append(f"{rate:,.0f} {self.task.unit}/s")
         return ", ".join(parts)
 
-    def _end_epoch(self, log):
+    def _end_epoch(self):
         """Validate, log, checkpoint; True when early stopping says to stop."""
         self.losses.check(self._kept)
         running = self.running.state_dict()
@@ -385,8 +399,7 @@ class Trainer:
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
-        if log:
-            log.append(row)
+        self._log(row)
         self._checkpoint("last", *(["best"] if better or current is None else []))
         self._write_summary("running")
         if not self.quiet:
@@ -404,5 +417,8 @@ class Trainer:
         if best.is_file():
             load_model_weights(self.model, best)
         test = self.task.evaluate(self.model, self.loss_fn, "test", self.comm)
+        if self.loggers and (vectors := self.task.word_vectors(self.model)) is not None:
+            for logger in self.loggers:
+                logger.add_vectors(vectors.words, vectors.vectors, self.step)
         self._write_summary("completed", test=test)
         return read_json(self.run_dir / "summary.json") if self.comm.is_main else {}

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import ConfigError, from_dict, parse_override, read_yaml
 
 RESUMABLE = ("train.epochs", "train.early_stopping.patience", "train.checkpoint_every", "train.keep_last",
-             "train.log_every", "train.threads")
+             "train.log_every", "train.threads", "train.loggers")
 
 
 def resumable_overrides(run_dir, overrides):
