@@ -17,7 +17,7 @@ except ImportError:
     import click
 
 from . import __version__
-from .commands import compare, config, data, embed, eval, graph, plot, predict, runs, summary, sweep, train  # noqa: A004
+from .commands import compare, config, data, embed, eval, export, graph, plot, predict, runs, summary, sweep, train  # noqa: A004
 from .commands.common import EXIT_INTERRUPTED, say_error
 
 
@@ -87,7 +87,7 @@ def main(version_: bool = typer.Option(False, "--version", callback=_print_versi
 COMMANDS = {
     "train": train.train, "eval": eval.evaluate, "runs": runs.runs, "plot": plot.plot, "embed": embed.embed,
     "summary": summary.summary, "graph": graph.graph, "predict": predict.predict, "sweep": sweep.sweep,
-    "compare": compare.compare,
+    "compare": compare.compare, "export": export.export,
 }
 for name, command in COMMANDS.items():
     app.command(name)(command)

@@ -102,7 +102,8 @@ class Config:
 
     def digest(self):
         """A short hash of the parts that fix the shapes of a model (model and data name)."""
-        key = json.dumps({"model": dataclasses.asdict(self.model), "data": self.data.name}, sort_keys=True)
+        model = {k: v for k, v in dataclasses.asdict(self.model).items() if k != "init_from"}  # weights, not shapes
+        key = json.dumps({"model": model, "data": self.data.name}, sort_keys=True)
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -21,6 +21,7 @@ from .config import Config, from_dict, load_config, parse_override, read_yaml
 from .data.images import normalise
 from .data.token_store import Vocabulary
 from .data.wordeval import WordVectors
+from .exports import export_run
 from .loggers.jsonl import read_metrics
 from .models import MODELS
 from .tasks import TASKS
@@ -132,6 +133,12 @@ class Run:
     def vectors(self) -> WordVectors:
         """The word vectors of the best checkpoint (``nearest``, ``analogy``, ``evaluate_*``)."""
         return self.word_vectors()
+
+    def export(self, to="safetensors", path=None, checkpoint="best", vectors=None, binary=False) -> list:
+        """Write the model as ``to``: safetensors (PyTorch names, a JSON of the
+        architecture beside it), onnx (image classifiers) or word2vec (word vectors); see
+        :mod:`nnpipe.exports`.  Returns the paths written."""
+        return export_run(self, to, path, checkpoint, vectors, binary)
 
 
 def load_run(target=None, root="runs") -> Run:

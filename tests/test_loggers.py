@@ -4,10 +4,11 @@ run, and the config errors of loggers that cannot be used."""
 import shutil
 
 import pytest
-from helpers import assert_clean_failure, invoke, metric_rows, only_run, skipgram_config, train, write_config
 
 from nnpipe.config import ConfigError, from_dict
 from nnpipe.loggers import LOGGERS, Logger
+
+from helpers import assert_clean_failure, invoke, metric_rows, only_run, skipgram_config, train, write_config
 
 pytest.importorskip("tensorboardX")
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
@@ -92,7 +93,7 @@ def test_a_logger_whose_package_is_missing_names_the_extra():
         requires = ("nnpipe_no_such_module", "toy")
 
     try:
-        with pytest.raises(ConfigError, match=r'nnpipe_no_such_module, which is not installed: pip install -e "\.\[toy\]"'):
+        with pytest.raises(ConfigError, match=r'no_such_module, which is not installed: pip install -e "\.\[toy\]"'):
             from_dict({"train": {"loggers": ["jsonl", "toy"]}})
         from_dict({"train": {"loggers": ["jsonl", "toy"]}}, drop_unknown=True)  # a finished run's config still reads
     finally:

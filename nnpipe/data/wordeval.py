@@ -137,7 +137,7 @@ class WordVectors:
             total += len(known)
         return (correct / total if total else float("nan")), per_section, total, oov
 
-    def save_word2vec(self, path, binary=False):
+    def save_word2vec(self, path, binary=False, what="--export"):
         """word2vec format: a 'V D' header then one 'word v1 … vD' line per word (or, with
         ``binary``, the word, a space and D little-endian float32s); see
         :func:`~nnpipe.data.user_files.write_output` for where it goes."""
@@ -149,4 +149,4 @@ class WordVectors:
                 else:
                     handle.write((word + " " + " ".join(f"{v:.6g}" for v in vector) + "\n").encode())
 
-        write_output(path, write, "--export")
+        write_output(path, write, what)

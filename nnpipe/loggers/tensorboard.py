@@ -33,7 +33,10 @@ class TensorBoardLogger(Logger):
         if self._writer is None:  # opened at the first row, after a resume has said what to purge
             from tensorboardX import SummaryWriter
 
-            self._writer = SummaryWriter(str(self.run_dir / FOLDER), purge_step=self.purge_step, flush_secs=10)
+            # the file is named by the second it was opened: the step it starts from keeps a resumed
+            # run's file (opened within the same second, in a quick test) from replacing the first
+            self._writer = SummaryWriter(str(self.run_dir / FOLDER), purge_step=self.purge_step, flush_secs=10,
+                                         filename_suffix=f".from-step-{self.purge_step or 0}")
         return self._writer
 
     def log(self, row):

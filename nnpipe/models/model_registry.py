@@ -4,9 +4,19 @@ vocabulary size).  Tags say what a model is, so a task can accept it:
 ``classifier`` (images in, class scores out) or ``word_vectors``."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 from ..registry import Registry
 
-MODELS = Registry("model")
+
+@dataclass
+class ModelCommon:
+    # a safetensors file (nnpipe export) whose weights a new run starts from (PyTorch's names)
+    init_from: Optional[str] = None
+
+
+MODELS = Registry("model", base=ModelCommon)
 
 
 def build_model(section, rng, input_shape=None, num_classes=None, vocab_size=None):

@@ -9,8 +9,10 @@ import numpy as np
 
 from .. import backend
 from ..config import Config, ConfigError
+from ..data.weight_files import read_safetensors
 from ..models import build_model
-from ..nn import build_loss
+from ..nn import StateDictError, build_loss
+from ..nn.plain_layers import load_torch_state_dict
 from ..tasks import build_task
 
 
@@ -45,3 +47,12 @@ def assemble(config: Config, device=None, local_rank=0) -> Parts:
         model.to(device)
     loss_fn = build_loss(config.loss.name, **config.loss.options())
     return Parts(device, task, model, loss_fn, model_rng)
+
+
+def start_from(model, path):
+    """Set ``model``'s weights from a safetensors file under PyTorch's names (``nnpipe
+    export``): ``model.init_from``, for a new run."""
+    try:
+        load_torch_state_dict(model, read_safetensors(path, "model.init_from"))
+    except StateDictError as exc:
+        raise ConfigError(f"model.init_from {path} does not fit the configured model: {exc}") from None

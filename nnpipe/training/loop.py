@@ -28,7 +28,7 @@ from ..loggers import open_loggers
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
-from .assemble import assemble
+from .assemble import assemble, start_from
 from .checkpoint import CheckpointError, load_model_weights, read_state, save_checkpoint
 from .distributed import FIRST_ITEM, SingleProcess
 from .metrics import format_row, improved
@@ -121,6 +121,8 @@ class Trainer:
     # ---- run directory -------------------------------------------------------------------
     def start_run(self, overrides=()):
         """Make a fresh run directory and write config, overrides and environment."""
+        if self.config.model.init_from:  # before the directory: a file that does not fit leaves nothing
+            start_from(self.model, self.config.model.init_from)
         self.made_run_dir = self.comm.is_main and self.run_dir is None
         if self.made_run_dir:
             self.run_dir = new_run_dir(self.config.run.root, self.config.run.name)
