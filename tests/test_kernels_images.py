@@ -1,4 +1,4 @@
-"""The pooling and fused convolution-block kernels against their references
+"""The pooling, batch-norm and fused convolution-block kernels against their references
 (NNPIPE_KERNELS=reference), and the CNN's use of them."""
 import numpy as np
 import pytest
@@ -30,6 +30,27 @@ def test_max_pool_kernel_matches_the_reference(both_paths, shape, kernel, stride
     np.testing.assert_array_equal(y, ref_y)
     np.testing.assert_allclose(gx, ref_gx, rtol=1e-6)
     assert y.dtype == dtype and gx.dtype == dtype
+
+
+@pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 5), (3, 2, 4, 4, 2)])
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 2e-5), (np.float64, 1e-12)])
+def test_batch_norm_kernels_match_the_reference(both_paths, shape, dtype, tolerance):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    x = np.asfortranarray(x) if len(shape) == 4 else x  # a non-contiguous input too
+    gamma, beta = rng.uniform(0.5, 2, shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    upstream = rng.standard_normal(shape).astype(dtype)
+
+    def normalise():
+        inputs = [Tensor(array.copy(order="A"), requires_grad=True) for array in (x, gamma, beta)]
+        y, mean, var = F.batch_norm(*inputs)
+        (y * Tensor(upstream)).sum().backward()
+        return [y.data, mean, var, *(tensor.grad for tensor in inputs)]
+
+    reference, compiled = both_paths(normalise)
+    for name, expected, got in zip(["y", "mean", "var", "gx", "ggamma", "gbeta"], reference, compiled):
+        assert got.dtype == dtype and got.shape == expected.shape, name
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance * 10, err_msg=name)
 
 
 def test_cnn_pools_before_a_monotonic_activation_with_the_same_result():

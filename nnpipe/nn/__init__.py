@@ -24,7 +24,6 @@ from .layers import (
     LinearReLU,
     MaxPool2d,
     ReLU,
-    Sequential,
     Sigmoid,
     Tanh,
     activation,
@@ -32,6 +31,7 @@ from .layers import (
 )
 from .losses import LOSSES, build_loss
 from .module import Module, Parameter, StateDictError
+from .sequential import Sequential
 
 __all__ = [
     "ACTIVATIONS", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Conv2dReLUPool", "Dropout", "Embedding",

@@ -239,24 +239,3 @@ def activation(name):
         return ACTIVATIONS[name]()
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}") from None
-
-
-class Sequential(Module):
-    def __init__(self, *layers):
-        super().__init__()
-        for index, layer in enumerate(layers):
-            setattr(self, str(index), layer)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, index):
-        return list(self._modules.values())[index]
-
-    def forward(self, x):
-        for layer in self._modules.values():
-            x = layer(x)
-        return x

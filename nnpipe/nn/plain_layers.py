@@ -17,6 +17,7 @@ import numpy as np
 from .. import backend
 from . import layers as L
 from .module import StateDictError
+from .sequential import Sequential
 
 
 @dataclass
@@ -70,14 +71,14 @@ def _own_params(module):
 
 def plain_layers(model) -> list:
     """``model`` (a Sequential) as PyTorch layers; ValueError for anything else."""
-    if not isinstance(model, L.Sequential):
+    if not isinstance(model, Sequential):
         raise ValueError(f"{type(model).__name__} is not a Sequential of layers")
     return [plain for module in model for plain in _plain(module)]
 
 
 def _name_map(model):
     """PyTorch state-dict name -> (nnpipe state-dict name, stored transposed)."""
-    if not isinstance(model, L.Sequential):  # word tables and other models keep their names
+    if not isinstance(model, Sequential):  # word tables and other models keep their names
         return {name: (name, False) for name in model.state_dict()}
     names, position = {}, 0
     for index, module in enumerate(model):

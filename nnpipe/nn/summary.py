@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import no_grad
-from .layers import Sequential
+from .sequential import Sequential
 
 
 def layer_table(model, batch):

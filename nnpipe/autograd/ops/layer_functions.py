@@ -1,11 +1,16 @@
 """Fused layer functions: linear, embedding (sparse-row gradient) and batch normalisation."""
 from __future__ import annotations
 
+import numpy as np
+
 from ...backend import get_array_module
+from ...kernels import lazy, use_compiled
 from ..core import Function, Tensor
 from ..sparse import SparseRows
 
 __all__ = ["linear", "linear_relu", "embedding", "batch_norm"]  # the wrappers; F gathers them
+
+batch_norm_kernels = lazy("batch_norm")
 
 
 class Linear(Function):
@@ -72,12 +77,37 @@ def embedding(W, indices):
 
 
 class BatchNorm(Function):
-    """Normalise over every axis but the channel axis (1), then scale and shift."""
+    """Normalise over every axis but the channel axis (1), then scale and shift.  On NumPy
+    the kernels of ``nnpipe.kernels.batch_norm`` make two passes each way, over x viewed as
+    (N, C, S); the reference below is the CuPy path."""
 
     def __init__(self, eps):
         self.eps = eps
 
     def forward(self, x, gamma, beta):
+        self.compiled = use_compiled(x, gamma, beta)
+        return self._forward_kernel(x, gamma, beta) if self.compiled else self._forward_reference(x, gamma, beta)
+
+    def backward(self, gy):
+        return self._backward_kernel(gy) if self.compiled else self._backward_reference(gy)
+
+    def _forward_kernel(self, x, gamma, beta):
+        self.x, self.gamma = _channel_rows(x), gamma
+        y = np.empty(self.x.shape, x.dtype)
+        mean, var, inv_std = np.empty(x.shape[1]), np.empty(x.shape[1]), np.empty(x.shape[1])
+        batch_norm_kernels.batch_norm_forward(self.x, gamma, beta, self.eps, y, mean, var, inv_std)
+        self.mean_64, self.inv_std_64 = mean, inv_std  # the statistics backward uses, in float64
+        self.mean, self.var = mean.astype(x.dtype), var.astype(x.dtype)
+        return y.reshape(x.shape)
+
+    def _backward_kernel(self, gy):
+        gx = np.empty(self.x.shape, gy.dtype)
+        ggamma, gbeta = np.empty(self.x.shape[1]), np.empty(self.x.shape[1])
+        batch_norm_kernels.batch_norm_backward(self.x, _channel_rows(gy), self.gamma, self.mean_64, self.inv_std_64,
+                                               gx, ggamma, gbeta)
+        return gx.reshape(gy.shape), ggamma.astype(gy.dtype), gbeta.astype(gy.dtype)
+
+    def _forward_reference(self, x, gamma, beta):
         self.axes = (0,) + tuple(range(2, x.ndim))
         shape = [1] * x.ndim
         shape[1] = x.shape[1]
@@ -90,7 +120,7 @@ class BatchNorm(Function):
         self.gamma = gamma.reshape(self.param_shape)
         return self.xhat * self.gamma + beta.reshape(self.param_shape)
 
-    def backward(self, gy):
+    def _backward_reference(self, gy):
         axes, xhat = self.axes, self.xhat
         ggamma = (gy * xhat).sum(axis=axes)
         gbeta = gy.sum(axis=axes)
@@ -102,6 +132,11 @@ class BatchNorm(Function):
             - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True)
         )
         return gx, ggamma, gbeta
+
+
+def _channel_rows(x):
+    """x as a contiguous (N, C, S) array (a copy of a strided view, such as conv2d's output)."""
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
 
 def batch_norm(x, gamma, beta, eps=1e-5):

@@ -1,0 +1,60 @@
+"""Batch norm over contiguous (N, C, S) arrays (S: the positions of a channel in an
+image, 1 for a dense layer's features): each channel's statistics and output in two passes
+over its values, and the backward in two more, where the reference makes a pass per NumPy
+expression.  Sums are accumulated in float64.  (Read in place, a convolution's transposed
+output took 3-4× as long as copying it first.)  Reference:
+``nnpipe.autograd.ops.layer_functions.BatchNorm``.  Serial, as the pooling kernels: the op
+sits between a convolution's GEMMs."""
+from __future__ import annotations
+
+import math
+
+from . import jit_math
+
+
+@jit_math
+def batch_norm_forward(x, gamma, beta, eps, y, mean, var, inv_std):
+    """y = (x - mean) * inv_std * gamma + beta per channel; fills ``mean``, ``var`` (the
+    biased batch variance) and ``inv_std`` = 1 / sqrt(var + eps)."""
+    n, channels, s = x.shape
+    count = n * s
+    for c in range(channels):
+        total = 0.0
+        for i in range(n):
+            for j in range(s):
+                total += x[i, c, j]
+        mu = total / count
+        squares = 0.0
+        for i in range(n):
+            for j in range(s):
+                d = x[i, c, j] - mu
+                squares += d * d
+        variance = squares / count
+        inverse = 1.0 / math.sqrt(variance + eps)
+        scale = gamma[c] * inverse
+        shift = beta[c] - mu * scale
+        for i in range(n):
+            for j in range(s):
+                y[i, c, j] = x[i, c, j] * scale + shift
+        mean[c], var[c], inv_std[c] = mu, variance, inverse
+
+
+@jit_math
+def batch_norm_backward(x, gy, gamma, mean, inv_std, gx, ggamma, gbeta):
+    """The gradients of x, gamma and beta: with x̂ = (x - mean)·inv_std, gbeta = Σ gy,
+    ggamma = Σ gy·x̂, gx = gamma·inv_std/m · (m·gy - gbeta - x̂·ggamma) (m values per channel)."""
+    n, channels, s = x.shape
+    count = n * s
+    for c in range(channels):
+        mu, inverse = mean[c], inv_std[c]
+        sum_gy, sum_gy_xhat = 0.0, 0.0
+        for i in range(n):
+            for j in range(s):
+                sum_gy += gy[i, c, j]
+                sum_gy_xhat += gy[i, c, j] * (x[i, c, j] - mu) * inverse
+        gbeta[c], ggamma[c] = sum_gy, sum_gy_xhat
+        scale = gamma[c] * inverse / count
+        for i in range(n):
+            for j in range(s):
+                xhat = (x[i, c, j] - mu) * inverse
+                gx[i, c, j] = scale * (count * gy[i, c, j] - sum_gy - xhat * sum_gy_xhat)

@@ -1,0 +1,58 @@
+"""``Sequential``: layers applied in order, where runs of plain layers that a fused op
+computes in fewer passes over memory run as that op, with the layers' own weights.
+
+A model written layer by layer so gets the fast path without naming it, and keeps the
+module tree and state-dict names of its layers (checkpoints load either way):
+
+- ``Conv2d → ReLU → MaxPool2d(2)``, or ``Conv2d → MaxPool2d(2) → ReLU`` (max pooling and
+  ReLU commute): ``F.conv2d_relu_pool``, the convolution block's kernels;
+- ``Linear → ReLU``: ``F.linear_relu``, the ReLU in place on the GEMM's output.
+"""
+from __future__ import annotations
+
+import nnpipe.autograd.functions as F
+
+from ..autograd.ops.conv import _pair
+from .layers import Conv2d, Linear, MaxPool2d, ReLU
+from .module import Module
+
+
+def _halving_pool(layer):
+    """A 2×2 max pooling with stride 2 and no padding, as the block fuses."""
+    return (type(layer) is MaxPool2d and _pair(layer.kernel_size) == (2, 2)
+            and _pair(layer.stride or layer.kernel_size) == (2, 2) and _pair(layer.padding) == (0, 0))
+
+
+def fused_run(layers, i):
+    """(a function that computes ``layers[i:i + n]``, n): the fused op of a run that starts
+    at ``i``, or the layer itself (n = 1)."""
+    layer, following = layers[i], [type(other) for other in layers[i + 1:i + 3]]
+    if type(layer) is Conv2d and layer.bias is not None and len(following) == 2 and ReLU in following and (
+            _halving_pool(layers[i + 1]) or _halving_pool(layers[i + 2])):
+        return (lambda x: F.conv2d_relu_pool(x, layer.weight, layer.bias, layer.stride, layer.padding)), 3
+    if type(layer) is Linear and following[:1] == [ReLU]:
+        return (lambda x: F.linear_relu(x, layer.weight, layer.bias)), 2
+    return layer, 1
+
+
+class Sequential(Module):
+    def __init__(self, *layers):
+        super().__init__()
+        for index, layer in enumerate(layers):
+            setattr(self, str(index), layer)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
+    def forward(self, x):
+        layers, i = list(self._modules.values()), 0
+        while i < len(layers):
+            step, count = fused_run(layers, i)
+            x, i = step(x), i + count
+        return x

@@ -1,0 +1,70 @@
+"""Automatic fusion in ``nn.Sequential``: plain ``Conv2d → ReLU → MaxPool2d(2)`` (either
+order of the last two) and ``Linear → ReLU`` run as the fused ops, with the same values and
+gradients as the layers one by one, and the same state-dict names; runs that do not match
+stay as they are."""
+import numpy as np
+import pytest
+
+import nnpipe.autograd.functions as F
+import nnpipe.nn as nn
+from nnpipe.autograd import Tensor
+
+
+def layer_by_layer(model, x):
+    for layer in model:
+        x = layer(x)
+    return x
+
+
+def plain_cnn(dtype, size):
+    rng = np.random.default_rng(0)
+    conv = dict(rng=rng, dtype=dtype)
+    flat = 16 * (size // 4) ** 2
+    return nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1, **conv), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 16, 3, 1, 1, **conv), nn.MaxPool2d(2, 2), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(flat, 32, **conv), nn.ReLU(), nn.Linear(32, 10, **conv))
+
+
+def gradients(model, x, forward):
+    for parameter in model.parameters():
+        parameter.grad = None
+    inputs = Tensor(x, requires_grad=True)
+    out = forward(model, inputs)
+    (out * Tensor(np.linspace(-1, 1, out.size).reshape(out.shape).astype(x.dtype))).sum().backward()
+    return out.data, [inputs.grad, *(p.grad for p in model.parameters())]
+
+
+@pytest.mark.parametrize("dtype, size, tolerance", [(np.float32, 12, 1e-5), (np.float64, 12, 1e-11),
+                                                    (np.float32, 14, 1e-5), (np.float64, 10, 1e-11)])
+def test_a_plain_sequential_runs_fused_with_the_values_and_gradients_of_its_layers(dtype, size, tolerance,
+                                                                                    monkeypatch):
+    calls = {"conv2d_relu_pool": 0, "linear_relu": 0}
+    for name in calls:
+        original = getattr(F, name)
+        monkeypatch.setattr(F, name, lambda *args, name=name, original=original, **kwargs: (
+            calls.__setitem__(name, calls[name] + 1), original(*args, **kwargs))[1])
+    model = plain_cnn(dtype, size)
+    x = np.random.default_rng(1).normal(size=(5, 3, size, size)).astype(dtype)
+    fused, fused_grads = gradients(model, x, lambda m, t: m(t))
+    assert calls == {"conv2d_relu_pool": 2, "linear_relu": 1}
+    plain, plain_grads = gradients(model, x, layer_by_layer)
+    np.testing.assert_allclose(fused, plain, rtol=tolerance, atol=tolerance)
+    for got, expected in zip(fused_grads, plain_grads):
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias",
+                                        "9.weight", "9.bias"]
+
+
+@pytest.mark.parametrize("layers", [
+    lambda rng: [nn.Conv2d(3, 4, 3, 1, 1, bias=False, rng=rng), nn.ReLU(), nn.MaxPool2d(2)],  # no bias to fuse
+    lambda rng: [nn.Conv2d(3, 4, 3, 1, 1, rng=rng), nn.ReLU(), nn.MaxPool2d(3)],
+    lambda rng: [nn.Conv2d(3, 4, 3, 1, 1, rng=rng), nn.LeakyReLU(), nn.MaxPool2d(2)],
+    lambda rng: [nn.Conv2d(3, 4, 3, 1, 1, rng=rng), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)],
+    lambda rng: [nn.Conv2d(3, 4, 3, 1, 1, rng=rng), nn.ReLU(), nn.AvgPool2d(2)],
+    lambda rng: [nn.Conv2d(3, 4, 3, 1, 1, rng=rng), nn.ReLU(), nn.MaxPool2d(2, stride=1)],
+])
+def test_runs_that_are_not_the_pattern_stay_layer_by_layer(layers, monkeypatch):
+    monkeypatch.setattr(F, "conv2d_relu_pool", lambda *args: pytest.fail("fused a run that is not the pattern"))
+    model = nn.Sequential(*layers(np.random.default_rng(0)))
+    x = Tensor(np.random.default_rng(1).normal(size=(2, 3, 8, 8)).astype(np.float32))
+    np.testing.assert_array_equal(model(x).data, layer_by_layer(model, x).data)
