@@ -1,7 +1,7 @@
 """Automatic fusion in ``nn.Sequential``: plain ``Conv2d → ReLU → MaxPool2d(2)`` (either
 order of the last two) and ``Linear → ReLU`` run as the fused ops, with the same values and
-gradients as the layers one by one, and the same state-dict names; runs that do not match
-stay as they are."""
+gradients as the layers one by one, and the same state-dict names; ``ReLU → MaxPool2d``
+elsewhere pools first; runs that do not match stay as they are."""
 import numpy as np
 import pytest
 
@@ -68,3 +68,15 @@ def test_runs_that_are_not_the_pattern_stay_layer_by_layer(layers, monkeypatch):
     model = nn.Sequential(*layers(np.random.default_rng(0)))
     x = Tensor(np.random.default_rng(1).normal(size=(2, 3, 8, 8)).astype(np.float32))
     np.testing.assert_array_equal(model(x).data, layer_by_layer(model, x).data)
+
+
+@pytest.mark.parametrize("pool", [lambda: nn.MaxPool2d(2), lambda: nn.MaxPool2d(3, 2, 1)])
+def test_relu_then_max_pooling_pools_first_with_the_same_values_and_gradients(pool):
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, 1, 1, bias=False, rng=rng), nn.BatchNorm2d(4), nn.ReLU(), pool())
+    x = rng.integers(-2, 3, (3, 2, 8, 8)).astype(np.float32)  # ties, and windows of values <= 0
+    fused, fused_grads = gradients(model, x, lambda m, t: m(t))
+    plain, plain_grads = gradients(model, x, layer_by_layer)
+    np.testing.assert_array_equal(fused, plain)
+    for got, expected in zip(fused_grads, plain_grads):
+        np.testing.assert_array_equal(got, expected)

@@ -6,7 +6,10 @@ module tree and state-dict names of its layers (checkpoints load either way):
 
 - ``Conv2d → ReLU → MaxPool2d(2)``, or ``Conv2d → MaxPool2d(2) → ReLU`` (max pooling and
   ReLU commute): ``F.conv2d_relu_pool``, the convolution block's kernels;
-- ``Linear → ReLU``: ``F.linear_relu``, the ReLU in place on the GEMM's output.
+- ``Linear → ReLU``: ``F.linear_relu``, the ReLU in place on the GEMM's output;
+- any other ``ReLU → MaxPool2d``: the pooling first, then the ReLU on its fewer values (the
+  same values and gradients: a window's maximum is the maximum of its ReLUs, and where
+  ReLU ties values they are ≤ 0, whose gradient is 0 either way).
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ def fused_run(layers, i):
         return (lambda x: F.conv2d_relu_pool(x, layer.weight, layer.bias, layer.stride, layer.padding)), 3
     if type(layer) is Linear and following[:1] == [ReLU]:
         return (lambda x: F.linear_relu(x, layer.weight, layer.bias)), 2
+    if type(layer) is ReLU and following[:1] == [MaxPool2d]:
+        return (lambda x: F.relu(layers[i + 1](x))), 2
     return layer, 1
 
 
