@@ -2,7 +2,9 @@
 3x3 64 → ReLU → pool 2, linear 128, dropout, linear 10; Adam) against the same
 architecture in PyTorch CPU, on the same MNIST batches of 128; plus peak memory.  The same
 network written as ``nn.Sequential`` of plain layers (nnpipe fuses them itself), and with
-batch norm after each convolution, against PyTorch's of the same.
+batch norm after each convolution, against PyTorch's of the same; and the network of
+configs/cifar10_cnn.yaml on random 3×32×32 batches of 128 (no download needed), against
+PyTorch's layers of the same shapes (``nn.plain_layers`` of the nnpipe model).
 
 Each contender runs in its own process (one library's spinning threads slow the next),
 alternating over rounds, at 1 and at 2 threads each (BLAS, torch and Numba alike);
@@ -25,7 +27,10 @@ CONTENDERS = (("PyTorch CPU", None), ("nnpipe (configs/cnn.yaml, fused blocks)",
               ("nnpipe nn.Sequential of plain layers", "PyTorch CPU"),
               ("nnpipe reference (NNPIPE_KERNELS=reference)", "PyTorch CPU"),
               ("PyTorch CPU, batch norm after each conv", None),
-              ("nnpipe nn.Sequential, batch norm after each conv", "PyTorch CPU, batch norm after each conv"))
+              ("nnpipe nn.Sequential, batch norm after each conv", "PyTorch CPU, batch norm after each conv"),
+              ("PyTorch CPU, the configs/cifar10_cnn.yaml network", None),
+              ("nnpipe configs/cifar10_cnn.yaml", "PyTorch CPU, the configs/cifar10_cnn.yaml network"))
+CIFAR = "configs/cifar10_cnn.yaml"
 
 
 THREAD_VARIABLES = ("NNPIPE_BENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -53,16 +58,29 @@ def child(name, threads):
     pin_threads()
     from nnpipe.config import load_config
     from nnpipe.data import BatchLoader, load_image_data
+    from nnpipe.models import build_model
 
-    config = load_config("configs/cnn.yaml")
-    data = load_image_data("mnist")
-    batches = [batch for _, batch in zip(range(STEPS), BatchLoader(data.train_x, data.train_y, 128, seed=0))]
+    cifar = CIFAR in name
+    config = load_config(CIFAR if cifar else "configs/cnn.yaml")
+    if cifar:  # random images: the step's cost does not depend on the pixels
+        rng = np.random.default_rng(0)
+        batches = [(rng.standard_normal((128, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, 128))
+                   for _ in range(STEPS)]
+    else:
+        data = load_image_data("mnist")
+        batches = [batch for _, batch in zip(range(STEPS), BatchLoader(data.train_x, data.train_y, 128, seed=0))]
     batch_norm = "batch norm" in name
     if name.startswith("PyTorch"):
         import torch
 
         torch.set_num_threads(threads)
-        net = plain_layers(torch.nn, config, batch_norm)
+        if cifar:
+            from nnpipe.nn.plain_layers import plain_layers as as_torch
+
+            twin = build_model(config.model, np.random.default_rng(0), (3, 32, 32), 10)
+            net = torch.nn.Sequential(*[getattr(torch.nn, layer.kind)(**layer.args) for layer in as_torch(twin)])
+        else:
+            net = plain_layers(torch.nn, config, batch_norm)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         tensors = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
 
@@ -77,12 +95,11 @@ def child(name, threads):
         import nnpipe.optim as optim
         from nnpipe import kernels
         from nnpipe.autograd import Tensor
-        from nnpipe.models import build_model
         from nnpipe.nn import build_loss
 
         kernels.set_mode("reference" if "reference" in name else "auto")
         model = (plain_layers(nn, config, batch_norm) if "nn.Sequential" in name
-                 else build_model(config.model, np.random.default_rng(0), (1, 28, 28), 10))
+                 else build_model(config.model, np.random.default_rng(0), (3, 32, 32) if cifar else (1, 28, 28), 10))
         opt = optim.Adam(model.parameters(), lr=1e-3)
         loss_fn = build_loss("cross_entropy")
 
@@ -136,8 +153,9 @@ def main():
         "",
         f"Training steps (forward, loss, backward, Adam) of the configs/cnn.yaml network on MNIST batches of 128, "
         f"median ms per step over {ROUNDS} alternating rounds of 5 × {STEPS} steps [range], each nnpipe row against "
-        "the PyTorch row of the same network. Targets: the configured CNN ≤ 0.7×, nn.Sequential of plain layers and "
-        "with batch norm ≤ 1.0×, at 1 thread each and at 2 threads each.",
+        "the PyTorch row of the same network (the CIFAR rows: random batches of 3×32×32). Targets: the configured CNN "
+        "≤ 0.7×, nn.Sequential of plain layers, with batch norm and the CIFAR network ≤ 1.0× (the CIFAR network's "
+        "peak memory ≤ PyTorch's), at 1 thread each and at 2 threads each.",
         "",
         "| implementation | 1 thread | ratio | 2 threads | ratio | peak MB (1 thread) |",
         "|---|---|---|---|---|---|",

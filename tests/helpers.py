@@ -136,3 +136,22 @@ def word_batch(seed, vocab=37, windows=23, k=4, shared=True):
     pair_window = np.repeat(np.arange(windows), pairs_per_window)
     return (rng.integers(0, vocab, windows), rng.integers(0, vocab, len(pair_window)), pair_window,
             rng.integers(0, vocab, (windows, k)))
+
+
+def cifar_batch(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    pixels = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
+    return np.concatenate([labels[:, None], pixels], axis=1).tobytes(), labels, pixels
+
+
+def write_cifar(folder, per_batch=3):
+    """The five CIFAR-10 training batches and the test batch, ``per_batch`` random images each."""
+    from nnpipe.data import cifar
+
+    expected = {}
+    for i, name in enumerate(cifar.TRAIN_FILES + [cifar.TEST_FILE]):
+        raw, labels, pixels = cifar_batch(per_batch, i)
+        (folder / name).write_bytes(raw)
+        expected[name] = (labels, pixels)
+    return expected

@@ -9,7 +9,7 @@ from nnpipe.data import BatchLoader, DataError, cifar, files, load_image_data, r
 from nnpipe.data.idx import parse_idx, read_idx
 from nnpipe.data.mnist import MNIST_FILES, load_idx_dataset
 
-from helpers import idx_bytes, write_idx_set
+from helpers import idx_bytes, write_cifar, write_idx_set
 
 
 def test_shipped_mnist_loads_with_known_label_counts():
@@ -79,22 +79,6 @@ def test_data_root_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("NNPIPE_DATA", str(tmp_path))
     assert files.data_root() == tmp_path
     assert str(files.data_root("elsewhere")) == "elsewhere"
-
-
-def cifar_batch(n, seed):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    pixels = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
-    return np.concatenate([labels[:, None], pixels], axis=1).tobytes(), labels, pixels
-
-
-def write_cifar(folder, per_batch=3):
-    expected = {}
-    for i, name in enumerate(cifar.TRAIN_FILES + [cifar.TEST_FILE]):
-        raw, labels, pixels = cifar_batch(per_batch, i)
-        (folder / name).write_bytes(raw)
-        expected[name] = (labels, pixels)
-    return expected
 
 
 def test_cifar_binary_batches_read_in_record_order(tmp_path):

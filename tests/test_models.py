@@ -38,6 +38,30 @@ def test_cnn_honours_batch_norm_and_the_activations_gain_as_the_mlp_does():
         assert np.sqrt(2) * np.sqrt(3 / fan_in) < largest <= 5 / 3 * np.sqrt(3 / fan_in)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_cnn_blocks_of_two_convolutions_pool_after_the_second(fused):
+    options = {"name": "cnn", "channels": [8, 16], "convs_per_block": 2, "hidden": [32], "batch_norm": not fused}
+    model = build_model(options, rng(), (3, 32, 32), 10)
+    layers = [type(layer).__name__ for layer in model][:8 if fused else 14]
+    assert layers == (["Conv2d", "ReLU", "Conv2dReLUPool", "Conv2d", "ReLU", "Conv2dReLUPool", "Flatten",
+                       "LinearReLU"] if fused else
+                      ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU",
+                       "Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU"])
+    assert [model[i].weight.shape for i in (0, 2 if fused else 3)] == [(8, 3, 3, 3), (8, 8, 3, 3)]
+    assert model(Tensor(np.zeros((2, 3, 32, 32), np.float32))).shape == (2, 10)
+
+
+@pytest.mark.slow
+def test_the_cifar_config_trains_on_cifar_shaped_batches(tmp_path):
+    from helpers import train, write_cifar
+
+    write_cifar(tmp_path, per_batch=40)
+    train("configs/cifar10_cnn.yaml", "--set", f"data.root={tmp_path}", "--set", "data.val_split=40",
+          "--set", "data.batch_size=32", "--set", "train.epochs=1", "--set", f"run.root={tmp_path / 'runs'}")
+    (run,) = (tmp_path / "runs/cifar10_cnn").iterdir()
+    assert (run / "checkpoints/best.npz").is_file()
+
+
 def test_cnn_that_shrinks_the_image_to_nothing_is_refused():
     with pytest.raises(ValueError, match="shrink"):
         build_model({"name": "cnn", "channels": [4] * 6}, rng(), (1, 28, 28), 10)

@@ -3,8 +3,9 @@ image, 1 for a dense layer's features): each channel's statistics and output in 
 over its values, and the backward in two more, where the reference makes a pass per NumPy
 expression.  Sums are accumulated in float64.  (Read in place, a convolution's transposed
 output took 3-4× as long as copying it first.)  Reference:
-``nnpipe.autograd.ops.layer_functions.BatchNorm``.  Serial, as the pooling kernels: the op
-sits between a convolution's GEMMs."""
+``nnpipe.autograd.ops.layer_functions.BatchNorm``.  Each call does the channels ``first`` to
+``last`` (excluded): the op runs ranges of channels on the kernel threads; a channel's
+arithmetic does not depend on the ranges."""
 from __future__ import annotations
 
 import math
@@ -13,12 +14,12 @@ from . import jit_math
 
 
 @jit_math
-def batch_norm_forward(x, gamma, beta, eps, y, mean, var, inv_std):
+def batch_norm_forward(x, gamma, beta, eps, y, mean, var, inv_std, first, last):
     """y = (x - mean) * inv_std * gamma + beta per channel; fills ``mean``, ``var`` (the
     biased batch variance) and ``inv_std`` = 1 / sqrt(var + eps)."""
-    n, channels, s = x.shape
+    n, _, s = x.shape
     count = n * s
-    for c in range(channels):
+    for c in range(first, last):
         total = 0.0
         for i in range(n):
             for j in range(s):
@@ -40,12 +41,12 @@ def batch_norm_forward(x, gamma, beta, eps, y, mean, var, inv_std):
 
 
 @jit_math
-def batch_norm_backward(x, gy, gamma, mean, inv_std, gx, ggamma, gbeta):
+def batch_norm_backward(x, gy, gamma, mean, inv_std, gx, ggamma, gbeta, first, last):
     """The gradients of x, gamma and beta: with x̂ = (x - mean)·inv_std, gbeta = Σ gy,
     ggamma = Σ gy·x̂, gx = gamma·inv_std/m · (m·gy - gbeta - x̂·ggamma) (m values per channel)."""
-    n, channels, s = x.shape
+    n, _, s = x.shape
     count = n * s
-    for c in range(channels):
+    for c in range(first, last):
         mu, inverse = mean[c], inv_std[c]
         sum_gy, sum_gy_xhat = 0.0, 0.0
         for i in range(n):

@@ -1,9 +1,9 @@
 """Max pooling over NCHW images: the window maxima with the offset that won (the first
 maximum in row-major order, as in PyTorch), and the gradient routed back to it.
 Reference: ``nnpipe.autograd.ops.conv.MaxPool2d`` (reductions over strided offset views).
-Serial on purpose: the kernels sit between a convolution's GEMMs, and a Numba thread team
-spinning after a parallel region took the cores from OpenBLAS's threads; one pass over the
-planes is memory-bound anyway."""
+Serial kernels (a Numba thread team spinning after a parallel region took the cores from
+OpenBLAS's threads, between a convolution's GEMMs): the op runs chunks of images on the
+kernel threads, each plane's result the same whatever the chunks."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,18 +12,19 @@ from . import jit
 
 
 @jit
-def max_pool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, winner):
+def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, winner):
+    """Fills ``y`` (N, C, OH, OW) with the window maxima and ``winner`` with their offsets."""
     n, c, h, w = x.shape
-    y = np.empty((n, c, oh, ow), x.dtype)
+    oh, ow = y.shape[2:]
     if kh == kw == sh == sw == 2 and ph == pw == 0:
         for plane in range(n * c):
             _max_pool_2x2(x[plane // c, plane % c], y[plane // c, plane % c], winner[plane // c, plane % c])
-        return y
+        return
     if ph == 0 and pw == 0:  # every window lies inside the image: no bounds to test
         for plane in range(n * c):
             _max_pool_plane(x[plane // c, plane % c], kh, kw, sh, sw, y[plane // c, plane % c],
                             winner[plane // c, plane % c])
-        return y
+        return
     for plane in range(n * c):
         image, channel = plane // c, plane % c
         source = x[image, channel]
@@ -39,7 +40,6 @@ def max_pool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, winner):
                                 best, won = source[row, column], i * kw + j
                 y[image, channel, r, q] = best
                 winner[image, channel, r, q] = won
-    return y
 
 
 @jit
@@ -74,14 +74,15 @@ def _max_pool_plane(source, kh, kw, sh, sw, out, winner):
 
 
 @jit
-def max_pool_backward(gy, winner, kw, sh, sw, ph, pw, h, w):
+def max_pool_backward(gy, winner, kw, sh, sw, ph, pw, gx):
+    """Fills ``gx`` (N, C, H, W) with the gradient routed to each window's winner."""
     n, c, oh, ow = gy.shape
+    h, w = gx.shape[2:]
     if kw == sh == sw == 2 and ph == pw == 0 and h == 2 * oh and w == 2 * ow:
-        gx = np.empty((n, c, h, w), gy.dtype)  # the 2×2 windows tile the image: every entry is written
-        for plane in range(n * c):
+        for plane in range(n * c):  # the 2×2 windows tile the image: every entry is written
             _unpool_2x2(gy[plane // c, plane % c], winner[plane // c, plane % c], gx[plane // c, plane % c])
-        return gx
-    gx = np.zeros((n, c, h, w), gy.dtype)
+        return
+    gx[...] = 0
     for plane in range(n * c):
         image, channel = plane // c, plane % c
         target = gx[image, channel]
@@ -90,7 +91,6 @@ def max_pool_backward(gy, winner, kw, sh, sw, ph, pw, h, w):
                 won = winner[image, channel, r, q]
                 row, column = r * sh + won // kw - ph, q * sw + won % kw - pw
                 target[row, column] += gy[image, channel, r, q]
-    return gx
 
 
 @jit

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...backend import get_array_module
-from ...kernels import lazy, use_compiled
+from ...kernels import lazy, map_chunks, use_compiled
 from ..core import Function
 
 pooling = lazy("pooling")
@@ -219,6 +219,11 @@ class _Pool2d(Function):
         return list(_offset_views(self.xpad, self.kernel, self.stride, sizes))
 
 
+def _image_chunks(count, size=16):
+    """Slices of ``size`` images: what the pooling kernels do on each kernel thread."""
+    return [slice(first, first + size) for first in range(0, count, size)]
+
+
 class MaxPool2d(_Pool2d):
     """Max over each window; the gradient goes to the first maximum in row-major order
     (as in PyTorch).  Forward records which kernel offset won in a small integer array;
@@ -239,12 +244,17 @@ class MaxPool2d(_Pool2d):
                                                                     self.padding))
         self.winner = np.empty((x.shape[0], x.shape[1], oh, ow), np.int8 if kh * kw < 128 else np.int32)
         self.padded_shape = x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
-        return pooling.max_pool_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, self.winner)
+        y = np.empty(self.winner.shape, x.dtype)
+        map_chunks(lambda s: pooling.max_pool_forward(x[s], kh, kw, sh, sw, ph, pw, y[s], self.winner[s]),
+                   _image_chunks(len(x)))
+        return y
 
     def _backward_kernel(self, gy):
         (sh, sw), (ph, pw) = self.stride, self.padding
-        return pooling.max_pool_backward(gy, self.winner, self.kernel[1], sh, sw, ph, pw,
-                                         *self.input_shape[2:])
+        gx = np.empty(self.input_shape, gy.dtype)
+        map_chunks(lambda s: pooling.max_pool_backward(gy[s], self.winner[s], self.kernel[1], sh, sw, ph, pw, gx[s]),
+                   _image_chunks(len(gy)))
+        return gx
 
     def _forward_reference(self, x):
         xp = get_array_module(x)

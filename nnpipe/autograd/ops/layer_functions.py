@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...backend import get_array_module
-from ...kernels import lazy, use_compiled
+from ...kernels import lazy, map_chunks, use_compiled
 from ..core import Function, Tensor
 from ..sparse import SparseRows
 
@@ -79,7 +79,8 @@ def embedding(W, indices):
 class BatchNorm(Function):
     """Normalise over every axis but the channel axis (1), then scale and shift.  On NumPy
     the kernels of ``nnpipe.kernels.batch_norm`` make two passes each way, over x viewed as
-    (N, C, S); the reference below is the CuPy path."""
+    (N, C, S), ranges of 8 channels at a time on the kernel threads; the reference below is
+    the CuPy path."""
 
     def __init__(self, eps):
         self.eps = eps
@@ -95,7 +96,8 @@ class BatchNorm(Function):
         self.x, self.gamma = _channel_rows(x), gamma
         y = np.empty(self.x.shape, x.dtype)
         mean, var, inv_std = np.empty(x.shape[1]), np.empty(x.shape[1]), np.empty(x.shape[1])
-        batch_norm_kernels.batch_norm_forward(self.x, gamma, beta, self.eps, y, mean, var, inv_std)
+        map_chunks(lambda r: batch_norm_kernels.batch_norm_forward(self.x, gamma, beta, self.eps, y, mean, var,
+                                                                   inv_std, *r), _channel_ranges(x.shape[1]))
         self.mean_64, self.inv_std_64 = mean, inv_std  # the statistics backward uses, in float64
         self.mean, self.var = mean.astype(x.dtype), var.astype(x.dtype)
         return y.reshape(x.shape)
@@ -103,8 +105,10 @@ class BatchNorm(Function):
     def _backward_kernel(self, gy):
         gx = np.empty(self.x.shape, gy.dtype)
         ggamma, gbeta = np.empty(self.x.shape[1]), np.empty(self.x.shape[1])
-        batch_norm_kernels.batch_norm_backward(self.x, _channel_rows(gy), self.gamma, self.mean_64, self.inv_std_64,
-                                               gx, ggamma, gbeta)
+        rows = _channel_rows(gy)
+        map_chunks(lambda r: batch_norm_kernels.batch_norm_backward(self.x, rows, self.gamma, self.mean_64,
+                                                                    self.inv_std_64, gx, ggamma, gbeta, *r),
+                   _channel_ranges(gy.shape[1]))
         return gx.reshape(gy.shape), ggamma.astype(gy.dtype), gbeta.astype(gy.dtype)
 
     def _forward_reference(self, x, gamma, beta):
@@ -132,6 +136,11 @@ class BatchNorm(Function):
             - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True)
         )
         return gx, ggamma, gbeta
+
+
+def _channel_ranges(channels, size=8):
+    """(first, last) channel ranges for the kernel threads."""
+    return [(first, min(first + size, channels)) for first in range(0, channels, size)]
 
 
 def _channel_rows(x):
