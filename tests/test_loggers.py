@@ -4,11 +4,12 @@ run, and the config errors of loggers that cannot be used."""
 import shutil
 
 import pytest
+import yaml
 
 from nnpipe.config import ConfigError, from_dict
 from nnpipe.loggers import LOGGERS, Logger
 
-from helpers import assert_clean_failure, invoke, metric_rows, only_run, skipgram_config, train, write_config
+from helpers import assert_clean_failure, invoke, metric_rows, only_run, skipgram_config, snapshot, train, write_config
 
 pytest.importorskip("tensorboardX")
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
@@ -96,5 +97,23 @@ def test_a_logger_whose_package_is_missing_names_the_extra():
         with pytest.raises(ConfigError, match=r'no_such_module, which is not installed: pip install -e "\.\[toy\]"'):
             from_dict({"train": {"loggers": ["jsonl", "toy"]}})
         from_dict({"train": {"loggers": ["jsonl", "toy"]}}, drop_unknown=True)  # a finished run's config still reads
+    finally:
+        LOGGERS.unregister("toy")
+
+
+def test_resuming_a_run_whose_logger_this_install_lacks_is_a_config_error(workspace):
+    @LOGGERS.register("toy")
+    class Missing(Logger):
+        requires = ("nnpipe_no_such_module", "toy")
+
+    try:
+        _, config, run = workspace
+        saved = yaml.safe_load((run / "config.yaml").read_text())
+        saved["train"]["loggers"] = ["jsonl", "toy"]
+        (run / "config.yaml").write_text(yaml.safe_dump(saved))
+        before = snapshot(run)
+        result = invoke("train", config, "--resume", run, "--set", "train.epochs=2")
+        assert_clean_failure(result, 2, "nnpipe_no_such_module, which is not installed")
+        assert snapshot(run) == before
     finally:
         LOGGERS.unregister("toy")
