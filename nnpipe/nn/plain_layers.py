@@ -24,7 +24,7 @@ from .sequential import Sequential
 class PlainLayer:
     kind: str  # the torch.nn class
     args: dict = field(default_factory=dict)  # its constructor's keyword arguments
-    params: dict = field(default_factory=dict)  # its state-dict name -> the nnpipe module's attribute
+    params: list = field(default_factory=list)  # its parameters' and buffers' names (the nnpipe layer's too)
 
 
 def _plain(module) -> list:
@@ -66,7 +66,7 @@ def _pool(kind, kernel_size, stride, padding):
 
 
 def _own_params(module):
-    return {name: name for name in [*module._parameters, *module._buffers]}
+    return [*module._parameters, *module._buffers]
 
 
 def plain_layers(model) -> list:
@@ -83,8 +83,8 @@ def _name_map(model):
     names, position = {}, 0
     for index, module in enumerate(model):
         for plain in _plain(module):
-            for torch_name, own in plain.params.items():
-                names[f"{position}.{torch_name}"] = (f"{index}.{own}", plain.kind == "Linear" and own == "weight")
+            for name in plain.params:
+                names[f"{position}.{name}"] = (f"{index}.{name}", plain.kind == "Linear" and name == "weight")
             position += 1
     return names
 
