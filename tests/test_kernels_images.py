@@ -170,3 +170,29 @@ def test_fused_conv_block_gives_the_same_bits_for_any_thread_count(threads, both
     reference, compiled = both_paths(block)
     for got, expected in zip(compiled, reference):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel, padding, bias", [(3, 1, True), (5, 0, False), (1, 0, True), (3, 2, True)])
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-4), (np.float64, 1e-11)])
+def test_chunked_conv2d_matches_the_reference_with_the_same_bits_for_any_thread_count(
+        threads, both_paths, kernel, padding, bias, dtype, tolerance):
+    """A stride-1 conv2d on NumPy runs in chunks of images (70: two whole chunks and a
+    partial one) and lays its columns out again in backward; the reference keeps them."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((70, 3, 9, 8)).astype(dtype)
+    W = rng.standard_normal((4, 3, kernel, kernel)).astype(dtype)
+    arrays = (x, W, rng.standard_normal(4).astype(dtype)) if bias else (x, W)
+
+    def convolve():
+        tensors = [Tensor(a, requires_grad=True) for a in arrays]
+        y = F.conv2d(*tensors, padding=padding)
+        (y * y).sum().backward()
+        return (y.data, *(t.grad for t in tensors))
+
+    one, two = threads(convolve)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    reference, compiled = both_paths(convolve)
+    for got, expected in zip(compiled, reference):
+        assert got.dtype == dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)

@@ -10,6 +10,8 @@ Backward scatters window gradients back with one strided add per kernel offset
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...backend import get_array_module
@@ -139,7 +141,14 @@ class _RowLayout:
 class Conv2d(Function):
     """Forward lays the windows out channels-first as a (C·kh·kw, N·OH·OW) matrix, so the
     copy reads whole rows of the image, and computes W (O, C·kh·kw) @ col in one GEMM.
-    Stride-1 convolutions (the common case) use :class:`_RowLayout`."""
+    Stride-1 convolutions (the common case) use :class:`_RowLayout`.  On NumPy with the
+    kernels on, a stride-1 convolution runs in chunks of :data:`CHUNK` images on the kernel
+    threads (copies and GEMMs alike, one BLAS thread each), keeps its input rather than the
+    columns (4.5× larger for a 3×3 kernel) and lays them out again in backward; the chunks'
+    weight gradients are added in chunk order, so the result does not depend on the thread
+    count."""
+
+    CHUNK = 32  # images
 
     def __init__(self, stride, padding):
         self.stride, self.padding = _pair(stride), _pair(padding)
@@ -153,6 +162,9 @@ class Conv2d(Function):
         oh = _out_size(h, kh, self.stride[0], self.padding[0])
         ow = _out_size(w, kw, self.stride[1], self.padding[1])
         self.kernel, self.W = (kh, kw), W
+        self.chunked = self.stride == (1, 1) and use_compiled(x, W)
+        if self.chunked:
+            return self._forward_chunks(x, W, b, (oh, ow))
         self.rows = _RowLayout(x.shape, self.kernel, self.padding) if self.stride == (1, 1) else None
         if self.rows:
             self.col = self.rows.im2col(x)
@@ -168,6 +180,8 @@ class Conv2d(Function):
         return y.transpose(1, 0, 2, 3)
 
     def backward(self, gy):
+        if self.chunked:
+            return self._backward_chunks(gy)
         xp = get_array_module(gy)
         o = gy.shape[1]
         c, kh, kw = self.W.shape[1:]
@@ -188,6 +202,43 @@ class Conv2d(Function):
                 gcol = gcol.reshape(c, kh, kw, *gy.shape[:1], *gy.shape[2:])
                 gx = _scatter_windows(lambda i, j: gcol[:, i, j], self.padded_shape, self.kernel, self.stride,
                                       self.padding, gy.dtype, xp, channels_first=True)
+        return gx, gW, gb
+
+
+    def _chunks(self, n):
+        return [slice(first, first + self.CHUNK) for first in range(0, n, self.CHUNK)]
+
+    def _forward_chunks(self, x, W, b, out_size):
+        self.x = x
+        o = W.shape[0]
+        y = np.empty((x.shape[0], o, *out_size), x.dtype)
+
+        def forward(s):
+            rows = _RowLayout(x[s].shape, self.kernel, self.padding)
+            out = W.reshape(o, -1) @ rows.im2col(x[s])
+            if b is not None:
+                out += b[:, None]
+            y[s] = out.reshape(o, -1, rows.oh, rows.wp)[..., :rows.ow].transpose(1, 0, 2, 3)
+
+        map_chunks(forward, self._chunks(len(x)))
+        return y
+
+    def _backward_chunks(self, gy):
+        need_x, need_W = self.needs_input_grad[:2]
+        W2 = self.W.reshape(self.W.shape[0], -1)
+        gx = np.empty(self.x.shape, gy.dtype) if need_x else None
+
+        def backward(s):
+            rows = _RowLayout(self.x[s].shape, self.kernel, self.padding)
+            gy2 = rows.widen(gy[s])
+            if need_x:
+                gx[s] = rows.col2im(W2.T @ gy2)
+            # (col @ gy2ᵀ)ᵀ, not gy2 @ colᵀ: OpenBLAS runs this long-K product much faster so
+            return (rows.im2col(self.x[s]) @ gy2.T).T if need_W else None
+
+        parts = map_chunks(backward, self._chunks(len(gy)))
+        gW = functools.reduce(np.add, parts).reshape(self.W.shape) if need_W else None
+        gb = gy.sum(axis=(0, 2, 3)) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
         return gx, gW, gb
 
 
