@@ -144,7 +144,7 @@ class Conv2d(Function):
     Stride-1 convolutions (the common case) use :class:`_RowLayout`.  On NumPy with the
     kernels on, a stride-1 convolution runs in chunks of :data:`CHUNK` images on the kernel
     threads (copies and GEMMs alike, one BLAS thread each), keeps its input rather than the
-    columns (4.5× larger for a 3×3 kernel) and lays them out again in backward; the chunks'
+    columns (9× larger for a 3×3 kernel) and lays them out again in backward; the chunks'
     weight gradients are added in chunk order, so the result does not depend on the thread
     count."""
 
