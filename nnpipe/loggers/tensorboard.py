@@ -18,7 +18,7 @@ import numpy as np
 from .logger_registry import LOGGERS, Logger
 
 FOLDER = "tensorboard"
-PROJECTED_WORDS = 10_000  # the most frequent words shown in the projector (its own sampling limit)
+PROJECTED_WORDS = 10_000  # the most frequent words shown in the projector
 
 
 def _summary_writer():
