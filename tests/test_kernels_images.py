@@ -164,12 +164,18 @@ def test_fused_conv_block_gives_the_same_bits_for_any_thread_count(threads, both
         (y * y).sum().backward()
         return (y.data, *(t.grad for t in tensors))
 
-    one, two = threads(block)
-    for a, b_ in zip(one, two):
-        np.testing.assert_array_equal(a, b_)
-    reference, compiled = both_paths(block)
+    assert_thread_free_and_near_the_reference(block, threads, both_paths, 1e-4)
+
+
+def assert_thread_free_and_near_the_reference(function, threads, both_paths, tolerance):
+    """``function``'s arrays: the same bits at 1 and 2 threads, within ``tolerance`` of the reference's."""
+    one, two = threads(function)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    reference, compiled = both_paths(function)
     for got, expected in zip(compiled, reference):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
 
 
 @pytest.mark.parametrize("kernel, padding, bias", [(3, 1, True), (5, 0, False), (1, 0, True), (3, 2, True)])
@@ -189,10 +195,4 @@ def test_chunked_conv2d_matches_the_reference_with_the_same_bits_for_any_thread_
         (y * y).sum().backward()
         return (y.data, *(t.grad for t in tensors))
 
-    one, two = threads(convolve)
-    for a, b in zip(one, two):
-        np.testing.assert_array_equal(a, b)
-    reference, compiled = both_paths(convolve)
-    for got, expected in zip(compiled, reference):
-        assert got.dtype == dtype and got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+    assert_thread_free_and_near_the_reference(convolve, threads, both_paths, tolerance)

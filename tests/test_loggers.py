@@ -88,32 +88,29 @@ def test_loggers_that_cannot_be_used_are_config_errors(tmp_path, loggers, messag
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_logger_whose_package_is_missing_names_the_extra():
+@pytest.fixture
+def uninstalled_logger():
+    """A logger ``toy`` whose package is not installed, registered for one test."""
     @LOGGERS.register("toy")
     class Missing(Logger):
         requires = ("nnpipe_no_such_module", "toy")
 
-    try:
-        with pytest.raises(ConfigError, match=r'no_such_module, which is not installed: pip install -e "\.\[toy\]"'):
-            from_dict({"train": {"loggers": ["jsonl", "toy"]}})
-        from_dict({"train": {"loggers": ["jsonl", "toy"]}}, drop_unknown=True)  # a finished run's config still reads
-    finally:
-        LOGGERS.unregister("toy")
+    yield "toy"
+    LOGGERS.unregister("toy")
 
 
-def test_resuming_a_run_whose_logger_this_install_lacks_is_a_config_error(workspace):
-    @LOGGERS.register("toy")
-    class Missing(Logger):
-        requires = ("nnpipe_no_such_module", "toy")
+def test_a_logger_whose_package_is_missing_names_the_extra(uninstalled_logger):
+    with pytest.raises(ConfigError, match=r'no_such_module, which is not installed: pip install -e "\.\[toy\]"'):
+        from_dict({"train": {"loggers": ["jsonl", uninstalled_logger]}})
+    from_dict({"train": {"loggers": ["jsonl", uninstalled_logger]}}, drop_unknown=True)  # a finished run's config
 
-    try:
-        _, config, run = workspace
-        saved = yaml.safe_load((run / "config.yaml").read_text())
-        saved["train"]["loggers"] = ["jsonl", "toy"]
-        (run / "config.yaml").write_text(yaml.safe_dump(saved))
-        before = snapshot(run)
-        result = invoke("train", config, "--resume", run, "--set", "train.epochs=2")
-        assert_clean_failure(result, 2, "nnpipe_no_such_module, which is not installed")
-        assert snapshot(run) == before
-    finally:
-        LOGGERS.unregister("toy")
+
+def test_resuming_a_run_whose_logger_this_install_lacks_is_a_config_error(workspace, uninstalled_logger):
+    _, config, run = workspace
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["train"]["loggers"] = ["jsonl", uninstalled_logger]
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    before = snapshot(run)
+    result = invoke("train", config, "--resume", run, "--set", "train.epochs=2")
+    assert_clean_failure(result, 2, "nnpipe_no_such_module, which is not installed")
+    assert snapshot(run) == before
