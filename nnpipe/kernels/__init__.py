@@ -73,6 +73,12 @@ def at_most_threads(count):
         set_threads(before)
 
 
+def fixed_chunks(count, size):
+    """Slices of ``size`` items over ``count`` (the last one shorter): the chunks callers of
+    :func:`map_chunks` cut, the same whatever the thread count."""
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
 def map_chunks(function, chunks):
     """``[function(chunk) for chunk in chunks]``, run on :func:`threads` Python threads with
     one BLAS thread each while they last (the kernels release the GIL, and so do NumPy's

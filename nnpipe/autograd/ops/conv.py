@@ -15,10 +15,11 @@ import functools
 import numpy as np
 
 from ...backend import get_array_module
-from ...kernels import lazy, map_chunks, use_compiled
+from ...kernels import fixed_chunks, lazy, map_chunks, use_compiled
 from ..core import Function
 
 pooling = lazy("pooling")
+POOL_CHUNK = 16  # images per call of the pooling kernels on the kernel threads
 
 __all__ = ["conv_output_size", "conv2d", "max_pool2d", "avg_pool2d"]  # F gathers them
 
@@ -192,7 +193,7 @@ class Conv2d(Function):
         need_x, need_W = self.needs_input_grad[:2]
         # (col @ gy2ᵀ)ᵀ, not gy2 @ colᵀ: OpenBLAS runs this long-K product much faster so
         gW = (self.col @ gy2.T).T.reshape(self.W.shape) if need_W else None
-        gb = gy.sum(axis=(0, 2, 3)) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
+        gb = self._bias_grad(gy)
         gx = None
         if need_x:
             gcol = self.W.reshape(o, -1).T @ gy2
@@ -203,10 +204,6 @@ class Conv2d(Function):
                 gx = _scatter_windows(lambda i, j: gcol[:, i, j], self.padded_shape, self.kernel, self.stride,
                                       self.padding, gy.dtype, xp, channels_first=True)
         return gx, gW, gb
-
-
-    def _chunks(self, n):
-        return [slice(first, first + self.CHUNK) for first in range(0, n, self.CHUNK)]
 
     def _forward_chunks(self, x, W, b, out_size):
         self.x = x
@@ -220,7 +217,7 @@ class Conv2d(Function):
                 out += b[:, None]
             y[s] = out.reshape(o, -1, rows.oh, rows.wp)[..., :rows.ow].transpose(1, 0, 2, 3)
 
-        map_chunks(forward, self._chunks(len(x)))
+        map_chunks(forward, fixed_chunks(len(x), self.CHUNK))
         return y
 
     def _backward_chunks(self, gy):
@@ -236,10 +233,12 @@ class Conv2d(Function):
             # (col @ gy2ᵀ)ᵀ, not gy2 @ colᵀ: OpenBLAS runs this long-K product much faster so
             return (rows.im2col(self.x[s]) @ gy2.T).T if need_W else None
 
-        parts = map_chunks(backward, self._chunks(len(gy)))
+        parts = map_chunks(backward, fixed_chunks(len(gy), self.CHUNK))
         gW = functools.reduce(np.add, parts).reshape(self.W.shape) if need_W else None
-        gb = gy.sum(axis=(0, 2, 3)) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
-        return gx, gW, gb
+        return gx, gW, self._bias_grad(gy)
+
+    def _bias_grad(self, gy):
+        return gy.sum(axis=(0, 2, 3)) if len(self.needs_input_grad) == 3 and self.needs_input_grad[2] else None
 
 
 def conv2d(x, W, b=None, stride=1, padding=0):
@@ -270,11 +269,6 @@ class _Pool2d(Function):
         return list(_offset_views(self.xpad, self.kernel, self.stride, sizes))
 
 
-def _image_chunks(count, size=16):
-    """Slices of ``size`` images: what the pooling kernels do on each kernel thread."""
-    return [slice(first, first + size) for first in range(0, count, size)]
-
-
 class MaxPool2d(_Pool2d):
     """Max over each window; the gradient goes to the first maximum in row-major order
     (as in PyTorch).  Forward records which kernel offset won in a small integer array;
@@ -297,14 +291,14 @@ class MaxPool2d(_Pool2d):
         self.padded_shape = x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
         y = np.empty(self.winner.shape, x.dtype)
         map_chunks(lambda s: pooling.max_pool_forward(x[s], kh, kw, sh, sw, ph, pw, y[s], self.winner[s]),
-                   _image_chunks(len(x)))
+                   fixed_chunks(len(x), POOL_CHUNK))
         return y
 
     def _backward_kernel(self, gy):
         (sh, sw), (ph, pw) = self.stride, self.padding
         gx = np.empty(self.input_shape, gy.dtype)
         map_chunks(lambda s: pooling.max_pool_backward(gy[s], self.winner[s], self.kernel[1], sh, sw, ph, pw, gx[s]),
-                   _image_chunks(len(gy)))
+                   fixed_chunks(len(gy), POOL_CHUNK))
         return gx
 
     def _forward_reference(self, x):

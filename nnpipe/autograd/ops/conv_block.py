@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from ...backend import get_array_module
-from ...kernels import lazy, map_chunks, use_compiled
+from ...kernels import fixed_chunks, lazy, map_chunks, use_compiled
 from ..core import Function
 from .conv import Conv2d, MaxPool2d, _pair, _RowLayout, conv_output_size
 
@@ -46,7 +46,7 @@ class Conv2dReLUPool(Function):
     def _forward_kernel(self, x, W, b):
         n, o = x.shape[0], W.shape[0]
         self.block = _WinogradBlock(W, b) if self.path == "winograd" else _RowsBlock(W, b, self.padding)
-        self.chunks = [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
+        self.chunks = fixed_chunks(n, CHUNK)
         pooled = [size // 2 for size in _conv_sizes(x, W, self.stride, self.padding)]
         y = np.empty((n, o, *pooled), x.dtype)
         self.winner = np.empty(y.shape, np.int8)

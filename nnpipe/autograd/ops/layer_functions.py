@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ...backend import get_array_module
-from ...kernels import lazy, map_chunks, use_compiled
+from ...kernels import fixed_chunks, lazy, map_chunks, use_compiled
 from ..core import Function, Tensor
 from ..sparse import SparseRows
 
 __all__ = ["linear", "linear_relu", "embedding", "batch_norm"]  # the wrappers; F gathers them
 
 batch_norm_kernels = lazy("batch_norm")
+CHANNELS = 8  # channels per call of the batch-norm kernels on the kernel threads
 
 
 class Linear(Function):
@@ -97,7 +98,8 @@ class BatchNorm(Function):
         y = np.empty(self.x.shape, x.dtype)
         mean, var, inv_std = np.empty(x.shape[1]), np.empty(x.shape[1]), np.empty(x.shape[1])
         map_chunks(lambda r: batch_norm_kernels.batch_norm_forward(self.x, gamma, beta, self.eps, y, mean, var,
-                                                                   inv_std, *r), _channel_ranges(x.shape[1]))
+                                                                   inv_std, r.start, r.stop),
+                   fixed_chunks(x.shape[1], CHANNELS))
         self.mean_64, self.inv_std_64 = mean, inv_std  # the statistics backward uses, in float64
         self.mean, self.var = mean.astype(x.dtype), var.astype(x.dtype)
         return y.reshape(x.shape)
@@ -107,8 +109,9 @@ class BatchNorm(Function):
         ggamma, gbeta = np.empty(self.x.shape[1]), np.empty(self.x.shape[1])
         rows = _channel_rows(gy)
         map_chunks(lambda r: batch_norm_kernels.batch_norm_backward(self.x, rows, self.gamma, self.mean_64,
-                                                                    self.inv_std_64, gx, ggamma, gbeta, *r),
-                   _channel_ranges(gy.shape[1]))
+                                                                    self.inv_std_64, gx, ggamma, gbeta, r.start,
+                                                                    r.stop),
+                   fixed_chunks(gy.shape[1], CHANNELS))
         return gx.reshape(gy.shape), ggamma.astype(gy.dtype), gbeta.astype(gy.dtype)
 
     def _forward_reference(self, x, gamma, beta):
@@ -136,11 +139,6 @@ class BatchNorm(Function):
             - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True)
         )
         return gx, ggamma, gbeta
-
-
-def _channel_ranges(channels, size=8):
-    """(first, last) channel ranges for the kernel threads."""
-    return [(first, min(first + size, channels)) for first in range(0, channels, size)]
 
 
 def _channel_rows(x):
