@@ -184,6 +184,11 @@ def _check_combination(config, problems, drop_unknown=False):
                         f"not {config.loss.name!r}")
 
 
+def uninstalled_loggers(names) -> list:
+    """A problem for each known logger in ``names`` whose package this install lacks."""
+    return [f"train.loggers: {missing}" for name in names if name in LOGGERS and (missing := missing_package(name))]
+
+
 def _check_loggers(names, problems, drop_unknown):
     """Known loggers, each once, jsonl among them, each one's package installed (a finished
     run's config, read to evaluate it, may name a logger this install cannot write with)."""
@@ -191,8 +196,8 @@ def _check_loggers(names, problems, drop_unknown):
         if name not in LOGGERS:
             problems.append(f"train.loggers: unknown logger {options.bounded(name)}{suggest(name, LOGGERS)}; "
                             f"valid: {', '.join(LOGGERS)}")
-        elif not drop_unknown and (missing := missing_package(name)):
-            problems.append(f"train.loggers: {missing}")
+    if not drop_unknown:
+        problems += uninstalled_loggers(names)
     if len(set(names)) < len(names):
         problems.append(f"train.loggers: a logger is named twice in {options.bounded(names)}")
     if "jsonl" not in names:

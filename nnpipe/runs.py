@@ -17,7 +17,7 @@ import numpy as np
 
 from .autograd import Tensor, no_grad
 from .autograd.functions import softmax
-from .config import Config, from_dict, load_config, parse_override, read_yaml
+from .config import Config, ConfigError, from_dict, load_config, parse_override, read_yaml, uninstalled_loggers
 from .data.images import normalise
 from .data.token_store import Vocabulary
 from .data.wordeval import WordVectors
@@ -219,7 +219,10 @@ def resumed_config(run_dir, requested: Config, overrides) -> Config:
         for part in path:
             source, target = getattr(source, part), target.setdefault(part, {})
         target[last] = getattr(source, last)
-    return from_dict(saved, drop_unknown=True)
+    config = from_dict(saved, drop_unknown=True)
+    if missing := uninstalled_loggers(config.train.loggers):  # read leniently above: its loggers were not checked
+        raise ConfigError(f"{run_dir}: " + "; ".join(missing))
+    return config
 
 
 def model_from_config(config: Config):

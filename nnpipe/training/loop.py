@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..config import ConfigError, dump, load_yaml
 from ..data.files import status_after
 from ..kernels import THREAD_VARIABLES, IdleCores, use_compiled, use_threads
-from ..loggers import missing_package, open_loggers
+from ..loggers import open_loggers
 from ..nn import StateDictError, dropout_streams
 from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
@@ -257,9 +257,6 @@ class Trainer:
 
     def _open_loggers(self):
         if self.loggers is None and self.comm.is_main:
-            for name in self.config.train.loggers:  # a resumed run's own loggers were not checked on this install
-                if missing := missing_package(name):
-                    raise ConfigError(f"train.loggers of {self.run_dir}: {missing}")
             self.loggers = open_loggers(self.config.train.loggers, self.run_dir)
         return self.loggers or []
 
