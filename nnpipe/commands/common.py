@@ -29,6 +29,13 @@ RootOption = typer.Option(Path("runs"), "--root", help="Folder holding the runs.
 CheckpointOption = typer.Option("best", "--checkpoint", help="best or last.")
 
 
+def say_latest(spec, run_dir, what="run", err=False):
+    """Name the run that ``latest`` (or no run given) resolved to: the newest may not be
+    the run the user thinks of.  ``err``: on stderr, when the output itself goes to stdout."""
+    if spec in (None, "latest"):
+        typer.echo(f"latest {what}: {run_dir}", err=err)
+
+
 MAX_MESSAGE = 400  # characters: an error stays one readable line
 
 

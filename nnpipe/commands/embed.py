@@ -13,7 +13,7 @@ from ..models.word_tables import VECTOR_CHOICES
 from ..runs import Run
 from ..training import find_runs, resolve_run
 from ..training.rundir import RunError, has_checkpoint
-from .common import CheckpointOption, DebugOption, RootOption, guarded
+from .common import CheckpointOption, DebugOption, RootOption, guarded, say_latest
 from .projector import project
 
 
@@ -94,8 +94,7 @@ def embed(
         run_dir = found[-1]
     else:
         run_dir = resolve_run(run, root)
-    if run in (None, "latest"):  # say which: the newest may not be the run the user thinks of
-        typer.echo(f"latest word-vector run: {run_dir}", err=str(export) == "-")
+    say_latest(run, run_dir, "word-vector run", err=str(export) == "-")
     if not from_file:
         vectors = Run(run_dir).word_vectors(checkpoint, vectors_)
     if nearest:

@@ -10,7 +10,7 @@ from ..config import ConfigError
 from ..exports import FORMATS
 from ..runs import Run
 from ..training import resolve_run
-from .common import CheckpointOption, DebugOption, RootOption, guarded
+from .common import CheckpointOption, DebugOption, RootOption, guarded, say_latest
 
 
 @guarded
@@ -44,7 +44,6 @@ def export(
         raise ConfigError(f"--checkpoint must be best or last, got {checkpoint!r}")
     run_dir = resolve_run(target, root)
     to_stdout = str(out) == "-"
-    if target in (None, "latest"):  # say which: the newest may not be the run the user thinks of
-        typer.echo(f"latest run: {run_dir}", err=to_stdout)
+    say_latest(target, run_dir, err=to_stdout)
     written = Run(run_dir).export(format_, out, checkpoint, vectors_, binary)
     typer.echo("wrote " + ", ".join(str(path) for path in written), err=to_stdout)

@@ -16,7 +16,7 @@ from ..data.user_files import write_output
 from ..runs import Run
 from ..training import resolve_run
 from ..training.rundir import has_checkpoint
-from .common import CheckpointOption, DebugOption, RootOption, guarded
+from .common import CheckpointOption, DebugOption, RootOption, guarded, say_latest
 
 IMAGE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -147,8 +147,7 @@ def predict(
     if out is not None and out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'predictions.csv'}")
     run_dir = resolve_run(run, root, usable=classifier, what="of an image classifier")
-    if run == "latest":
-        typer.echo(f"latest image-classifier run: {run_dir}")
+    say_latest(run, run_dir, "image-classifier run")
     results = predict_images(Run(run_dir), inputs, k, checkpoint)
     for label, top in results:
         typer.echo(f"{label}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
