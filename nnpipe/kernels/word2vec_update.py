@@ -7,9 +7,10 @@ Each chunk walks its windows in order on private copies of the rows it touches, 
 from the tables as they were when the step began; :func:`merge_rows` then writes them
 back, adding each chunk's change of a row that several touched in chunk order.  So the
 result depends on the config and the chunk count, never on the number of threads, and a
-resumed run continues bit for bit.  One chunk works on the tables in place: word2vec's
-sequential SGD exactly.  Hogwild (``in_place`` with several chunks) lets the chunks race
-on the tables as word2vec's and gensim's threads do: faster, but not reproducible.
+resumed run continues bit for bit.  One chunk works on the tables in place
+(:func:`skipgram_windows`, :func:`cbow_windows`): word2vec's sequential SGD exactly, on one
+thread.  Hogwild (:func:`skipgram_hogwild`, :func:`cbow_hogwild`) lets the chunks race on
+the tables as word2vec's and gensim's threads do: faster, but not reproducible.
 
 word2vec.c's names, and nnpipe's (nnpipe's input table holds the window's centre in
 skip-gram: the pair (centre, context) is trained as word2vec trains (context, centre),
@@ -83,11 +84,9 @@ def chunk_bounds(windows, starts, chunks, negatives, vocab):
 
 
 @jit(inline="always")
-def _private_row(table, row, slot_map, rows, local, offset, used, in_place):
+def _private_row(table, row, slot_map, rows, local, offset, used):
     """Where ``row`` is in the chunk's private rows, copied from the table on first touch;
-    (its index in ``local``, rows used).  ``in_place``: ``local`` is the table itself."""
-    if in_place:
-        return row, used
+    (its index in ``local``, rows used)."""
     slot = slot_map[row]
     if slot < 0:
         slot = used
@@ -124,34 +123,166 @@ def _sigmoid_and_loss(f, label, tabled):
 
 
 @jit_math(inline="always")
-def _train_window(L_v, v, L_u, targets, labels, weights, n, alpha, g, neu1e, tabled):
-    """word2vec's inner loop for one window, on the rows ``L_v[v]`` (input side: the centre,
-    or CBOW's mean) and ``L_u[targets[:n]]`` (output side): first every target's error
-    g = (label - σ(f))·alpha·weight from the rows as the window found them (the dot
-    products are independent, so they overlap in the CPU), then neu1e collects v's change
-    and each output row moves: the reference's gradient of the window, applied at once.
-    Returns the window's loss, Σ weight·(-log σ(±f)).  Rows are indexed, not sliced: a
-    view per target costs more than its arithmetic.  ``tabled``: see :func:`_sigmoid_and_loss`."""
+def _train_window(h, L_u, targets, n, positives, negative_weight, alpha, g, neu1e, tabled):
+    """word2vec's inner loop for one window: ``h`` (a copy of the input side's row: the
+    centre, or CBOW's mean) against the output rows ``L_u[targets[:n]]``, the first
+    ``positives`` of them labelled 1, the rest 0 and counted ``negative_weight`` times.
+    First every target's error g = (label - σ(f))·alpha·weight from the rows as the window
+    found them (the dot products are independent, so they overlap in the CPU), then neu1e
+    collects h's change and each output row moves: the reference's gradient of the window,
+    applied at once.  Returns the window's loss, Σ weight·(-log σ(±f)).  Rows are indexed,
+    not sliced: a view per target costs more than its arithmetic.  ``tabled``: see
+    :func:`_sigmoid_and_loss`."""
     loss = 0.0
     for t in range(n):
         u = targets[t]
-        f = L_v[v, 0] * 0
-        for d in range(L_v.shape[1]):
-            f += L_v[v, d] * L_u[u, d]
-        f = float(f)
-        sigmoid, target_loss = _sigmoid_and_loss(f, labels[t], tabled)
-        loss += weights[t] * target_loss
-        g[t] = L_v.dtype.type((labels[t] - sigmoid) * alpha * weights[t])
+        f = h.dtype.type(0)
+        for d in range(len(h)):
+            f += h[d] * L_u[u, d]
+        positive = t < positives
+        weight = 1.0 if positive else negative_weight
+        sigmoid, target_loss = _sigmoid_and_loss(float(f), positive, tabled)
+        loss += weight * target_loss
+        g[t] = h.dtype.type(((1.0 if positive else 0.0) - sigmoid) * alpha * weight)
     neu1e[:] = 0
-    for t in range(n):  # all of v's change first: a word twice among the targets moves after it
+    for t in range(n):  # all of h's change first: a word twice among the targets moves after it
         u, step = targets[t], g[t]
-        for d in range(L_v.shape[1]):
+        for d in range(len(h)):
             neu1e[d] += step * L_u[u, d]
     for t in range(n):
         u, step = targets[t], g[t]
-        for d in range(L_v.shape[1]):
-            L_u[u, d] += step * L_v[v, d]
+        for d in range(len(h)):
+            L_u[u, d] += step * h[d]
     return loss
+
+
+@jit_math(inline="always")
+def _skipgram_window(L_in, L_out, v, targets, n, count, alpha, h, g, neu1e, tabled):
+    """Skip-gram's window: the centre row ``L_in[v]`` against its ``count`` contexts (the
+    first targets, label 1) and the negatives (label 0, counted once per pair), neu1e added
+    to the centre after the window.  The window's loss."""
+    for d in range(len(h)):
+        h[d] = L_in[v, d]
+    loss = _train_window(h, L_out, targets, n, count, float(count), alpha, g, neu1e, tabled)
+    for d in range(len(h)):
+        L_in[v, d] += neu1e[d]
+    return loss
+
+
+@jit_math(inline="always")
+def _cbow_window(L_in, L_out, inputs, low, high, targets, n, alpha, exact, h, g, neu1e, tabled):
+    """CBOW's window: h, the mean of the context rows ``L_in[inputs[low:high]]`` (word2vec's
+    ``neu1``), against the centre's output row (the first target, label 1) and the
+    negatives (label 0); neu1e is then added to every context row (divided by their number
+    when ``exact``).  The window's loss."""
+    first = inputs[low]
+    for d in range(len(h)):
+        h[d] = L_in[first, d]
+    for i in range(low + 1, high):
+        x = inputs[i]
+        for d in range(len(h)):
+            h[d] += L_in[x, d]
+    inverse = h.dtype.type(1) / (high - low)
+    for d in range(len(h)):
+        h[d] *= inverse
+    loss = _train_window(h, L_out, targets, n, 1, 1.0, alpha, g, neu1e, tabled)
+    if exact:
+        for d in range(len(h)):
+            neu1e[d] *= inverse
+    for i in range(low, high):
+        x = inputs[i]
+        for d in range(len(h)):
+            L_in[x, d] += neu1e[d]
+    return loss
+
+
+@jit
+def _most_pairs(starts):
+    most = 0
+    for w in range(len(starts) - 1):
+        most = max(most, starts[w + 1] - starts[w])
+    return most
+
+
+@jit(inline="always")
+def _prefetch_window(W_in, W_out, window_centers, contexts, starts, negatives, w, cbow):
+    """Ask for window w's rows (in place), to load while the window before it is computed."""
+    for b in range(starts[w], starts[w + 1]):
+        prefetch_row(W_in if cbow else W_out, contexts[b])
+    prefetch_row(W_out if cbow else W_in, window_centers[w])
+    for k in range(negatives.shape[1]):
+        prefetch_row(W_out, negatives[w, k])
+
+
+@jit(inline="always")
+def _window_targets(targets, first_targets, low, high, negatives, w):
+    """targets = first_targets[low:high], then window w's negatives; their number."""
+    n = 0
+    for b in range(low, high):
+        targets[n] = first_targets[b]
+        n += 1
+    for k in range(negatives.shape[1]):
+        targets[n] = negatives[w, k]
+        n += 1
+    return n
+
+
+@jit_math
+def skipgram_windows(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, low, high):
+    """Skip-gram's windows ``low:high`` on the tables themselves, one after another
+    (word2vec's sequential pass; see the module docstring); their loss.  ``tabled``: σ and
+    the loss read from tables (float32)."""
+    most = _most_pairs(starts) + negatives.shape[1]
+    targets, g = np.empty(most, np.int64), np.empty(most, W_in.dtype)
+    h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+    loss = 0.0
+    for w in range(low, high):
+        if w + 1 < high:
+            _prefetch_window(W_in, W_out, window_centers, contexts, starts, negatives, w + 1, False)
+        count = starts[w + 1] - starts[w]
+        if count > 0:
+            n = _window_targets(targets, contexts, starts[w], starts[w + 1], negatives, w)
+            loss += _skipgram_window(W_in, W_out, window_centers[w], targets, n, count, alpha, h, g, neu1e, tabled)
+    return loss
+
+
+@jit_math
+def cbow_windows(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, exact, low, high):
+    """CBOW's windows ``low:high`` on the tables themselves, as :func:`skipgram_windows`.
+    Every window has at least one context."""
+    k_count = negatives.shape[1]
+    targets, g = np.empty(k_count + 1, np.int64), np.empty(k_count + 1, W_in.dtype)
+    h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+    loss = 0.0
+    for w in range(low, high):
+        if w + 1 < high:
+            _prefetch_window(W_in, W_out, window_centers, contexts, starts, negatives, w + 1, True)
+        n = _window_targets(targets, window_centers, w, w + 1, negatives, w)
+        loss += _cbow_window(W_in, W_out, contexts, starts[w], starts[w + 1], targets, n, alpha, exact, h, g, neu1e,
+                             tabled)
+    return loss
+
+
+@jit_math(parallel=True)
+def skipgram_hogwild(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, first):
+    """:func:`skipgram_windows` of each chunk (``first``: :func:`chunk_bounds`) on its own
+    thread, racing on the tables as word2vec's and gensim's threads do; the loss, summed in
+    chunk order."""
+    partial = np.zeros(len(first) - 1)
+    for c in prange(len(first) - 1):
+        partial[c] = skipgram_windows(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled,
+                                      first[c], first[c + 1])
+    return _in_chunk_order(partial)
+
+
+@jit_math(parallel=True)
+def cbow_hogwild(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, exact, first):
+    """:func:`cbow_windows` of each chunk on its own thread, as :func:`skipgram_hogwild`."""
+    partial = np.zeros(len(first) - 1)
+    for c in prange(len(first) - 1):
+        partial[c] = cbow_windows(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, exact,
+                                  first[c], first[c + 1])
+    return _in_chunk_order(partial)
 
 
 @jit(inline="always")
@@ -164,33 +295,21 @@ def _prefetch_private(table, row, slot_map, local, offset):
         prefetch_row(table, row)
 
 
-@jit
-def _most_pairs(starts):
-    most = 0
-    for w in range(len(starts) - 1):
-        most = max(most, starts[w + 1] - starts[w])
-    return most
-
-
 @jit_math(parallel=True)
-def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, in_place, first,
-                   room_in, room_out, slot_maps, rows_in, local_in, rows_out, local_out, used):
-    """Skip-gram's step (see the module docstring): window w's centre row against its pairs'
-    contexts (label 1) and its negatives (label 0, counted once per pair), neu1e added to
-    the centre after the window.  Leaves each chunk's rows in ``local_*`` (which rows: in
-    ``rows_*`` and ``slot_maps``, ``used[c]`` = (input rows, output rows)) for
-    :func:`merge_rows`, and returns the loss, summed in chunk order.  ``tabled``: σ and
-    the loss read from tables (float32); ``in_place``: ``local_*`` are the tables, updated
-    as the chunks go (one chunk: word2vec exactly; several: Hogwild, as word2vec and gensim
-    run their threads); ``first``, ``room_*``: :func:`chunk_bounds`; ``slot_maps``: a
-    (chunk, table, row) map of -1s."""
+def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, first, room_in, room_out,
+                   slot_maps, rows_in, local_in, rows_out, local_out, used):
+    """Skip-gram's step in chunks of private rows (see the module docstring), window by
+    window as :func:`skipgram_windows`.  Leaves each chunk's rows in ``local_*`` (which
+    rows: in ``rows_*`` and ``slot_maps``, ``used[c]`` = (input rows, output rows)) for
+    :func:`merge_rows`, and returns the loss, summed in chunk order.  ``first``,
+    ``room_*``: :func:`chunk_bounds`; ``slot_maps``: a (chunk, table, row) map of -1s."""
     k_count, chunks = negatives.shape[1], len(first) - 1
     most = _most_pairs(starts) + k_count
     partial = np.zeros(chunks)
     for c in prange(chunks):
         slot_map = slot_maps[c]
-        targets, labels, weights = np.empty(most, np.int64), np.empty(most, np.int64), np.empty(most)
-        g, neu1e = np.empty(most, W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+        targets, g = np.empty(most, np.int64), np.empty(most, W_in.dtype)
+        h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
         loss, n_in, n_out = 0.0, 0, 0
         for w in range(first[c], first[c + 1]):
             count = starts[w + 1] - starts[w]
@@ -202,69 +321,48 @@ def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alp
                     _prefetch_private(W_out, contexts[b], slot_map[1], local_out, room_out[c])
                 for k in range(k_count):
                     _prefetch_private(W_out, negatives[w + 1, k], slot_map[1], local_out, room_out[c])
-            v, n_in = _private_row(W_in, window_centers[w], slot_map[0], rows_in, local_in, room_in[c], n_in, in_place)
-            n = 0
-            for b in range(starts[w], starts[w + 1]):
-                targets[n], n_out = _private_row(W_out, contexts[b], slot_map[1], rows_out, local_out, room_out[c],
-                                                 n_out, in_place)
-                labels[n], weights[n], n = 1, 1.0, n + 1
-            for k in range(k_count):
-                targets[n], n_out = _private_row(W_out, negatives[w, k], slot_map[1], rows_out, local_out,
-                                                 room_out[c], n_out, in_place)
-                labels[n], weights[n], n = 0, count, n + 1
-            loss += _train_window(local_in, v, local_out, targets, labels, weights, n, alpha, g, neu1e, tabled)
-            for d in range(W_in.shape[1]):
-                local_in[v, d] += neu1e[d]
+            v, n_in = _private_row(W_in, window_centers[w], slot_map[0], rows_in, local_in, room_in[c], n_in)
+            n = _window_targets(targets, contexts, starts[w], starts[w + 1], negatives, w)
+            for t in range(n):
+                targets[t], n_out = _private_row(W_out, targets[t], slot_map[1], rows_out, local_out, room_out[c],
+                                                 n_out)
+            loss += _skipgram_window(local_in, local_out, v, targets, n, count, alpha, h, g, neu1e, tabled)
         used[c, 0], used[c, 1] = n_in, n_out
         partial[c] = loss
     return _in_chunk_order(partial)
 
 
 @jit_math(parallel=True)
-def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, exact, in_place, first,
-               room_in, room_out, slot_maps, rows_in, local_in, rows_out, local_out, used):
-    """CBOW's step: h, the mean of window w's context rows (word2vec's ``neu1``), against
-    the centre's output row (label 1) and the negatives (label 0); neu1e is then added to
-    every context row (divided by their number when ``exact``).  Every window has at least
-    one context.  Arguments and outputs as :func:`skipgram_fused`."""
+def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, tabled, exact, first, room_in,
+               room_out, slot_maps, rows_in, local_in, rows_out, local_out, used):
+    """CBOW's step in chunks of private rows, window by window as :func:`cbow_windows`.
+    Arguments and outputs as :func:`skipgram_fused`."""
     k_count, chunks = negatives.shape[1], len(first) - 1
+    most = _most_pairs(starts)
     partial = np.zeros(chunks)
     for c in prange(chunks):
         slot_map = slot_maps[c]
-        targets, labels, weights = np.empty(k_count + 1, np.int64), np.zeros(k_count + 1, np.int64), \
-            np.ones(k_count + 1)
-        labels[0] = 1  # the centre; then the negatives
-        g, neu1e = np.empty(k_count + 1, W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
-        h = np.empty((1, W_in.shape[1]), W_in.dtype)  # a table of one row, as _train_window takes
+        targets, g = np.empty(k_count + 1, np.int64), np.empty(k_count + 1, W_in.dtype)
+        h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+        inputs = np.empty(most, np.int64)
         loss, n_in, n_out = 0.0, 0, 0
         for w in range(first[c], first[c + 1]):
-            count = starts[w + 1] - starts[w]
             if w + 1 < first[c + 1]:  # the next window's rows load while this one is computed
                 for b in range(starts[w + 1], starts[w + 2]):
                     _prefetch_private(W_in, contexts[b], slot_map[0], local_in, room_in[c])
                 _prefetch_private(W_out, window_centers[w + 1], slot_map[1], local_out, room_out[c])
                 for k in range(k_count):
                     _prefetch_private(W_out, negatives[w + 1, k], slot_map[1], local_out, room_out[c])
-            h[0] = 0
-            for b in range(starts[w], starts[w + 1]):
-                x, n_in = _private_row(W_in, contexts[b], slot_map[0], rows_in, local_in, room_in[c], n_in, in_place)
-                for d in range(h.shape[1]):
-                    h[0, d] += local_in[x, d]
-            inverse = h.dtype.type(1) / count
-            for d in range(h.shape[1]):
-                h[0, d] *= inverse
-            targets[0], n_out = _private_row(W_out, window_centers[w], slot_map[1], rows_out, local_out, room_out[c],
-                                             n_out, in_place)
-            for k in range(k_count):
-                targets[k + 1], n_out = _private_row(W_out, negatives[w, k], slot_map[1], rows_out, local_out,
-                                                     room_out[c], n_out, in_place)
-            loss += _train_window(h, 0, local_out, targets, labels, weights, k_count + 1, alpha, g, neu1e,
-                                  tabled)
-            share = inverse if exact else h.dtype.type(1)
-            for b in range(starts[w], starts[w + 1]):
-                x, n_in = _private_row(W_in, contexts[b], slot_map[0], rows_in, local_in, room_in[c], n_in, in_place)
-                for d in range(h.shape[1]):
-                    local_in[x, d] += share * neu1e[d]
+            count = starts[w + 1] - starts[w]
+            for i in range(count):
+                inputs[i], n_in = _private_row(W_in, contexts[starts[w] + i], slot_map[0], rows_in, local_in,
+                                               room_in[c], n_in)
+            n = _window_targets(targets, window_centers, w, w + 1, negatives, w)
+            for t in range(n):
+                targets[t], n_out = _private_row(W_out, targets[t], slot_map[1], rows_out, local_out, room_out[c],
+                                                 n_out)
+            loss += _cbow_window(local_in, local_out, inputs, 0, count, targets, n, alpha, exact, h, g, neu1e,
+                                 tabled)
         used[c, 0], used[c, 1] = n_in, n_out
         partial[c] = loss
     return _in_chunk_order(partial)

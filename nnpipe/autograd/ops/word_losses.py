@@ -91,10 +91,7 @@ class _WindowsLoss(Function):
         self.scale_by = self.vectors_loss.divisor(self.terms(), W_in.dtype)
         if self.fused:  # word2vec's alpha: the learning rate times the loss's scale
             alpha = float(self.update.in_backward_lr()) / float(self.scale_by)
-            private_rows = self._private_rows(W_in, W_out)
-            with at_most_threads(self.update.chunks_in_backward):  # one chunk: no idle thread in the way
-                self.total = self._fused_kernel(alpha, W_in.dtype == np.float32, private_rows)
-            total = self.total
+            total = self.total = self._fused_step(alpha, W_in.dtype == np.float32)
         else:
             total = self._forward_kernel(W_in, W_out)
         return np.asarray(total / self.scale_by, dtype=W_in.dtype)
@@ -114,28 +111,37 @@ class _WindowsLoss(Function):
         return (SparseRows(rows_in, values_in, self.shape, coalesced=True),
                 SparseRows(rows_out, values_out, self.shape, coalesced=True))
 
-    def _private_rows(self, W_in, W_out):
-        """The fused kernels' last arguments: (in place?, chunk bounds, slot maps, the chunks'
-        row buffers, rows used), the buffers reused from step to step; in place (one chunk,
-        or Hogwild) the buffers are the tables."""
-        self.workspace = _workspaces.pop() if _workspaces else word2vec_update.Workspace()
-        space, k_count = self.workspace, self.negatives.shape[1]
+    def _fused_step(self, alpha, tabled):
+        """The fused kernel's pass over the windows: in place (one chunk on this thread, or
+        Hogwild's racing chunks) or in chunks of private rows (their buffers reused from
+        step to step); the loss's sum."""
+        windows, hogwild, chunked = (getattr(word2vec_update, f"{self.kernels}_{way}")
+                                     for way in ("windows", "hogwild", "fused"))
+        args = (self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, alpha, tabled,
+                *self._options())
         chunks = self.update.chunks_in_backward
         self.in_place = chunks == 1 or self.update.hogwild_in_backward
-        first, room_in, room_out = word2vec_update.chunk_bounds(len(self.window_centers), self.starts, chunks, k_count,
-                                                                len(W_in))
-        if self.in_place:
-            room_in, room_out = np.zeros_like(room_in), np.zeros_like(room_out)
-            buffers = (np.empty(0, np.int64), W_in, np.empty(0, np.int64), W_out)
-        else:
-            buffers = (space.get("rows_in", (room_in[-1],), np.int64),
-                       space.get("local_in", (room_in[-1], W_in.shape[1]), W_in.dtype),
-                       space.get("rows_out", (room_out[-1],), np.int64),
-                       space.get("local_out", (room_out[-1], W_out.shape[1]), W_out.dtype))
-        self.rooms = room_in, room_out
-        slot_maps = space.get("slot_maps", (chunks, 2, len(W_in)), np.int32, fill=-1)
-        self.used, self.buffers = np.zeros((chunks, 2), np.int64), buffers
-        return (self.in_place, first, room_in, room_out, slot_maps, *buffers, self.used)
+        if chunks == 1:  # no thread team at all: the next batch is made on the other core meanwhile
+            return windows(*args, 0, len(self.window_centers))
+        first, room_in, room_out = word2vec_update.chunk_bounds(len(self.window_centers), self.starts, chunks,
+                                                                self.negatives.shape[1], len(self.W_in))
+        with at_most_threads(chunks):
+            if self.in_place:
+                return hogwild(*args, first)
+            self.workspace = _workspaces.pop() if _workspaces else word2vec_update.Workspace()
+            space, dim, dtype = self.workspace, self.W_in.shape[1], self.W_in.dtype
+            self.rooms = room_in, room_out
+            self.buffers = (space.get("rows_in", (room_in[-1],), np.int64),
+                            space.get("local_in", (room_in[-1], dim), dtype),
+                            space.get("rows_out", (room_out[-1],), np.int64),
+                            space.get("local_out", (room_out[-1], dim), dtype))
+            slot_maps = space.get("slot_maps", (chunks, 2, len(self.W_in)), np.int32, fill=-1)
+            self.used = np.zeros((chunks, 2), np.int64)
+            return chunked(*args, first, room_in, room_out, slot_maps, *self.buffers, self.used)
+
+    def _options(self):
+        """The model's own arguments of its fused kernels, after ``tabled``."""
+        return ()
 
     def _apply_update(self, gy):
         """Write the chunks' rows back to the tables (unless the loss was not finite: the
@@ -143,13 +149,14 @@ class _WindowsLoss(Function):
         were written as the windows went)."""
         if float(gy) != 1:
             raise RuntimeError("an update applied in backward cannot be scaled: call backward() on the loss itself")
-        if not self.in_place:  # in place, the tables have their rows already
-            rows_in, local_in, rows_out, local_out = self.buffers
-            apply, slot_maps = bool(np.isfinite(self.total)), self.workspace.arrays["slot_maps"]
-            for which, (table, rows, local, room) in enumerate(((self.W_in, rows_in, local_in, self.rooms[0]),
-                                                                (self.W_out, rows_out, local_out, self.rooms[1]))):
-                word2vec_update.merge_rows(table, which, slot_maps, rows, local, room, self.used[:, which],
-                                           threads(), apply)
+        if self.in_place:  # the tables have their rows already
+            return None, None
+        rows_in, local_in, rows_out, local_out = self.buffers
+        apply, slot_maps = bool(np.isfinite(self.total)), self.workspace.arrays["slot_maps"]
+        for which, (table, rows, local, room) in enumerate(((self.W_in, rows_in, local_in, self.rooms[0]),
+                                                            (self.W_out, rows_out, local_out, self.rooms[1]))):
+            word2vec_update.merge_rows(table, which, slot_maps, rows, local, room, self.used[:, which], threads(),
+                                       apply)
         _workspaces.append(self.workspace)
         self.workspace = self.buffers = None
         return None, None
@@ -174,12 +181,10 @@ class SkipGramNS(_WindowsLoss):
     gathers the vectors, applies :class:`NegativeSampling` and scatters its gradients as rows, exactly
     as embedding lookups followed by ``negative_sampling`` would."""
 
+    kernels = "skipgram"  # the fused kernels: word2vec_update.skipgram_windows, _hogwild and _fused
+
     def terms(self):
         return len(self.contexts)
-
-    def _fused_kernel(self, alpha, tabled, private_rows):
-        return word2vec_update.skipgram_fused(self.W_in, self.W_out, self.window_centers, self.contexts, self.starts,
-                                              self.negatives, alpha, tabled, *private_rows)
 
     def _forward_kernel(self, W_in, W_out):
         self.g_pos = np.empty(len(self.contexts), W_in.dtype)
@@ -222,6 +227,8 @@ class CBOWNS(_WindowsLoss):
     make the input vectors learn n_w times slower than theirs.  ``exact=True`` gives the
     true gradient (1/n_w of it to each context), which the gradient checks use."""
 
+    kernels = "cbow"
+
     def __init__(self, window_centers, contexts, pair_window, negatives, reduction, exact=False, update=None):
         super().__init__(window_centers, contexts, pair_window, negatives, reduction, update)
         self.exact = exact
@@ -233,9 +240,8 @@ class CBOWNS(_WindowsLoss):
         if np.any(self.starts[1:] == self.starts[:-1]):
             raise ValueError("every CBOW window needs at least one context word")
 
-    def _fused_kernel(self, alpha, tabled, private_rows):
-        return word2vec_update.cbow_fused(self.W_in, self.W_out, self.window_centers, self.contexts, self.starts,
-                                          self.negatives, alpha, tabled, self.exact, *private_rows)
+    def _options(self):
+        return (self.exact,)
 
     def _forward_kernel(self, W_in, W_out):
         """One pass over the windows; the gradients come back coalesced."""
