@@ -141,6 +141,8 @@ CASES = [
            lambda x, W, b: _tF().conv2d(x, W, b, padding=(1, 2)), [(2, 3, 5, 6), (4, 3, 3, 4), (4,)]),
     OpCase("conv2d_stride_pad", lambda x, W: F.conv2d(x, W, stride=2, padding=1),
            lambda x, W: _tF().conv2d(x, W, stride=2, padding=1), [(2, 2, 7, 6), (3, 2, 3, 2)]),
+    OpCase("conv2d_winograd", lambda x, W, b: F.conv2d(x, W, b, padding=1),  # 3×3, padding 1, even sizes
+           lambda x, W, b: _tF().conv2d(x, W, b, padding=1), [(2, 4, 6, 4), (3, 4, 3, 3), (3,)]),
     # the three paths of the fused block: Winograd (3×3, padding 1), im2col rows, the reference (stride 2)
     OpCase("conv2d_relu_pool_winograd", lambda x, W, b: F.conv2d_relu_pool(x, W, b, padding=1),
            lambda x, W, b: _tF().max_pool2d(_tF().conv2d(x, W, b, padding=1).relu(), 2),

@@ -80,3 +80,36 @@ def test_relu_then_max_pooling_pools_first_with_the_same_values_and_gradients(po
     np.testing.assert_array_equal(fused, plain)
     for got, expected in zip(fused_grads, plain_grads):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("tail, fused_op", [(lambda: [nn.ReLU(), nn.MaxPool2d(2)], "conv2d_relu_pool"),
+                                            (lambda: [nn.MaxPool2d(2), nn.ReLU()], "conv2d_relu_pool"),
+                                            (lambda: [nn.ReLU()], "conv2d"), (lambda: [], "conv2d")])
+@pytest.mark.parametrize("bias", [True, False])
+def test_batch_norm_in_eval_mode_folds_into_the_convolution(tail, fused_op, bias, monkeypatch):
+    """Conv2d → BatchNorm2d (eval) is one convolution with the normalisation in its weights
+    and bias (fused further with a ReLU and pooling after it): the values and gradients of
+    the layers one by one, and none of the batch norm's own arithmetic; training mode keeps
+    the layers."""
+    rng = np.random.default_rng(0)
+    norm = nn.BatchNorm2d(6, dtype=np.float64)
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, 1, 1, bias=bias, rng=rng, dtype=np.float64), norm, *tail())
+    norm.running_mean, norm.running_var = rng.normal(size=6), rng.uniform(0.5, 2, 6)
+    norm.weight.data[...], norm.bias.data[...] = rng.uniform(0.5, 2, 6), rng.normal(size=6)
+    x = rng.normal(size=(4, 3, 8, 8))
+    model.eval()
+    calls = []
+    monkeypatch.setattr(nn.BatchNorm2d, "forward", lambda *a: calls.append("batch norm") or pytest.fail("not folded"))
+    original = getattr(F, fused_op)
+    monkeypatch.setattr(F, fused_op, lambda *args: calls.append(fused_op) or original(*args))
+    fused, fused_grads = gradients(model, x, lambda m, t: m(t))
+    assert calls == [fused_op]
+    monkeypatch.undo()
+    plain, plain_grads = gradients(model, x, layer_by_layer)
+    np.testing.assert_allclose(fused, plain, rtol=1e-12, atol=1e-12)
+    for got, expected in zip(fused_grads, plain_grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    model.train()
+    monkeypatch.setattr(F, "batch_norm", lambda *args: calls.append("training") or pytest.fail("kept the layers"))
+    with pytest.raises(pytest.fail.Exception, match="kept the layers"):
+        model(Tensor(x))

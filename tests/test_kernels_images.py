@@ -71,25 +71,49 @@ def test_cnn_pools_before_a_monotonic_activation_with_the_same_result():
 
 def test_winograd_kernels_apply_the_matrices_named_beside_them():
     """Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is the 2×2 correlation of a 4×4 tile d with a 3×3 filter g,
-    and the input and output kernels compute Bᵀ d B and Aᵀ M A (+ bias, pool, ReLU)."""
-    from nnpipe.kernels import conv_pool
+    and the input and output kernels compute Bᵀ d B and Aᵀ M A (+ bias; pooled and
+    rectified in the fused block's)."""
+    from nnpipe.kernels import conv_pool, winograd
 
-    BT, G, AT = conv_pool.WINOGRAD_BT, conv_pool.WINOGRAD_G, conv_pool.WINOGRAD_AT
+    BT, G, AT = winograd.WINOGRAD_BT, winograd.WINOGRAD_G, winograd.WINOGRAD_AT
     rng = np.random.default_rng(0)
     d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
     direct = np.array([[(d[i:i + 3, j:j + 3] * g).sum() for j in range(2)] for i in range(2)])
     np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, rtol=1e-12)
     x = rng.standard_normal((1, 1, 2, 2))  # one tile: its 4×4 input is x zero-padded by 1
     v = np.empty((16, 1, 1))
-    conv_pool.winograd_input(x, v)
+    winograd.winograd_input(x, v)
     padded = np.pad(x[0, 0], 1)
     np.testing.assert_allclose(v[:, 0, 0].reshape(4, 4), BT @ padded @ BT.T, rtol=1e-12)
     m = rng.standard_normal((16, 1, 1))
-    y, winner = np.empty((1, 1, 1, 1)), np.empty((1, 1, 1, 1), np.int8)
-    conv_pool.winograd_output_pool(m, np.array([0.25]), y, winner)
     tile = AT @ m[:, 0, 0].reshape(4, 4) @ AT.T + 0.25
-    assert y[0, 0, 0, 0] == pytest.approx(max(tile.max(), 0.0), rel=1e-12)
-    np.testing.assert_allclose(conv_pool.winograd_weights(g[None, None])[:, 0, 0].reshape(4, 4), G @ g @ G.T)
+    y = np.empty((1, 1, 2, 2))
+    winograd.winograd_output(m, np.array([0.25]), y)
+    np.testing.assert_allclose(y[0, 0], tile, rtol=1e-12)
+    pooled, winner = np.empty((1, 1, 1, 1)), np.empty((1, 1, 1, 1), np.int8)
+    conv_pool.winograd_output_pool(m, np.array([0.25]), pooled, winner)
+    assert pooled[0, 0, 0, 0] == pytest.approx(max(tile.max(), 0.0), rel=1e-12)
+    np.testing.assert_allclose(winograd.winograd_weights(g[None, None])[:, 0, 0].reshape(4, 4), G @ g @ G.T)
+
+
+def test_winograd_gradient_kernels_are_the_transposes_of_the_forward_ones():
+    """<forward(a), b> = <a, backward(b)> for the output transform (Aᵀ M A → A dY Aᵀ) and
+    the input transform (Bᵀ d B over overlapping, padded tiles → B dV Bᵀ summed back)."""
+    from nnpipe.kernels import winograd
+
+    rng = np.random.default_rng(0)
+    n, c, h, w = 2, 3, 4, 6
+    tiles = n * (h // 2) * (w // 2)
+    m, gy = rng.standard_normal((16, c, tiles)), rng.standard_normal((n, c, h, w))
+    y, dm = np.empty((n, c, h, w)), np.empty((16, tiles, c))
+    winograd.winograd_output(m, np.zeros(c), y)
+    winograd.winograd_output_grad(gy, dm)
+    assert (y * gy).sum() == pytest.approx((m * dm.transpose(0, 2, 1)).sum(), rel=1e-12)
+    x, dv = rng.standard_normal((n, c, h, w)), rng.standard_normal((16, tiles, c))
+    v, gx = np.empty((16, c, tiles)), np.empty((n, c, h, w))
+    winograd.winograd_input(x, v)
+    winograd.winograd_input_grad(dv, gx)
+    assert (v * dv.transpose(0, 2, 1)).sum() == pytest.approx((x * gx).sum(), rel=1e-12)
 
 
 @pytest.mark.parametrize("shape,weight,padding,path", [
@@ -178,16 +202,24 @@ def assert_thread_free_and_near_the_reference(function, threads, both_paths, tol
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
 
 
-@pytest.mark.parametrize("kernel, padding, bias", [(3, 1, True), (5, 0, False), (1, 0, True), (3, 2, True)])
+@pytest.mark.parametrize("channels, size, kernel, padding, bias, winograd", [
+    (3, (9, 8), 3, 1, True, False), (3, (9, 8), 5, 0, False, False), (3, (9, 8), 1, 0, True, False),
+    (3, (9, 8), 3, 2, True, False), (5, (8, 6), 3, 1, True, True), (4, (6, 10), 3, 1, False, True),
+    (5, (7, 6), 3, 1, True, False),  # odd height: no whole 2×2 tiles, im2col
+])
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-4), (np.float64, 1e-11)])
 def test_chunked_conv2d_matches_the_reference_with_the_same_bits_for_any_thread_count(
-        threads, both_paths, kernel, padding, bias, dtype, tolerance):
+        threads, both_paths, channels, size, kernel, padding, bias, winograd, dtype, tolerance):
     """A stride-1 conv2d on NumPy runs in chunks of images (70: two whole chunks and a
-    partial one) and lays its columns out again in backward; the reference keeps them."""
+    partial one), as Winograd F(2×2, 3×3) where it fits, and lays its columns or tiles out
+    again in backward; the reference keeps its columns."""
+    from nnpipe.autograd.ops.winograd_conv import winograd_conv_fits
+
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((70, 3, 9, 8)).astype(dtype)
-    W = rng.standard_normal((4, 3, kernel, kernel)).astype(dtype)
+    x = rng.standard_normal((70, channels, *size)).astype(dtype)
+    W = rng.standard_normal((4, channels, kernel, kernel)).astype(dtype)
     arrays = (x, W, rng.standard_normal(4).astype(dtype)) if bias else (x, W)
+    assert winograd_conv_fits(x, W, (1, 1), (padding, padding)) == winograd
 
     def convolve():
         tensors = [Tensor(a, requires_grad=True) for a in arrays]

@@ -12,13 +12,14 @@ from .ops import (
     glove_loss,
     layer_functions,
     loss_functions,
+    pool,
     reduce,
     shape,
     word_losses,
 )
 
 _MODULES = (arith, elementwise, layer_functions, loss_functions, reduce, shape, word_losses, glove_loss, conv,
-            conv_block)
+            pool, conv_block)
 
 __all__ = sorted(name.rstrip("_") for module in _MODULES for name in module.__all__)
 globals().update({name.rstrip("_"): getattr(module, name) for module in _MODULES for name in module.__all__})

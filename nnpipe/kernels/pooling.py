@@ -1,6 +1,6 @@
 """Max pooling over NCHW images: the window maxima with the offset that won (the first
 maximum in row-major order, as in PyTorch), and the gradient routed back to it.
-Reference: ``nnpipe.autograd.ops.conv.MaxPool2d`` (reductions over strided offset views).
+Reference: ``nnpipe.autograd.ops.pool.MaxPool2d`` (reductions over strided offset views).
 Serial kernels (a Numba thread team spinning after a parallel region took the cores from
 OpenBLAS's threads, between a convolution's GEMMs): the op runs chunks of images on the
 kernel threads, each plane's result the same whatever the chunks."""

@@ -6,6 +6,9 @@ module tree and state-dict names of its layers (checkpoints load either way):
 
 - ``Conv2d → ReLU → MaxPool2d(2)``, or ``Conv2d → MaxPool2d(2) → ReLU`` (max pooling and
   ReLU commute): ``F.conv2d_relu_pool``, the convolution block's kernels;
+- ``Conv2d → BatchNorm2d`` in eval mode: one convolution whose weights and bias carry the
+  normalisation (w·γ/σ, (b - μ)·γ/σ + β, as differentiable ops), then fused as above when
+  ReLU and pooling follow: inference makes no pass over memory for the batch norm;
 - ``Linear → ReLU``: ``F.linear_relu``, the ReLU in place on the GEMM's output;
 - any other ``ReLU → MaxPool2d``: the pooling first, then the ReLU on its fewer values (the
   same values and gradients: a window's maximum is the maximum of its ReLUs, and where
@@ -16,7 +19,8 @@ from __future__ import annotations
 import nnpipe.autograd.functions as F
 
 from ..autograd.ops.conv import _pair
-from .layers import Conv2d, Linear, MaxPool2d, ReLU
+from ..backend import get_array_module
+from .layers import BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU
 from .module import Module
 
 
@@ -26,16 +30,37 @@ def _halving_pool(layer):
             and _pair(layer.stride or layer.kernel_size) == (2, 2) and _pair(layer.padding) == (0, 0))
 
 
+def _folded_conv(layers, i):
+    """(weight, bias, layers used) of the convolution ``layers[i]``, with an eval-mode
+    ``BatchNorm2d`` right after it folded in."""
+    conv = layers[i]
+    norm = layers[i + 1] if i + 1 < len(layers) else None
+    if type(norm) is not BatchNorm2d or norm.training:
+        return conv.weight, conv.bias, 1
+    xp = get_array_module(norm.running_var)
+    scale = norm.weight * (1 / xp.sqrt(norm.running_var + norm.running_var.dtype.type(norm.eps)))  # γ/σ
+    shift = norm.bias - norm.running_mean * scale if conv.bias is None else (
+        (conv.bias - norm.running_mean) * scale + norm.bias)
+    return conv.weight * scale.reshape(-1, 1, 1, 1), shift, 2
+
+
 def fused_run(layers, i):
     """(a function that computes ``layers[i:i + n]``, n): the fused op of a run that starts
     at ``i``, or the layer itself (n = 1)."""
-    layer, following = layers[i], [type(other) for other in layers[i + 1:i + 3]]
-    if type(layer) is Conv2d and layer.bias is not None and len(following) == 2 and ReLU in following and (
-            _halving_pool(layers[i + 1]) or _halving_pool(layers[i + 2])):
-        return (lambda x: F.conv2d_relu_pool(x, layer.weight, layer.bias, layer.stride, layer.padding)), 3
-    if type(layer) is Linear and following[:1] == [ReLU]:
+    layer = layers[i]
+    if type(layer) is Conv2d:
+        weight, bias, used = _folded_conv(layers, i)
+        following = layers[i + used:i + used + 2]
+        if bias is not None and len(following) == 2 and ReLU in map(type, following) and (
+                _halving_pool(following[0]) or _halving_pool(following[1])):
+            return (lambda x: F.conv2d_relu_pool(x, weight, bias, layer.stride, layer.padding)), used + 2
+        if used > 1:
+            return (lambda x: F.conv2d(x, weight, bias, layer.stride, layer.padding)), used
+        return layer, 1
+    following = [type(other) for other in layers[i + 1:i + 2]]
+    if type(layer) is Linear and following == [ReLU]:
         return (lambda x: F.linear_relu(x, layer.weight, layer.bias)), 2
-    if type(layer) is ReLU and following[:1] == [MaxPool2d]:
+    if type(layer) is ReLU and following == [MaxPool2d]:
         return (lambda x: F.relu(layers[i + 1](x))), 2
     return layer, 1
 

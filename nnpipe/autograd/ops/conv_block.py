@@ -16,13 +16,14 @@ import numpy as np
 from ...backend import get_array_module
 from ...kernels import fixed_chunks, lazy, map_chunks, use_compiled
 from ..core import Function
-from .conv import Conv2d, MaxPool2d, _pair, _RowLayout, conv_output_size
+from .conv import Conv2d, _pair, _RowLayout, conv_output_size
+from .pool import MaxPool2d
+from .winograd_conv import WinogradConv, winograd_conv_fits
 
-conv_pool = lazy("conv_pool")
+conv_pool, winograd = lazy("conv_pool"), lazy("winograd")
 
 __all__ = ["conv2d_relu_pool"]
 
-WINOGRAD_MIN_CHANNELS = 4  # below this the 16 GEMMs are outer products: im2col is as fast
 CHUNK = 64  # images per chunk of the compiled paths, whatever the thread count
 
 
@@ -79,17 +80,12 @@ class Conv2dReLUPool(Function):
         return self.conv.backward(self.pool.backward(gy * self.alive))
 
 
-class _WinogradBlock:
-    """Winograd F(2×2, 3×3): 16 GEMMs (O×C) @ (C×tiles) between the kernels' transforms."""
-
-    def __init__(self, W, b):
-        self.U, self.b = conv_pool.winograd_weights(W), b  # U: (16, O, C)
+class _WinogradBlock(WinogradConv):
+    """Winograd F(2×2, 3×3) with the pooled output transform; keeps the input's tiles V."""
 
     def forward(self, x, y, winner):
-        n, c, h, w = x.shape
-        V = np.empty((16, c, n * (h // 2) * (w // 2)), x.dtype)
-        conv_pool.winograd_input(x, V)
-        conv_pool.winograd_output_pool(self.U @ V, self.b, y, winner)  # U @ V: (16, O, tiles)
+        V = self._tiles(x)
+        conv_pool.winograd_output_pool(self.U @ V, self.bias, y, winner)  # U @ V: (16, O, tiles)
         return V
 
     def backward(self, V, gy, winner, gx, need_W):
@@ -97,11 +93,8 @@ class _WinogradBlock:
         gb = np.zeros(gy.shape[1])
         conv_pool.winograd_tile_grad(gy, winner, conv_pool.TILE_GRAD.astype(gy.dtype), dm, gb)
         if gx is not None:
-            conv_pool.winograd_input_grad(dm @ self.U, gx)  # dm @ U: (16, tiles, C)
+            winograd.winograd_input_grad(dm @ self.U, gx)  # dm @ U: (16, tiles, C)
         return (V @ dm if need_W else None), gb  # V @ dm: dU as (16, C, O)
-
-    def weight_grad(self, du_t):
-        return conv_pool.winograd_weight_grad(du_t)
 
 
 class _RowsBlock:
@@ -136,7 +129,7 @@ def _fused_path(x, W, b, stride, padding):
         return "reference"
     if any(size < 2 or size % 2 for size in _conv_sizes(x, W, stride, padding)):
         return "reference"
-    if W.shape[2:] == (3, 3) and padding == (1, 1) and x.shape[1] >= WINOGRAD_MIN_CHANNELS:
+    if winograd_conv_fits(x, W, stride, padding):
         return "winograd"
     return "rows"
 
