@@ -67,23 +67,22 @@ TILE_GRAD = np.array([np.outer(_A[:, code // 2], _A[:, code % 2]).ravel() for co
 
 @jit
 def winograd_tile_grad(gy, winner, coefficients, dm, gb):
-    """The gradient of every tile's 16 products, ``dm`` (16, tiles, O) = A dY Aᵀ, where dY
+    """The gradient of every tile's 16 products, ``dm`` (16, O, tiles) = A dY Aᵀ, where dY
     holds the pooled gradient at the winner only (``coefficients``: :data:`TILE_GRAD` in
     gy's dtype); the bias gradient summed into ``gb``."""
     n, o, th, tw = gy.shape
-    g = np.empty(o, gy.dtype)
-    won = np.empty(o, np.intp)
     for image in range(n):
-        for i in range(th):
-            for j in range(tw):
-                t = (image * th + i) * tw + j
-                for channel in range(o):
-                    won[channel] = winner[image, channel, i, j]
-                    g[channel] = gy[image, channel, i, j] if won[channel] != DEAD else 0
-                    gb[channel] += g[channel]
-                for k in range(16):
-                    for channel in range(o):
-                        dm[k, t, channel] = g[channel] * coefficients[won[channel], k]
+        for channel in range(o):
+            total = 0.0
+            for i in range(th):
+                start = (image * th + i) * tw
+                for j in range(tw):
+                    won = winner[image, channel, i, j]
+                    g = gy[image, channel, i, j] if won != DEAD else gy.dtype.type(0)
+                    total += g
+                    for k in range(16):
+                        dm[k, channel, start + j] = g * coefficients[won, k]
+            gb[channel] += total
 
 
 @jit

@@ -7,8 +7,9 @@ pooled output transform lives in ``conv_pool``.  Each kernel is serial: the ops 
 chunks of images on the kernel threads (``kernels.map_chunks``).
 
 Layouts: V (16, C, tiles) and M (16, O, tiles), entry 4a+b of each tile, tiles numbered
-image-major (image, tile row, tile column); the gradients dM (16, tiles, O) and dV (16,
-tiles, C), so that U (16, O, C) multiplies both ways without a transpose."""
+image-major (image, tile row, tile column); the gradients dM and dV alike, so every kernel
+reads and writes whole rows of tiles (a channel-innermost layout cost 2-3× in the
+gradient kernels), and the GEMMs take U (16, O, C) transposed where they need it."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,11 +31,11 @@ def winograd_weights(W):
     return np.ascontiguousarray(u.reshape(16, *W.shape[:2]))
 
 
-def winograd_weight_grad(du_t):
-    """Gᵀ dU G from dU laid out (16, C, O), as (O, C, 3, 3)."""
-    g = WINOGRAD_G.astype(du_t.dtype)
-    du = du_t.reshape(4, 4, *du_t.shape[1:])
-    return np.ascontiguousarray(np.einsum("ai,abco,bj->ocij", g, du, g, optimize=True))
+def winograd_weight_grad(du):
+    """Gᵀ dU G from dU (16, O, C), as (O, C, 3, 3)."""
+    g = WINOGRAD_G.astype(du.dtype)
+    du = du.reshape(4, 4, *du.shape[1:])
+    return np.ascontiguousarray(np.einsum("ai,aboc,bj->ocij", g, du, g, optimize=True))
 
 
 @jit
@@ -102,62 +103,66 @@ def winograd_output(m, bias, y):
 @jit
 def winograd_output_grad(gy, dm):
     """A dY Aᵀ of every 2×2 tile of ``gy`` (N, O, H, W), the transpose of
-    :func:`winograd_output`, into ``dm`` (16, tiles, O)."""
+    :func:`winograd_output`, into ``dm`` (16, O, tiles)."""
     n, o, h, w = gy.shape
     th, tw = h // 2, w // 2
     for image in range(n):
-        for i in range(th):
-            for j in range(tw):
-                t = (image * th + i) * tw + j
-                for channel in range(o):
-                    g00, g01 = gy[image, channel, 2 * i, 2 * j], gy[image, channel, 2 * i, 2 * j + 1]
-                    g10, g11 = gy[image, channel, 2 * i + 1, 2 * j], gy[image, channel, 2 * i + 1, 2 * j + 1]
+        for channel in range(o):
+            for i in range(th):
+                top, bottom = gy[image, channel, 2 * i], gy[image, channel, 2 * i + 1]
+                start = (image * th + i) * tw
+                for j in range(tw):
+                    t = start + j
                     # dY A on each row: (g0, g0 + g1, g0 - g1, -g1); then A on the two rows the same way
-                    top = (g00, g00 + g01, g00 - g01, -g01)
-                    bottom = (g10, g10 + g11, g10 - g11, -g11)
-                    for b in range(4):
-                        dm[b, t, channel] = top[b]
-                        dm[4 + b, t, channel] = top[b] + bottom[b]
-                        dm[8 + b, t, channel] = top[b] - bottom[b]
-                        dm[12 + b, t, channel] = -bottom[b]
+                    t0, t1, t2, t3 = top[2 * j], top[2 * j] + top[2 * j + 1], top[2 * j] - top[2 * j + 1], \
+                        -top[2 * j + 1]
+                    b0, b1, b2, b3 = bottom[2 * j], bottom[2 * j] + bottom[2 * j + 1], \
+                        bottom[2 * j] - bottom[2 * j + 1], -bottom[2 * j + 1]
+                    dm[0, channel, t], dm[1, channel, t], dm[2, channel, t], dm[3, channel, t] = t0, t1, t2, t3
+                    dm[4, channel, t], dm[5, channel, t] = t0 + b0, t1 + b1
+                    dm[6, channel, t], dm[7, channel, t] = t2 + b2, t3 + b3
+                    dm[8, channel, t], dm[9, channel, t] = t0 - b0, t1 - b1
+                    dm[10, channel, t], dm[11, channel, t] = t2 - b2, t3 - b3
+                    dm[12, channel, t], dm[13, channel, t], dm[14, channel, t], dm[15, channel, t] = -b0, -b1, -b2, -b3
 
 
 @jit
 def winograd_input_grad(dv, gx):
-    """B dV Bᵀ of every tile's gradient ``dv`` (16, tiles, C), summed back over the
+    """B dV Bᵀ of every tile's gradient ``dv`` (16, C, tiles), summed back over the
     overlapping 4×4 tiles into ``gx`` (N, C, H, W) (the padding's share dropped)."""
     n, c, h, w = gx.shape
     th, tw = h // 2, w // 2
-    pad = np.empty((c, h + 2, w + 2), gx.dtype)
+    pad = np.empty((h + 2, w + 2), gx.dtype)
     col = np.empty(4, gx.dtype)
     for image in range(n):
-        pad[:] = 0
-        for i in range(th):
-            for j in range(tw):
-                t = (image * th + i) * tw + j
-                for channel in range(c):
+        for channel in range(c):
+            pad[:] = 0
+            for i in range(th):
+                start = (image * th + i) * tw
+                for j in range(tw):
+                    t = start + j
                     for a in range(4):  # B dV on rows (Bᵀ's columns), into the tile's rows
-                        col[0] = dv[a, t, channel]
-                        col[1] = dv[4 + a, t, channel] - dv[8 + a, t, channel] + dv[12 + a, t, channel]
-                        col[2] = dv[8 + a, t, channel] + dv[4 + a, t, channel] - dv[a, t, channel]
-                        col[3] = -dv[12 + a, t, channel]
+                        col[0] = dv[a, channel, t]
+                        col[1] = dv[4 + a, channel, t] - dv[8 + a, channel, t] + dv[12 + a, channel, t]
+                        col[2] = dv[8 + a, channel, t] + dv[4 + a, channel, t] - dv[a, channel, t]
+                        col[3] = -dv[12 + a, channel, t]
                         for row in range(4):  # … and the same on columns, as a column a of the tile
-                            _scatter_column(pad, channel, 2 * i + row, 2 * j, a, col[row])
-        gx[image] = pad[:, 1 : h + 1, 1 : w + 1]
+                            _scatter_column(pad, 2 * i + row, 2 * j, a, col[row])
+            gx[image, channel] = pad[1 : h + 1, 1 : w + 1]
 
 
 @jit(inline="always")
-def _scatter_column(pad, channel, row, left, a, value):
+def _scatter_column(pad, row, left, a, value):
     """Add ``value`` (row ``row`` of B dV, column ``a``) times column ``a`` of Bᵀ (as B's row)."""
     if a == 0:
-        pad[channel, row, left] += value
-        pad[channel, row, left + 2] -= value
+        pad[row, left] += value
+        pad[row, left + 2] -= value
     elif a == 1:
-        pad[channel, row, left + 1] += value
-        pad[channel, row, left + 2] += value
+        pad[row, left + 1] += value
+        pad[row, left + 2] += value
     elif a == 2:
-        pad[channel, row, left + 2] += value
-        pad[channel, row, left + 1] -= value
+        pad[row, left + 2] += value
+        pad[row, left + 1] -= value
     else:
-        pad[channel, row, left + 1] += value
-        pad[channel, row, left + 3] -= value
+        pad[row, left + 1] += value
+        pad[row, left + 3] -= value

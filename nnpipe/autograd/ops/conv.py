@@ -209,6 +209,7 @@ class Conv2d(Function):
         o = W.shape[0]
         y = np.empty((x.shape[0], o, *out_size), x.dtype)
         self.winograd = WinogradConv(W, b) if winograd_conv_fits(x, W, self.stride, self.padding) else None
+        self.chunks = fixed_chunks(len(x), self.winograd.images_per_chunk(x) if self.winograd else self.CHUNK)
 
         def forward(s):
             if self.winograd:
@@ -219,7 +220,7 @@ class Conv2d(Function):
                 out += b[:, None]
             y[s] = out.reshape(o, -1, rows.oh, rows.wp)[..., :rows.ow].transpose(1, 0, 2, 3)
 
-        map_chunks(forward, fixed_chunks(len(x), self.CHUNK))
+        map_chunks(forward, self.chunks)
         return y
 
     def _backward_chunks(self, gy):
@@ -237,7 +238,7 @@ class Conv2d(Function):
             # (col @ gy2ᵀ)ᵀ, not gy2 @ colᵀ: OpenBLAS runs this long-K product much faster so
             return (rows.im2col(self.x[s]) @ gy2.T).T if need_W else None
 
-        parts = map_chunks(backward, fixed_chunks(len(gy), self.CHUNK))
+        parts = map_chunks(backward, self.chunks)
         gW = functools.reduce(np.add, parts) if need_W else None
         if gW is not None:
             gW = self.winograd.weight_grad(gW) if self.winograd else gW.reshape(self.W.shape)

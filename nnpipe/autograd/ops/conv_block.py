@@ -18,7 +18,7 @@ from ...kernels import fixed_chunks, lazy, map_chunks, use_compiled
 from ..core import Function
 from .conv import Conv2d, _pair, _RowLayout, conv_output_size
 from .pool import MaxPool2d
-from .winograd_conv import WinogradConv, winograd_conv_fits
+from .winograd_conv import WinogradConv, planes, winograd_conv_fits
 
 conv_pool, winograd = lazy("conv_pool"), lazy("winograd")
 
@@ -85,16 +85,14 @@ class _WinogradBlock(WinogradConv):
 
     def forward(self, x, y, winner):
         V = self._tiles(x)
-        conv_pool.winograd_output_pool(self.U @ V, self.bias, y, winner)  # U @ V: (16, O, tiles)
+        conv_pool.winograd_output_pool(self.products(V), self.bias, y, winner)
         return V
 
     def backward(self, V, gy, winner, gx, need_W):
-        dm = np.empty((16, V.shape[2], gy.shape[1]), gy.dtype)  # (16, tiles, O)
+        dm = planes(gy.shape[1], V.shape[2], gy.dtype)  # (16, O, tiles)
         gb = np.zeros(gy.shape[1])
         conv_pool.winograd_tile_grad(gy, winner, conv_pool.TILE_GRAD.astype(gy.dtype), dm, gb)
-        if gx is not None:
-            winograd.winograd_input_grad(dm @ self.U, gx)  # dm @ U: (16, tiles, C)
-        return (V @ dm if need_W else None), gb  # V @ dm: dU as (16, C, O)
+        return self.backward_tiles(dm, gx, V if need_W else None), gb
 
 
 class _RowsBlock:
