@@ -205,6 +205,13 @@ def _most_pairs(starts):
 
 
 @jit(inline="always")
+def _window_buffers(most, W_in):
+    """A walk's scratch: targets and their errors g (room for ``most``), h and neu1e."""
+    dim, dtype = W_in.shape[1], W_in.dtype
+    return np.empty(most, np.int64), np.empty(most, dtype), np.empty(dim, dtype), np.empty(dim, dtype)
+
+
+@jit(inline="always")
 def _prefetch_window(W_in, W_out, window_centers, contexts, starts, negatives, w, cbow):
     """Ask for window w's rows (in place), to load while the window before it is computed."""
     for b in range(starts[w], starts[w + 1]):
@@ -233,8 +240,7 @@ def skipgram_windows(W_in, W_out, window_centers, contexts, starts, negatives, a
     (word2vec's sequential pass; see the module docstring); their loss.  ``tabled``: σ and
     the loss read from tables (float32)."""
     most = _most_pairs(starts) + negatives.shape[1]
-    targets, g = np.empty(most, np.int64), np.empty(most, W_in.dtype)
-    h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+    targets, g, h, neu1e = _window_buffers(most, W_in)
     loss = 0.0
     for w in range(low, high):
         if w + 1 < high:
@@ -251,8 +257,7 @@ def cbow_windows(W_in, W_out, window_centers, contexts, starts, negatives, alpha
     """CBOW's windows ``low:high`` on the tables themselves, as :func:`skipgram_windows`.
     Every window has at least one context."""
     k_count = negatives.shape[1]
-    targets, g = np.empty(k_count + 1, np.int64), np.empty(k_count + 1, W_in.dtype)
-    h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+    targets, g, h, neu1e = _window_buffers(k_count + 1, W_in)
     loss = 0.0
     for w in range(low, high):
         if w + 1 < high:
@@ -308,8 +313,7 @@ def skipgram_fused(W_in, W_out, window_centers, contexts, starts, negatives, alp
     partial = np.zeros(chunks)
     for c in prange(chunks):
         slot_map = slot_maps[c]
-        targets, g = np.empty(most, np.int64), np.empty(most, W_in.dtype)
-        h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+        targets, g, h, neu1e = _window_buffers(most, W_in)
         loss, n_in, n_out = 0.0, 0, 0
         for w in range(first[c], first[c + 1]):
             count = starts[w + 1] - starts[w]
@@ -342,8 +346,7 @@ def cbow_fused(W_in, W_out, window_centers, contexts, starts, negatives, alpha, 
     partial = np.zeros(chunks)
     for c in prange(chunks):
         slot_map = slot_maps[c]
-        targets, g = np.empty(k_count + 1, np.int64), np.empty(k_count + 1, W_in.dtype)
-        h, neu1e = np.empty(W_in.shape[1], W_in.dtype), np.empty(W_in.shape[1], W_in.dtype)
+        targets, g, h, neu1e = _window_buffers(k_count + 1, W_in)
         inputs = np.empty(most, np.int64)
         loss, n_in, n_out = 0.0, 0, 0
         for w in range(first[c], first[c + 1]):
