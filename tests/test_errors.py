@@ -239,6 +239,16 @@ def test_graph_expressions_fail_as_input_errors(tmp_path, expression, words):
     assert len(result.stderr) < 300 and "Warning" not in result.stderr and not (tmp_path / "g.dot").exists()
 
 
+def leaving_with(monkeypatch):
+    """``os._exit`` as SystemExit, so the start-up's way out can be tested in this process."""
+    import os
+
+    def leave(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", leave)
+
+
 def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130(monkeypatch, capsys):
     import sys
 
@@ -252,6 +262,23 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130(monkeypatch, ca
 
     monkeypatch.delitem(sys.modules, "nnpipe.cli")
     monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    leaving_with(monkeypatch)
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 130 and capsys.readouterr().err.strip() == "interrupted while starting"
+
+
+def test_ctrl_c_while_typer_builds_the_commands_is_one_line_and_130(monkeypatch, capsys):
+    """typer evaluates the commands' annotations (eval) before any command's own Ctrl-C
+    handling; a KeyboardInterrupt there must not leave CPython exiting by SIGINT."""
+    import nnpipe.__main__ as entry
+    import nnpipe.cli
+
+    def building(prog_name):
+        eval("(_ for _ in ()).throw(KeyboardInterrupt)")  # raised inside eval'd code, as a signal there is
+
+    monkeypatch.setattr(nnpipe.cli, "app", building)
+    leaving_with(monkeypatch)
     with pytest.raises(SystemExit) as stopped:
         entry.main()
     assert stopped.value.code == 130 and capsys.readouterr().err.strip() == "interrupted while starting"

@@ -141,9 +141,10 @@ class Conv2d(Function):
     """Forward lays the windows out channels-first as a (C·kh·kw, N·OH·OW) matrix, so the
     copy reads whole rows of the image, and computes W (O, C·kh·kw) @ col in one GEMM.
     Stride-1 convolutions (the common case) use :class:`_RowLayout`.  On NumPy with the
-    kernels on, a stride-1 convolution runs in chunks of :data:`CHUNK` images on the kernel
-    threads (copies and GEMMs alike, one BLAS thread each), as Winograd F(2×2, 3×3) where it
-    fits (:class:`~.winograd_conv.WinogradConv`: 3×3, padding 1, even sizes), keeps its
+    kernels on, a stride-1 convolution runs in chunks of images on the kernel threads
+    (copies and GEMMs alike, one BLAS thread each), as Winograd F(2×2, 3×3) where it fits
+    (:class:`~.winograd_conv.WinogradConv`: 3×3, padding 1, even sizes; chunks of about
+    1 MB of tiles) and as im2col GEMMs otherwise (chunks of :data:`CHUNK` images), keeps its
     input rather than the columns or tiles (9× or 4× larger) and lays them out again in
     backward; the chunks' weight gradients are added in chunk order, so the result does
     not depend on the thread count."""
