@@ -239,46 +239,47 @@ def test_graph_expressions_fail_as_input_errors(tmp_path, expression, words):
     assert len(result.stderr) < 300 and "Warning" not in result.stderr and not (tmp_path / "g.dot").exists()
 
 
-def leaving_with(monkeypatch):
-    """``os._exit`` as SystemExit, so the start-up's way out can be tested in this process."""
+@pytest.fixture
+def starting(monkeypatch):
+    """nnpipe's signal handling as the command line sets it up, undone afterwards; yields a
+    function that sends this process a SIGTERM."""
     import os
+    import signal
 
-    def leave(code):
-        raise SystemExit(code)
+    from nnpipe import interrupts
 
-    monkeypatch.setattr(os, "_exit", leave)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(interrupts, "_state", {"deferring": False, "noted": False, "raised": False})
+    try:
+        yield lambda: os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
-def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130(monkeypatch, capsys):
+def test_a_signal_while_starting_is_noted_and_raised_when_the_command_runs(starting, tmp_path):
+    """No KeyboardInterrupt inside a library's import (it can be swallowed there, or leave
+    CPython exiting by SIGINT): the command's wrapper raises it, one line and 130."""
+    from nnpipe import interrupts
+
+    interrupts.defer()
+    starting()  # noted only: nothing is raised here
+    result = invoke("runs", "--root", tmp_path)
+    assert result.exit_code == 130 and result.output.strip() == "interrupted"
+
+
+def test_a_signal_before_any_command_runs_is_one_line_and_130(starting, monkeypatch, capsys):
     import sys
 
     import nnpipe.__main__ as entry
+    import nnpipe.settings
 
-    class Interrupting:
-        def find_spec(self, name, path=None, target=None):
-            if name == "nnpipe.cli":
-                raise KeyboardInterrupt
-            return None
+    def problem_free():
+        starting()  # while the modules load
+        return None
 
-    monkeypatch.delitem(sys.modules, "nnpipe.cli")
-    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
-    leaving_with(monkeypatch)
-    with pytest.raises(SystemExit) as stopped:
-        entry.main()
-    assert stopped.value.code == 130 and capsys.readouterr().err.strip() == "interrupted while starting"
-
-
-def test_ctrl_c_while_typer_builds_the_commands_is_one_line_and_130(monkeypatch, capsys):
-    """typer evaluates the commands' annotations (eval) before any command's own Ctrl-C
-    handling; a KeyboardInterrupt there must not leave CPython exiting by SIGINT."""
-    import nnpipe.__main__ as entry
-    import nnpipe.cli
-
-    def building(prog_name):
-        eval("(_ for _ in ()).throw(KeyboardInterrupt)")  # raised inside eval'd code, as a signal there is
-
-    monkeypatch.setattr(nnpipe.cli, "app", building)
-    leaving_with(monkeypatch)
+    monkeypatch.setattr(nnpipe.settings, "environment_problem", problem_free)
+    monkeypatch.setattr(sys, "argv", ["nnpipe", "--help"])
     with pytest.raises(SystemExit) as stopped:
         entry.main()
     assert stopped.value.code == 130 and capsys.readouterr().err.strip() == "interrupted while starting"

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from .. import interrupts
 from ..autograd.graph import GraphvizError
 from ..backend import DeviceError
 from ..config import ConfigError
@@ -59,6 +60,7 @@ def guarded(command):
     def wrapper(*args, **kwargs):
         debug = kwargs.get("debug", False)
         try:
+            interrupts.raise_from_now_on()  # a Ctrl-C noted while the command line started stops here
             # NumPy's floating-point warnings never reach the terminal: what matters is
             # reported as an error (divergence, non-finite inputs) or not at all
             with np.errstate(all="ignore"), warnings.catch_warnings():
