@@ -35,8 +35,8 @@ def _folded_conv(layers, i):
     ``BatchNorm2d`` right after it folded in."""
     conv = layers[i]
     norm = layers[i + 1] if i + 1 < len(layers) else None
-    if type(norm) is not BatchNorm2d or norm.training:
-        return conv.weight, conv.bias, 1
+    if type(norm) is not BatchNorm2d or norm.training or norm.num_features != conv.out_channels:
+        return conv.weight, conv.bias, 1  # (a mismatch: the layers one by one, whose error names it)
     xp = get_array_module(norm.running_var)
     scale = norm.weight * (1 / xp.sqrt(norm.running_var + norm.running_var.dtype.type(norm.eps)))  # γ/σ
     shift = norm.bias - norm.running_mean * scale if conv.bias is None else (
