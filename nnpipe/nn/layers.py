@@ -155,11 +155,14 @@ class _BatchNorm(Module):
             self.running_mean = (1 - m) * self.running_mean + m * mean
             self.running_var = (1 - m) * self.running_var + m * var * var.dtype.type(count / max(count - 1, 1))
             return y
-        xp = get_array_module(x.data)
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        inv_std = 1 / xp.sqrt(self.running_var + self.running_var.dtype.type(self.eps))
-        scale = self.weight.reshape(shape) * inv_std.reshape(shape)
-        return (x - self.running_mean.reshape(shape)) * scale + self.bias.reshape(shape)
+        return (x - self.running_mean.reshape(shape)) * self.running_scale().reshape(shape) + self.bias.reshape(shape)
+
+    def running_scale(self):
+        """γ/σ of each channel from the running variance: eval mode's scale (a Tensor, so
+        the weight's gradient flows through it)."""
+        xp = get_array_module(self.running_var)
+        return self.weight * (1 / xp.sqrt(self.running_var + self.running_var.dtype.type(self.eps)))
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

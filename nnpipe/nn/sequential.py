@@ -19,7 +19,6 @@ from __future__ import annotations
 import nnpipe.autograd.functions as F
 
 from ..autograd.ops.conv import _pair
-from ..backend import get_array_module
 from .layers import BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU
 from .module import Module
 
@@ -37,8 +36,7 @@ def _folded_conv(layers, i):
     norm = layers[i + 1] if i + 1 < len(layers) else None
     if type(norm) is not BatchNorm2d or norm.training or norm.num_features != conv.out_channels:
         return conv.weight, conv.bias, 1  # (a mismatch: the layers one by one, whose error names it)
-    xp = get_array_module(norm.running_var)
-    scale = norm.weight * (1 / xp.sqrt(norm.running_var + norm.running_var.dtype.type(norm.eps)))  # γ/σ
+    scale = norm.running_scale()
     shift = norm.bias - norm.running_mean * scale if conv.bias is None else (
         (conv.bias - norm.running_mean) * scale + norm.bias)
     return conv.weight * scale.reshape(-1, 1, 1, 1), shift, 2

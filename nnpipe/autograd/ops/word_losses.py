@@ -115,19 +115,20 @@ class _WindowsLoss(Function):
         """The fused kernel's pass over the windows: in place (one chunk on this thread, or
         Hogwild's racing chunks) or in chunks of private rows (their buffers reused from
         step to step); the loss's sum."""
-        windows, hogwild, chunked = (getattr(word2vec_update, f"{self.kernels}_{way}")
-                                     for way in ("windows", "hogwild", "fused"))
+        def kernel(way):  # word2vec_update.<model>_windows, _hogwild or _fused
+            return getattr(word2vec_update, f"{self.kernels}_{way}")
+
         args = (self.W_in, self.W_out, self.window_centers, self.contexts, self.starts, self.negatives, alpha, tabled,
                 *self._options())
         chunks = self.update.chunks_in_backward
         self.in_place = chunks == 1 or self.update.hogwild_in_backward
         if chunks == 1:  # no thread team at all: the next batch is made on the other core meanwhile
-            return windows(*args, 0, len(self.window_centers))
+            return kernel("windows")(*args, 0, len(self.window_centers))
         first, room_in, room_out = word2vec_update.chunk_bounds(len(self.window_centers), self.starts, chunks,
                                                                 self.negatives.shape[1], len(self.W_in))
         with at_most_threads(chunks):
             if self.in_place:
-                return hogwild(*args, first)
+                return kernel("hogwild")(*args, first)
             self.workspace = _workspaces.pop() if _workspaces else word2vec_update.Workspace()
             space, dim, dtype = self.workspace, self.W_in.shape[1], self.W_in.dtype
             self.rooms = room_in, room_out
@@ -137,7 +138,7 @@ class _WindowsLoss(Function):
                             space.get("local_out", (room_out[-1], dim), dtype))
             slot_maps = space.get("slot_maps", (chunks, 2, len(self.W_in)), np.int32, fill=-1)
             self.used = np.zeros((chunks, 2), np.int64)
-            return chunked(*args, first, room_in, room_out, slot_maps, *self.buffers, self.used)
+            return kernel("fused")(*args, first, room_in, room_out, slot_maps, *self.buffers, self.used)
 
     def _options(self):
         """The model's own arguments of its fused kernels, after ``tabled``."""
