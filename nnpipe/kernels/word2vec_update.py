@@ -182,7 +182,7 @@ def _cbow_window(L_in, L_out, inputs, low, high, targets, n, alpha, exact, h, g,
         x = inputs[i]
         for d in range(len(h)):
             h[d] += L_in[x, d]
-    inverse = h.dtype.type(1) / (high - low)
+    inverse = h.dtype.type(1.0 / (high - low))  # in the tables' dtype: float32 math stays float32
     for d in range(len(h)):
         h[d] *= inverse
     loss = _train_window(h, L_out, targets, n, 1, 1.0, alpha, g, neu1e, tabled)
