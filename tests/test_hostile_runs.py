@@ -73,7 +73,7 @@ def test_a_run_stopped_while_its_files_are_written_leaves_nothing(tmp_path, monk
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt  # SIGTERM arriving while env.json is written
 
-    monkeypatch.setattr("nnpipe.training.loop.environment", stopped)
+    monkeypatch.setattr("nnpipe.training.records.environment", stopped)
     with pytest.raises(KeyboardInterrupt):
         prepare(write_config(tmp_path))
     assert not list((tmp_path / "runs").rglob("*.*")) and not list((tmp_path / "runs").glob("*/*"))

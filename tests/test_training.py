@@ -10,7 +10,8 @@ import pytest
 
 from nnpipe import backend
 from nnpipe.config import load_config
-from nnpipe.training import Trainer, load_checkpoint
+from nnpipe.training import Trainer, load_checkpoint, read_state, save_checkpoint
+from nnpipe.training.checkpoint import link_checkpoint
 
 from helpers import checkpoint_arrays, invoke, metric_rows, only_run, train, write_config
 
@@ -80,11 +81,32 @@ def test_resume_latest_continues_the_newest_run_of_that_config(tmp_path):
     assert summary["status"] == "completed" and summary["epochs_completed"] == 2
 
 
-def test_keep_last_limits_step_checkpoints(tmp_path):
+def test_keep_last_limits_step_checkpoints_and_last_is_the_newest_step(tmp_path):
     config = write_config(tmp_path, train={"epochs": 1, "checkpoint_every": 50, "keep_last": 2})
     train(config)
     run = only_run(tmp_path / "runs")
     assert sorted(p.name for p in (run / "checkpoints").glob("step-*.npz")) == ["step-150.npz", "step-200.npz"]
+    # the epoch's end replaced last (it was step-200's second name) and left step-200 as it was
+    assert load_checkpoint(run / "checkpoints/step-200.npz")[1]["step"] == 200
+    assert load_checkpoint(run / "checkpoints/last.npz")[1]["step"] == 227
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_state_saved_under_two_names_is_written_once(tmp_path, monkeypatch, hard_links):
+    """best beside last (or last beside a step checkpoint) is the same file, not a second
+    write; a later checkpoint under one name leaves the other as it was.  Where the
+    filesystem has no hard links, the second name is a copy."""
+    if not hard_links:
+        def refuse(*_):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "link", refuse)
+    last, best = tmp_path / "last.npz", tmp_path / "best.npz"
+    save_checkpoint(last, {"epoch": 1, "weights": np.arange(3.0)})
+    link_checkpoint(last, best)
+    assert os.path.samefile(last, best) == hard_links and best.read_bytes() == last.read_bytes()
+    save_checkpoint(last, {"epoch": 2, "weights": np.arange(4.0)})
+    assert read_state(best)["epoch"] == 1 and read_state(last)["epoch"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "last.npz"]  # no temp file left
 
 
 def test_divergence_stops_keeps_last_good_checkpoint_and_exits_1(tmp_path):

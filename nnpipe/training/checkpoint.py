@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ..backend import is_cupy_array, to_numpy
-from ..data.files import parse_json, save_npz
+from ..data.files import parse_json, save_npz, write_atomically
 from ..nn import StateDictError
 from .rundir import RunError, checkpoint_path
 
@@ -59,7 +60,31 @@ def save_checkpoint(path, state: dict):
     manifest = dict(_flatten(state, "", payload), format_version=FORMAT_VERSION)
     payload[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
     save_npz(path, payload)
-    try:  # make the rename itself durable
+    _sync_folder(path)
+
+
+def link_checkpoint(source, path):
+    """Give the checkpoint ``source`` the second name ``path`` (``best`` or ``last`` beside a
+    checkpoint of the same state): a hard link renamed into place, so ``path`` is never
+    seen half-made and the state is written once, however large the tables.  Checkpoints
+    are only ever replaced, never rewritten, so a later one under either name leaves the
+    other as it was.  Where the filesystem has no hard links, a copy."""
+    source, path = Path(source), Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # the name resume() clears after a kill -9
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(source, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        with open(source, "rb") as original:
+            write_atomically(path, lambda handle: shutil.copyfileobj(original, handle, 1 << 20))
+    _sync_folder(path)
+
+
+def _sync_folder(path):
+    """Make a rename into ``path``'s folder durable."""
+    try:
         directory = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
