@@ -13,9 +13,9 @@ THREADS = int(os.environ.get("NNPIPE_BENCH_THREADS", os.cpu_count() or 1))
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, str(THREADS))
 
-import numpy as np  # noqa: E402
+import nnpipe  # noqa: E402,F401,I001  (before NumPy, as in `nnpipe train`: it sets OpenBLAS's idle-spin time)
 
-import nnpipe  # noqa: E402,F401  (before NumPy, as in `nnpipe train`: it sets OpenBLAS's idle-spin time)
+import numpy as np  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
