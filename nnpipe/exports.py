@@ -43,6 +43,7 @@ def export_run(run, to="safetensors", path=None, checkpoint="best", vectors=None
         run.word_vectors(checkpoint, vectors).save_word2vec(path, binary, what="output")
         return [path]
     model = run.load_model(checkpoint)
+    layers = _plain_layers(run, model, to) if kind == "image-classifier" else None
     if to == "onnx":
         shape, _ = run.image_kind
         data = run.config.data
@@ -65,8 +66,18 @@ def export_run(run, to="safetensors", path=None, checkpoint="best", vectors=None
         shape, classes = run.image_kind
         description.update(input_shape=list(shape), classes=list(classes),
                            normalisation={"mean": list(run.config.data.mean), "std": list(run.config.data.std)},
-                           layers=[{"type": layer.kind, "args": layer.args} for layer in plain_layers(model)])
+                           layers=[{"type": layer.kind, "args": layer.args} for layer in layers])
     write_output(path, lambda handle: handle.write(weights), "output")
     sidecar = path.with_suffix(".json")
     write_output(sidecar, lambda handle: handle.write(json.dumps(description).encode() + b"\n"), "output")
     return [path, sidecar]
+
+
+def _plain_layers(run, model, to):
+    """The classifier as PyTorch's layers (what both formats write), or a RunError naming
+    the layer that has none, before anything is written."""
+    try:
+        return plain_layers(model)
+    except ValueError as exc:
+        raise RunError(f"{run.path}: --format {to} writes the model as PyTorch's layers, and {exc} "
+                       f"({run.config.model.name} model)") from None

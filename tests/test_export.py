@@ -163,6 +163,30 @@ def test_word_vectors_export_as_safetensors_and_word2vec(tmp_path):
     assert_clean_failure(invoke("export", run_dir, "-f", "onnx"), 2, "--format onnx is for image-classifier runs")
 
 
+@pytest.mark.parametrize("fmt", ["safetensors", "onnx"])
+def test_a_model_pytorch_has_no_layers_for_is_refused_before_anything_is_written(workspace, monkeypatch, fmt):
+    """A classifier that is not a Sequential of layers with PyTorch twins (a model of one's
+    own, registered as a plugin) cannot be written as PyTorch's layers: one line, exit 2."""
+    from nnpipe import nn
+    from nnpipe.runs import Run as RunClass
+
+    class OwnModel(nn.Module):  # a user's model: its own forward, no Sequential
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)
+
+    load = RunClass.load_model
+    monkeypatch.setattr(RunClass, "load_model", lambda self, which="best": OwnModel(load(self, which)))
+    _, _, run_dir = workspace
+    before = sorted(p.name for p in run_dir.iterdir())
+    assert_clean_failure(invoke("export", run_dir, "-f", fmt), 2,
+                         f"--format {fmt} writes the model as PyTorch's layers, and OwnModel is not a Sequential")
+    assert sorted(p.name for p in run_dir.iterdir()) == before
+
+
 def test_export_errors_are_one_line(workspace, tmp_path):
     _, _, run_dir = workspace
     assert_clean_failure(invoke("export", run_dir, "-f", "keras"), 2, "--format 'keras': use one of")
