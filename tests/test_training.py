@@ -56,6 +56,31 @@ def test_same_seed_same_result_and_resume_after_an_epoch_is_bit_exact(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_resumed_on_a_busier_machine_keeps_its_threads_and_its_bits(tmp_path, monkeypatch):
+    """The thread count a run chose from the idle cores is part of its state: resumed while
+    fewer cores are idle, it still runs on as many (BLAS's products round differently on
+    another count), so it continues bit for bit; a count given on the resuming command wins."""
+    from nnpipe.kernels import THREAD_VARIABLES, IdleCores
+
+    for variable in THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    idle = {"cores": 2}
+    monkeypatch.setattr(IdleCores, "count", lambda self, least_seconds=0.05: idle["cores"])
+    config = write_config(tmp_path, schedule={"name": "constant"})
+    train(config, "--run-dir", tmp_path / "straight")
+    train(config, "--run-dir", tmp_path / "resumed", "--set", "train.epochs=1")
+    idle["cores"] = 1  # another process took a core meanwhile
+    kept = invoke("train", config, "--resume", tmp_path / "resumed", "--set", "train.epochs=2")
+    assert kept.exit_code == 0 and "| 2 threads" in kept.output
+    straight = checkpoint_arrays(tmp_path / "straight/checkpoints/last.npz")
+    resumed = checkpoint_arrays(tmp_path / "resumed/checkpoints/last.npz")
+    for key in straight:
+        assert np.array_equal(resumed[key], straight[key]), key
+    told = invoke("train", config, "--resume", tmp_path / "resumed", "--set", "train.epochs=3", "--threads", "1")
+    assert told.exit_code == 0 and "| 1 thread" in told.output
+
+
+@pytest.mark.slow
 def test_resume_from_a_mid_epoch_step_checkpoint_is_bit_exact(tmp_path):
     config = write_config(tmp_path, train={"checkpoint_every": 100, "keep_last": 10})
     train(config, "--run-dir", tmp_path / "straight")

@@ -88,6 +88,15 @@ class Trainer(RunRecords):
         use_threads(count)
         return count
 
+    def _keep_threads(self, saved):
+        """A resumed run keeps the thread count it chose when it started (``saved``: None
+        where the environment set it), whatever the machine's load now: BLAS's products
+        round differently on another count, and the run continues bit for bit only on the
+        same one.  A count given now (``--threads``, ``train.threads``, the environment) wins."""
+        if saved and self.threads and self.config.train.threads is None and saved != self.threads:
+            use_threads(saved)
+            self.threads = saved
+
     # ---- the loop ------------------------------------------------------------------------
     def _on_signal(self, signum, frame):
         # The first Ctrl-C/SIGTERM only raises a flag: the step in flight finishes, so the

@@ -34,7 +34,7 @@ class RunRecords:
             "running": self.running.state_dict(), "wall_s": self.wall_s,
             "model_rng": self.model_rng.bit_generator.state,
             "dropout": {name: stream.state_dict() for name, stream in dropout_streams(self.model).items()},
-            "world_size": self.comm.size, "config_digest": self.config.digest(),
+            "world_size": self.comm.size, "config_digest": self.config.digest(), "threads": self.threads,
             "model": dict(self.model.state_dict()), "optimizer": self.optimizer.state_dict(),
             "task": self.task.state_dict(),
         }
@@ -126,6 +126,7 @@ class RunRecords:
             self.run_dir = path.parent.parent
         check_resumable(self.run_dir, self.config)
         state = read_state(path)
+        self._keep_threads(state.get("threads"))  # before any step: BLAS's sums depend on the count
         try:
             self.load_state_dict(state)
         except StateDictError as exc:  # names the parameters that do not fit
