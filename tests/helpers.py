@@ -123,10 +123,16 @@ def assert_resume_is_bit_exact(config, folder: Path, step: int):
     shutil.copytree(folder / "a", folder / "b")
     (folder / "b/checkpoints/last.npz").unlink()
     train(config, "--resume", str(folder / f"b/checkpoints/step-{step}.npz"))
-    straight, resumed = (checkpoint_arrays(folder / f"{r}/checkpoints/last.npz") for r in "ab")
-    for key in straight:
-        assert np.array_equal(straight[key], resumed[key]), key
+    assert_same_arrays(folder / "a", folder / "b")
     assert metric_rows(folder / "a") == metric_rows(folder / "b")
+
+
+def assert_same_arrays(run: Path, other: Path):
+    """The two runs' last checkpoints hold the same arrays, bit for bit."""
+    mine, theirs = (checkpoint_arrays(r / "checkpoints/last.npz") for r in (run, other))
+    assert mine.keys() == theirs.keys()
+    for key in mine:
+        assert np.array_equal(mine[key], theirs[key]), (other, key)
 
 
 def word_batch(seed, vocab=37, windows=23, k=4, shared=True):
