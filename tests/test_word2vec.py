@@ -156,6 +156,22 @@ def test_nearest_and_analogy_exclude_inputs(random_vectors):
         random_vectors.nearest("whalle")
 
 
+def test_queries_read_the_table_in_blocks_and_keep_no_normalised_copy(random_vectors):
+    """Cosine queries against a brute-force reference over the whole table (~31,000 words:
+    two blocks); the object holds the vectors and their lengths, not a second table (a
+    pretrained table is gigabytes)."""
+    vectors = random_vectors.vectors
+    assert len(vectors) > WordVectors.BLOCK
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    whale = random_vectors.index["whale"]
+    scores = unit @ unit[whale]
+    scores[whale] = -np.inf
+    expected = [random_vectors.words[j] for j in np.argsort(-scores, kind="stable")[:5]]
+    assert [w for w, _ in random_vectors.nearest("whale", k=5)] == expected
+    held = sum(a.nbytes for a in vars(random_vectors).values() if isinstance(a, np.ndarray))
+    assert held < 1.1 * vectors.nbytes
+
+
 def test_analogy_file_sections():
     sections = read_analogies(default_eval_file("wordeval/questions-words.txt"))
     assert len(sections) == 14 and sum(len(q) for q in sections.values()) == 19544

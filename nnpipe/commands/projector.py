@@ -43,9 +43,9 @@ def chosen_words(vectors, count, around=None, analogy=None, k=10):
     return shown, marked
 
 
-def _neighbours(unit, shown):
+def _neighbours(vectors, shown):
     """For each shown word, its nearest shown words by cosine (positions in ``shown``)."""
-    block = unit[shown]
+    block = vectors.unit(shown)
     scores = block @ block.T
     np.fill_diagonal(scores, -np.inf)
     return np.argsort(-scores, axis=1, kind="stable")[:, :NEIGHBOURS].tolist()
@@ -114,5 +114,5 @@ def project(run_dir: Path, vectors, count, around=None, analogy=None):
     title = f"{run_dir.parent.name}/{run_dir.name}: {len(shown)} words, {vectors.kind} vectors, PCA"
     write_tsv(run_dir, vectors)
     draw_png(run_dir / "projection.png", words, xy, marked, title)
-    write_html(run_dir / "projector.html", words, xy, _neighbours(vectors.unit, shown), marked, title)
+    write_html(run_dir / "projector.html", words, xy, _neighbours(vectors, shown), marked, title)
     return [run_dir / name for name in ("vectors.tsv", "metadata.tsv", "projection.png", "projector.html")]

@@ -62,15 +62,27 @@ def default_eval_file(name, root=None):
 
 
 class WordVectors:
-    """Vectors for a vocabulary ordered most frequent first."""
+    """Vectors for a vocabulary ordered most frequent first.  Only the vectors and their
+    lengths are kept: unit vectors are made for the rows a question needs (a table of
+    pretrained vectors is gigabytes, GoogleNews' 3.6 GB; a second, normalised copy of it
+    would double that)."""
+
+    BLOCK = 16_384  # rows normalised at a time when a question reads the whole table
 
     def __init__(self, words, vectors, kind="input"):
         self.kind = kind  # which of a model's vectors these are: input, output, sum or concat
         self.words = list(words)
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.index = {word: i for i, word in enumerate(self.words)}
-        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-        self.unit = self.vectors / np.where(norms == 0, 1, norms)
+        self.norms = np.empty(len(self.vectors), np.float32)
+        for start in range(0, len(self.vectors), self.BLOCK):  # no temporary the size of the table
+            self.norms[start:start + self.BLOCK] = np.linalg.norm(self.vectors[start:start + self.BLOCK], axis=1)
+
+    def unit(self, rows):
+        """The vectors of ``rows`` (an index, a slice or an array of indices) scaled to unit
+        length (a zero vector stays zero)."""
+        norms = self.norms[rows]
+        return self.vectors[rows] / np.where(norms == 0, 1, norms)[..., None]
 
     def lookup(self, word):
         if word not in self.index:
@@ -80,7 +92,10 @@ class WordVectors:
         return self.index[word]
 
     def _best(self, query, exclude, k, restrict=None):
-        scores = self.unit[:restrict] @ (query / (np.linalg.norm(query) or 1))
+        query = query / (np.linalg.norm(query) or 1)
+        count = min(restrict or len(self.words), len(self.words))
+        scores = np.concatenate([self.unit(slice(start, start + self.BLOCK)) @ query
+                                 for start in range(0, count, self.BLOCK)] or [np.zeros(0, np.float32)])[:count]
         scores[[i for i in exclude if i < len(scores)]] = -np.inf
         top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -89,13 +104,13 @@ class WordVectors:
     def nearest(self, word, k=10):
         """The k words of highest cosine similarity to ``word``, the word itself excluded."""
         index = self.lookup(word)
-        return self._best(self.unit[index], [index], k)
+        return self._best(self.unit(index), [index], k)
 
     def analogy(self, a, b, c, k=10):
         """Words x with b - a + c ≈ x ("a is to b as c is to x": man king woman → queen),
         by 3CosAdd over unit vectors as gensim's most_similar; inputs excluded."""
         ids = [self.lookup(w) for w in (a, b, c)]
-        return self._best(self.unit[ids[1]] + self.unit[ids[2]] - self.unit[ids[0]], ids, k)
+        return self._best(self.unit(ids[1]) + self.unit(ids[2]) - self.unit(ids[0]), ids, k)
 
     def evaluate_word_pairs(self, pairs, restrict=300_000):
         """(Spearman ρ, number of pairs used, number out of vocabulary) on a similarity file
@@ -105,7 +120,7 @@ class WordVectors:
         used = [(known[a], known[b], score) for a, b, score in pairs if a in known and b in known]
         if len(used) < 2:
             return float("nan"), len(used), len(pairs) - len(used)
-        model = [float(self.unit[i] @ self.unit[j]) for i, j, _ in used]
+        model = [float(self.unit(i) @ self.unit(j)) for i, j, _ in used]
         return spearman([s for _, _, s in used], model), len(used), len(pairs) - len(used)
 
     def evaluate_analogies(self, sections, restrict=30_000, batch=512):
@@ -114,7 +129,7 @@ class WordVectors:
         questions with a word outside the ``restrict`` most frequent words are skipped, as
         gensim's evaluate_word_analogies does."""
         sections = read_analogies(sections) if isinstance(sections, (str, Path)) else sections
-        unit = self.unit[:restrict]
+        unit = self.unit(slice(0, restrict))
         correct = total = oov = 0
         per_section = {}
         for section, questions in sections.items():
