@@ -94,8 +94,8 @@ class WordVectors:
     def _best(self, query, exclude, k, restrict=None):
         query = query / (np.linalg.norm(query) or 1)
         count = min(restrict or len(self.words), len(self.words))
-        scores = np.concatenate([self.unit(slice(start, start + self.BLOCK)) @ query
-                                 for start in range(0, count, self.BLOCK)] or [np.zeros(0, np.float32)])[:count]
+        scores = np.concatenate([self.unit(slice(start, min(start + self.BLOCK, count))) @ query
+                                 for start in range(0, count, self.BLOCK)] or [np.zeros(0, np.float32)])
         scores[[i for i in exclude if i < len(scores)]] = -np.inf
         top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
