@@ -136,6 +136,8 @@ CASES = [
            lambda x, g, b: _tF().batch_norm(x, None, None, g, b, training=True), [(6, 3), (3,), (3,)]),
     OpCase("batch_norm_4d", lambda x, g, b: F.batch_norm(x, g, b)[0],
            lambda x, g, b: _tF().batch_norm(x, None, None, g, b, training=True), [(3, 2, 4, 3), (2,), (2,)]),
+    OpCase("batch_norm_relu_4d", lambda x, g, b: F.batch_norm(x, g, b, relu=True)[0],
+           lambda x, g, b: _tF().batch_norm(x, None, None, g, b, training=True).relu(), [(3, 2, 4, 3), (2,), (2,)]),
     OpCase("conv2d", F.conv2d, lambda x, W, b: _tF().conv2d(x, W, b), [(2, 3, 6, 5), (4, 3, 3, 3), (4,)]),
     OpCase("conv2d_same_padding", lambda x, W, b: F.conv2d(x, W, b, padding=(1, 2)),
            lambda x, W, b: _tF().conv2d(x, W, b, padding=(1, 2)), [(2, 3, 5, 6), (4, 3, 3, 4), (4,)]),

@@ -82,6 +82,36 @@ def test_relu_then_max_pooling_pools_first_with_the_same_values_and_gradients(po
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("layers", [
+    lambda rng: [nn.Conv2d(3, 8, 3, 1, 1, rng=rng), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2)],
+    lambda rng: [nn.Conv2d(3, 8, 3, 1, 1, rng=rng), nn.BatchNorm2d(8), nn.MaxPool2d(2), nn.ReLU()],
+    lambda rng: [nn.Flatten(), nn.Linear(192, 16, rng=rng), nn.BatchNorm1d(16), nn.ReLU()],
+])
+@pytest.mark.parametrize("mode", ["auto", "reference"])
+def test_batch_norm_then_relu_in_training_is_one_op_with_the_bits_of_the_layers(layers, mode, monkeypatch):
+    """``BatchNorm → ReLU`` (or → MaxPool2d → ReLU, the pooling after) in training: the ReLU
+    inside the batch norm's passes, with the values, gradients and running statistics of the
+    layers one by one, bit for bit."""
+    from nnpipe import kernels
+
+    monkeypatch.setattr(kernels, "_mode", mode)  # restored after the test
+    calls = []
+    original = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *args: calls.append(args[-1]) or original(*args))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 3, 8, 8)).astype(np.float32)
+    results = []
+    for forward in (lambda m, t: m(t), layer_by_layer):
+        model = nn.Sequential(*layers(np.random.default_rng(0)))
+        results.append((*gradients(model, x, forward), [b.copy() for _, b in model.named_buffers()]))
+    assert calls == [True, False]  # fused, then the layers one by one
+    (fused, fused_grads, fused_stats), (plain, plain_grads, plain_stats) = results
+    np.testing.assert_array_equal(fused, plain)
+    assert (fused == 0).any() and (fused > 0).any()
+    for got, expected in [*zip(fused_grads, plain_grads), *zip(fused_stats, plain_stats)]:
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("tail, fused_op", [(lambda: [nn.ReLU(), nn.MaxPool2d(2)], "conv2d_relu_pool"),
                                             (lambda: [nn.MaxPool2d(2), nn.ReLU()], "conv2d_relu_pool"),
                                             (lambda: [nn.ReLU()], "conv2d"), (lambda: [], "conv2d")])

@@ -34,7 +34,8 @@ def test_max_pool_kernel_matches_the_reference(both_paths, shape, kernel, stride
 
 @pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 5), (3, 2, 4, 4, 2)])
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 2e-5), (np.float64, 1e-12)])
-def test_batch_norm_kernels_match_the_reference(both_paths, shape, dtype, tolerance):
+@pytest.mark.parametrize("relu", [False, True])
+def test_batch_norm_kernels_match_the_reference(both_paths, shape, dtype, tolerance, relu):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     x = np.asfortranarray(x) if len(shape) == 4 else x  # a non-contiguous input too
@@ -43,11 +44,13 @@ def test_batch_norm_kernels_match_the_reference(both_paths, shape, dtype, tolera
 
     def normalise():
         inputs = [Tensor(array.copy(order="A"), requires_grad=True) for array in (x, gamma, beta)]
-        y, mean, var = F.batch_norm(*inputs)
+        y, mean, var = F.batch_norm(*inputs, relu=relu)
         (y * Tensor(upstream)).sum().backward()
         return [y.data, mean, var, *(tensor.grad for tensor in inputs)]
 
     reference, compiled = both_paths(normalise)
+    if relu:  # some outputs are cut to 0, not all
+        assert 0.1 < np.mean(compiled[0] == 0) < 0.9
     for name, expected, got in zip(["y", "mean", "var", "gx", "ggamma", "gbeta"], reference, compiled):
         assert got.dtype == dtype and got.shape == expected.shape, name
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance * 10, err_msg=name)

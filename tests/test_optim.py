@@ -197,3 +197,29 @@ def test_schedules_match_torch_lr_schedulers():
         assert ours(t) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
         opt.step()
         reference.step()
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
+def test_a_large_dense_update_runs_in_slices_with_the_bits_of_the_reference(name, both_paths):
+    """A parameter over ``DENSE_CHUNK`` elements is updated in slices on the kernel
+    threads: the same bits as the NumPy reference, on one thread or on several."""
+    from nnpipe import kernels
+    from nnpipe.optim.optimizers import DENSE_CHUNK
+
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((3, DENSE_CHUNK // 2 + 7)).astype(np.float32)  # 3 slices, the last short
+    grads = rng.standard_normal((3, *start.shape)).astype(np.float32)
+
+    def three_steps():
+        param = Parameter(start.copy())
+        opt = optim.build_optimizer(name, [param], lr=0.01, weight_decay=1e-3)
+        for grad in grads:
+            param.grad = grad.copy()
+            opt.step()
+        return param.data
+
+    with kernels.at_most_threads(1):
+        one_thread = three_steps()
+    reference, compiled = both_paths(three_steps)
+    np.testing.assert_array_equal(compiled, reference)
+    np.testing.assert_array_equal(one_thread, reference)

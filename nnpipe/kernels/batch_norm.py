@@ -5,7 +5,9 @@ expression.  Sums are accumulated in float64.  (Read in place, a convolution's t
 output took 3-4× as long as copying it first.)  Reference:
 ``nnpipe.autograd.ops.layer_functions.BatchNorm``.  Each call does the channels ``first`` to
 ``last`` (excluded): the op runs ranges of channels on the kernel threads; a channel's
-arithmetic does not depend on the ranges."""
+arithmetic does not depend on the ranges.  With ``relu`` the ReLU that follows is applied in
+the same passes (forward: in the write of y; backward: gy where y > 0, read from y), so the
+pair takes no pass of its own over memory; the arithmetic is the two ops' one after the other."""
 from __future__ import annotations
 
 import math
@@ -14,9 +16,9 @@ from . import jit_math
 
 
 @jit_math
-def batch_norm_forward(x, gamma, beta, eps, y, mean, var, inv_std, first, last):
-    """y = (x - mean) * inv_std * gamma + beta per channel; fills ``mean``, ``var`` (the
-    biased batch variance) and ``inv_std`` = 1 / sqrt(var + eps)."""
+def batch_norm_forward(x, gamma, beta, eps, relu, y, mean, var, inv_std, first, last):
+    """y = (x - mean) * inv_std * gamma + beta per channel (then max(y, 0) with ``relu``);
+    fills ``mean``, ``var`` (the biased batch variance) and ``inv_std`` = 1 / sqrt(var + eps)."""
     n, _, s = x.shape
     count = n * s
     for c in range(first, last):
@@ -37,13 +39,16 @@ def batch_norm_forward(x, gamma, beta, eps, y, mean, var, inv_std, first, last):
         for i in range(n):
             for j in range(s):
                 y[i, c, j] = x[i, c, j] * scale + shift
+                if relu and y[i, c, j] < 0:  # as NumPy's maximum(y, 0): NaN and -0.0 pass
+                    y[i, c, j] = 0
         mean[c], var[c], inv_std[c] = mu, variance, inverse
 
 
 @jit_math
-def batch_norm_backward(x, gy, gamma, mean, inv_std, gx, ggamma, gbeta, first, last):
+def batch_norm_backward(x, gy, gamma, mean, inv_std, relu, y, gx, ggamma, gbeta, first, last):
     """The gradients of x, gamma and beta: with x̂ = (x - mean)·inv_std, gbeta = Σ gy,
-    ggamma = Σ gy·x̂, gx = gamma·inv_std/m · (m·gy - gbeta - x̂·ggamma) (m values per channel)."""
+    ggamma = Σ gy·x̂, gx = gamma·inv_std/m · (m·gy - gbeta - x̂·ggamma) (m values per channel);
+    with ``relu``, gy·(y > 0) in place of gy (``y``: the forward's output)."""
     n, _, s = x.shape
     count = n * s
     for c in range(first, last):
@@ -51,11 +56,13 @@ def batch_norm_backward(x, gy, gamma, mean, inv_std, gx, ggamma, gbeta, first, l
         sum_gy, sum_gy_xhat = 0.0, 0.0
         for i in range(n):
             for j in range(s):
-                sum_gy += gy[i, c, j]
-                sum_gy_xhat += gy[i, c, j] * (x[i, c, j] - mu) * inverse
+                g = gy[i, c, j] * (y[i, c, j] > 0) if relu else gy[i, c, j]
+                sum_gy += g
+                sum_gy_xhat += g * (x[i, c, j] - mu) * inverse
         gbeta[c], ggamma[c] = sum_gy, sum_gy_xhat
         scale = gamma[c] * inverse / count
         for i in range(n):
             for j in range(s):
                 xhat = (x[i, c, j] - mu) * inverse
-                gx[i, c, j] = scale * (count * gy[i, c, j] - sum_gy - xhat * sum_gy_xhat)
+                g = gy[i, c, j] * (y[i, c, j] > 0) if relu else gy[i, c, j]
+                gx[i, c, j] = scale * (count * g - sum_gy - xhat * sum_gy_xhat)

@@ -1,7 +1,8 @@
 """Optimizer updates in place: of the touched rows of an embedding table (``*_rows``, one
-thread per range of rows) and of a whole dense parameter (``*_dense``, one thread: beside
-BLAS it must not wake Numba's thread pool, whose spinning slows OpenBLAS; it makes one
-pass over the arrays where NumPy makes several with temporaries).
+thread per range of rows) and of a dense parameter (``*_dense``, serial: beside BLAS it must
+not wake Numba's thread pool, whose spinning slows OpenBLAS; the optimizer runs a large
+parameter's slices on the kernel threads, as ``kernels.map_chunks`` runs the convolutions'
+chunks; it makes one pass over the arrays where NumPy makes several with temporaries).
 
 ``rows`` are distinct (a coalesced :class:`SparseRows`); each row is read, updated and
 written back once, with no gathered copies.  The arithmetic, written once per optimizer

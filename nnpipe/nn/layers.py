@@ -142,21 +142,24 @@ class _BatchNorm(Module):
         self.register_buffer("running_mean", np.zeros(num_features, dtype))
         self.register_buffer("running_var", np.ones(num_features, dtype))
 
-    def forward(self, x):
+    def forward(self, x, relu=False):
+        """The normalised x; with ``relu``, max(·, 0) of it (in training, within the batch
+        norm's own passes: ``nn.Sequential`` fuses ``BatchNorm → ReLU`` so)."""
         if x.ndim != self.expected_ndim or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{type(self).__name__}({self.num_features}) expects {self.expected_ndim}-D input "
                 f"with {self.num_features} channels, got shape {x.shape}"
             )
         if self.training:
-            y, mean, var = F.batch_norm(x, self.weight, self.bias, self.eps)
+            y, mean, var = F.batch_norm(x, self.weight, self.bias, self.eps, relu)
             count = x.size // self.num_features
             m = var.dtype.type(self.momentum)
             self.running_mean = (1 - m) * self.running_mean + m * mean
             self.running_var = (1 - m) * self.running_var + m * var * var.dtype.type(count / max(count - 1, 1))
             return y
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        return (x - self.running_mean.reshape(shape)) * self.running_scale().reshape(shape) + self.bias.reshape(shape)
+        y = (x - self.running_mean.reshape(shape)) * self.running_scale().reshape(shape) + self.bias.reshape(shape)
+        return F.relu(y) if relu else y
 
     def running_scale(self):
         """γ/σ of each channel from the running variance: eval mode's scale (a Tensor, so

@@ -10,6 +10,9 @@ module tree and state-dict names of its layers (checkpoints load either way):
   normalisation (w·γ/σ, (b - μ)·γ/σ + β, as differentiable ops), then fused as above when
   ReLU and pooling follow: inference makes no pass over memory for the batch norm;
 - ``Linear → ReLU``: ``F.linear_relu``, the ReLU in place on the GEMM's output;
+- ``BatchNorm → ReLU`` and ``BatchNorm → MaxPool2d → ReLU`` (in training, where the batch
+  norm is not folded): the ReLU within the batch norm's passes (``F.batch_norm(relu=True)``),
+  then the pooling;
 - any other ``ReLU → MaxPool2d``: the pooling first, then the ReLU on its fewer values (the
   same values and gradients: a window's maximum is the maximum of its ReLUs, and where
   ReLU ties values they are ≤ 0, whose gradient is 0 either way).
@@ -19,7 +22,7 @@ from __future__ import annotations
 import nnpipe.autograd.functions as F
 
 from ..autograd.ops.conv import _pair
-from .layers import BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU
+from .layers import BatchNorm1d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU
 from .module import Module
 
 
@@ -55,10 +58,14 @@ def fused_run(layers, i):
         if used > 1:
             return (lambda x: F.conv2d(x, weight, bias, layer.stride, layer.padding)), used
         return layer, 1
-    following = [type(other) for other in layers[i + 1:i + 2]]
-    if type(layer) is Linear and following == [ReLU]:
+    following = [type(other) for other in layers[i + 1:i + 3]]
+    if type(layer) in (BatchNorm1d, BatchNorm2d) and following[:1] == [ReLU]:
+        return (lambda x: layer(x, relu=True)), 2
+    if type(layer) in (BatchNorm1d, BatchNorm2d) and following == [MaxPool2d, ReLU]:  # ReLU and max commute
+        return (lambda x: layers[i + 1](layer(x, relu=True))), 3
+    if type(layer) is Linear and following[:1] == [ReLU]:
         return (lambda x: F.linear_relu(x, layer.weight, layer.bias)), 2
-    if type(layer) is ReLU and following == [MaxPool2d]:
+    if type(layer) is ReLU and following[:1] == [MaxPool2d]:
         return (lambda x: F.relu(layers[i + 1](x))), 2
     return layer, 1
 

@@ -78,13 +78,14 @@ def embedding(W, indices):
 
 
 class BatchNorm(Function):
-    """Normalise over every axis but the channel axis (1), then scale and shift.  On NumPy
-    the kernels of ``nnpipe.kernels.batch_norm`` make two passes each way, over x viewed as
+    """Normalise over every axis but the channel axis (1), then scale and shift (then the
+    ReLU, with ``relu``: ``nn.Sequential`` fuses ``BatchNorm → ReLU`` so).  On NumPy the
+    kernels of ``nnpipe.kernels.batch_norm`` make two passes each way, over x viewed as
     (N, C, S), ranges of 8 channels at a time on the kernel threads; the reference below is
     the CuPy path."""
 
-    def __init__(self, eps):
-        self.eps = eps
+    def __init__(self, eps, relu=False):
+        self.eps, self.relu = eps, relu
 
     def forward(self, x, gamma, beta):
         self.compiled = use_compiled(x, gamma, beta)
@@ -97,11 +98,12 @@ class BatchNorm(Function):
         self.x, self.gamma = _channel_rows(x), gamma
         y = np.empty(self.x.shape, x.dtype)
         mean, var, inv_std = np.empty(x.shape[1]), np.empty(x.shape[1]), np.empty(x.shape[1])
-        map_chunks(lambda r: batch_norm_kernels.batch_norm_forward(self.x, gamma, beta, self.eps, y, mean, var,
-                                                                   inv_std, r.start, r.stop),
+        map_chunks(lambda r: batch_norm_kernels.batch_norm_forward(self.x, gamma, beta, self.eps, self.relu, y,
+                                                                   mean, var, inv_std, r.start, r.stop),
                    fixed_chunks(x.shape[1], CHANNELS))
         self.mean_64, self.inv_std_64 = mean, inv_std  # the statistics backward uses, in float64
         self.mean, self.var = mean.astype(x.dtype), var.astype(x.dtype)
+        self.y = y if self.relu else None  # the ReLU's mask (the next layer keeps y as its input anyway)
         return y.reshape(x.shape)
 
     def _backward_kernel(self, gy):
@@ -109,8 +111,9 @@ class BatchNorm(Function):
         ggamma, gbeta = np.empty(self.x.shape[1]), np.empty(self.x.shape[1])
         rows = _channel_rows(gy)
         map_chunks(lambda r: batch_norm_kernels.batch_norm_backward(self.x, rows, self.gamma, self.mean_64,
-                                                                    self.inv_std_64, gx, ggamma, gbeta, r.start,
-                                                                    r.stop),
+                                                                    self.inv_std_64, self.relu,
+                                                                    self.x if self.y is None else self.y, gx, ggamma,
+                                                                    gbeta, r.start, r.stop),
                    fixed_chunks(gy.shape[1], CHANNELS))
         return gx.reshape(gy.shape), ggamma.astype(gy.dtype), gbeta.astype(gy.dtype)
 
@@ -125,9 +128,15 @@ class BatchNorm(Function):
         self.inv_std = 1 / xp.sqrt(self.var + x.dtype.type(self.eps))
         self.xhat = (x - self.mean) * self.inv_std
         self.gamma = gamma.reshape(self.param_shape)
-        return self.xhat * self.gamma + beta.reshape(self.param_shape)
+        y = self.xhat * self.gamma + beta.reshape(self.param_shape)
+        if not self.relu:
+            return y
+        self.y = xp.maximum(y, 0)
+        return self.y
 
     def _backward_reference(self, gy):
+        if self.relu:
+            gy = gy * (self.y > 0)
         axes, xhat = self.axes, self.xhat
         ggamma = (gy * xhat).sum(axis=axes)
         gbeta = gy.sum(axis=axes)
@@ -146,11 +155,12 @@ def _channel_rows(x):
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
 
-def batch_norm(x, gamma, beta, eps=1e-5):
-    """Training-mode batch norm with batch statistics; returns (y, batch_mean, batch_var).
+def batch_norm(x, gamma, beta, eps=1e-5, relu=False):
+    """Training-mode batch norm with batch statistics (followed by a ReLU with ``relu``);
+    returns (y, batch_mean, batch_var).
 
     The module keeps the running statistics; this function only normalises.
     """
-    function = BatchNorm(eps)
+    function = BatchNorm(eps, relu)
     y = function(x, gamma, beta)
     return y, function.mean.reshape(-1), function.var.reshape(-1)
