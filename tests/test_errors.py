@@ -2,6 +2,7 @@
 never clobbered or written by two processes.  Each case reproduces a reported failure."""
 import json
 import math
+import os
 import shutil
 import time
 
@@ -322,6 +323,46 @@ def test_run_files_never_write_through_a_planted_link(tmp_path):
     with pytest.raises(OSError):
         JsonlLogger(run).log({"kind": "step", "step": 1, "loss": 1.0})
     assert outside.read_text() == "precious"
+
+
+def test_run_files_never_write_through_a_link_planted_at_their_temp_names(tmp_path):
+    """A link at the temp name a run file is written under (summary, metrics.csv and
+    metrics.jsonl rewritten on a resume) is replaced by a fresh file, never followed."""
+    from nnpipe.loggers.csv_table import CsvLogger
+    from nnpipe.loggers.jsonl import JsonlLogger
+    from nnpipe.training.rundir import write_text
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    JsonlLogger(run).log({"kind": "epoch", "epoch": 1, "step": 3, "loss": 1.0})
+    csv_logger = CsvLogger(run)
+    csv_logger.log({"kind": "epoch", "epoch": 1, "step": 3, "loss": 1.0})
+    for name in ("summary.json", "metrics.csv", "metrics.jsonl"):
+        (run / f".{name}.tmp").symlink_to(outside)
+    write_text(run / "summary.json", "{}\n")
+    csv_logger.rewind(step=3, epochs_done=1)
+    JsonlLogger(run).rewind(step=3, epochs_done=1)
+    assert outside.read_text() == "precious"
+    assert (run / "summary.json").read_text() == "{}\n" and "loss" in (run / "metrics.csv").read_text()
+    assert '"loss": 1.0' in (run / "metrics.jsonl").read_text()
+    assert not any(path.is_symlink() for path in run.iterdir() if path.name != ".lock")
+
+
+def test_run_files_are_on_disk_before_they_replace_the_old_ones(tmp_path, monkeypatch):
+    """temp file written and fsynced, renamed over the old one, the folder fsynced: a power
+    cut leaves the old file or the new one, never an empty one."""
+    import stat
+
+    from nnpipe.training.rundir import write_text
+
+    events, fsync, replace = [], os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync", stat.S_ISDIR(os.fstat(fd).st_mode)))
+                        or fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda *paths: events.append(("replace",)) or replace(*paths))
+    write_text(tmp_path / "summary.json", "{}\n")
+    assert events == [("fsync", False), ("replace",), ("fsync", True)]
 
 
 def test_a_run_that_diverges_before_any_checkpoint_says_so(tmp_path):

@@ -1,7 +1,9 @@
 """Where data lives, and the checksums of the files nnpipe ships or downloads."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import sys
@@ -215,15 +217,19 @@ def read_cache(path: Path, keys):
         return None
 
 
-def write_atomically(path: Path, write, mode=None):
-    """Call ``write(handle)`` on a binary temp file in ``path``'s folder, flush and fsync it,
-    give it the permission bits ``mode`` when given, and rename it over ``path``: the file
-    is never seen half-written; the temp file is removed if anything fails (the error is
-    raised)."""
+def write_atomically(path: Path, write, mode=None, tmp=None):
+    """Call ``write(handle)`` on a binary temp file in ``path``'s folder (``tmp``, or a name
+    of this process's own), flush and fsync it, give it the permission bits ``mode`` when
+    given, rename it over ``path`` and fsync the folder: the file is never seen
+    half-written, and is there after a power cut.  The temp file is made afresh, never
+    opened through a link planted at its name (a link at ``path`` is replaced, not
+    followed); it is removed if anything fails (the error is raised)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = Path(tmp) if tmp is not None else path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as handle:
+        tmp.unlink(missing_ok=True)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        with os.fdopen(descriptor, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -233,6 +239,33 @@ def write_atomically(path: Path, write, mode=None):
     except BaseException:
         _remove(tmp)
         raise
+    sync_folder(path)
+
+
+def write_text_atomically(path: Path, text: str, tmp=None):
+    """:func:`write_atomically` of ``text`` (UTF-8)."""
+    write_atomically(path, lambda handle: handle.write(text.encode()), tmp=tmp)
+
+
+def csv_text(columns, rows):
+    """``rows`` (dicts) as CSV text under a header of ``columns`` (a missing key: empty)."""
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return table.getvalue()
+
+
+def sync_folder(path):
+    """Make a rename into ``path``'s folder durable (where the system lets a folder be synced)."""
+    try:
+        directory = os.open(Path(path).parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError:
+        pass
 
 
 def save_npz(path: Path, arrays: dict):

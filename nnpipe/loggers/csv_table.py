@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import os
 
+from ..data.files import csv_text, write_text_atomically
 from .jsonl import logged_before
 from .logger_registry import LOGGERS, Logger
 
@@ -35,9 +36,4 @@ class CsvLogger(Logger):
         columns = []
         for row in self.epochs:
             columns += [key for key in row if key not in columns]
-        tmp = path.with_name(f".{FILE}.tmp")
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, columns)
-            writer.writeheader()
-            writer.writerows(self.epochs)
-        os.replace(tmp, path)
+        write_text_atomically(path, csv_text(columns, self.epochs), tmp=path.with_name(f".{FILE}.tmp"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..data.files import parse_json
+from ..data.files import parse_json, write_text_atomically
 from .logger_registry import LOGGERS, Logger
 
 FILE = "metrics.jsonl"
@@ -38,9 +38,8 @@ class JsonlLogger(Logger):
 
     def rewind(self, step, epochs_done):
         kept = [row for row in read_metrics(self.run_dir) if logged_before(row, step, epochs_done)]
-        tmp = self.run_dir / f".{FILE}.tmp"
-        tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
-        os.replace(tmp, self.run_dir / FILE)
+        write_text_atomically(self.run_dir / FILE, "".join(json.dumps(row) + "\n" for row in kept),
+                              tmp=self.run_dir / f".{FILE}.tmp")
 
 
 def logged_before(row, step, epochs_done):

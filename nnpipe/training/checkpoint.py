@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import is_cupy_array, to_numpy
-from ..data.files import parse_json, save_npz, write_atomically
+from ..data.files import parse_json, save_npz, sync_folder, write_atomically
 from ..nn import StateDictError
 from .rundir import RunError, checkpoint_path
 
@@ -60,7 +60,6 @@ def save_checkpoint(path, state: dict):
     manifest = dict(_flatten(state, "", payload), format_version=FORMAT_VERSION)
     payload[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
     save_npz(path, payload)
-    _sync_folder(path)
 
 
 def link_checkpoint(source, path):
@@ -79,19 +78,8 @@ def link_checkpoint(source, path):
         tmp.unlink(missing_ok=True)
         with open(source, "rb") as original:
             write_atomically(path, lambda handle: shutil.copyfileobj(original, handle, 1 << 20))
-    _sync_folder(path)
-
-
-def _sync_folder(path):
-    """Make a rename into ``path``'s folder durable."""
-    try:
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except OSError:
-        pass
+    else:
+        sync_folder(path)
 
 
 MAX_MANIFEST_BYTES = 64 << 20  # a manifest holds counters and names: a few kilobytes

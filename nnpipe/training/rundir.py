@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, backend
-from ..data.files import parse_json
+from ..data.files import parse_json, write_text_atomically
 
 
 class RunError(ValueError):
@@ -105,13 +105,12 @@ def _strict(value):
 
 
 def write_text(path, text):
-    """Write a run file atomically (temp file and rename): readers never see half a file,
-    and a symbolic link at ``path`` is replaced, never followed out of the run."""
+    """Write a run file atomically (temp file, fsync, rename: ``write_atomically``): readers
+    never see half a file, and a symbolic link at ``path`` or at the temp name is replaced,
+    never followed out of the run.  One temp name per file, so a process killed while
+    writing leaves nothing that the next write does not take over."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)  # a link planted at the temp name is not followed either
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomically(path, text, tmp=path.with_name(f".{path.name}.tmp"))
 
 
 def write_json(path, data):

@@ -8,7 +8,6 @@ completed ones are skipped, interrupted ones resume from their last checkpoint.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -22,9 +21,10 @@ from pathlib import Path
 import yaml
 
 from ..config import ConfigError, load_config, load_yaml, parse_override
+from ..data.files import csv_text
 from .metrics import sort_key
 from .resume import RESUMABLE
-from .rundir import RunError, RunLock, checkpoint_path, read_json, write_json, writer_alive
+from .rundir import RunError, RunLock, checkpoint_path, read_json, write_json, write_text, writer_alive
 
 
 def parse_grid(items):
@@ -160,15 +160,12 @@ class Sweep:
         columns = list(rows[0]) if rows else []
         for row in rows:
             columns += [k for k in row if k not in columns]
-        with open(self.dir / "results.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, columns)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_text(self.dir / "results.csv", csv_text(columns, rows))
         shown = [c for c in columns if c not in ("run_dir", "error")]
         lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
         for row in rows:
             lines.append("| " + " | ".join(_cell(row.get(c)) for c in shown) + " |")
-        (self.dir / "results.md").write_text("\n".join(lines) + "\n")
+        write_text(self.dir / "results.md", "\n".join(lines) + "\n")
         return rows
 
 
