@@ -308,14 +308,20 @@ def test_sweep_set_applies_to_every_trial(tmp_path):
         Sweep(write_config(tmp_path), parse_grid(["optimizer.lr=1e-3"]), base=["train.epoch=3"])
 
 
-def test_run_files_never_write_through_a_planted_link(tmp_path):
-    from nnpipe.loggers.jsonl import JsonlLogger
-    from nnpipe.training.rundir import write_text
-
+def run_beside_a_precious_file(tmp_path):
+    """(an empty run folder, a file outside it for links planted in the run to point at)."""
     outside = tmp_path / "outside.txt"
     outside.write_text("precious")
     run = tmp_path / "run"
     run.mkdir()
+    return run, outside
+
+
+def test_run_files_never_write_through_a_planted_link(tmp_path):
+    from nnpipe.loggers.jsonl import JsonlLogger
+    from nnpipe.training.rundir import write_text
+
+    run, outside = run_beside_a_precious_file(tmp_path)
     (run / "config.yaml").symlink_to(outside)
     write_text(run / "config.yaml", "seed: 1\n")  # the link is replaced, not followed
     assert outside.read_text() == "precious" and not (run / "config.yaml").is_symlink()
@@ -332,10 +338,7 @@ def test_run_files_never_write_through_a_link_planted_at_their_temp_names(tmp_pa
     from nnpipe.loggers.jsonl import JsonlLogger
     from nnpipe.training.rundir import write_text
 
-    outside = tmp_path / "outside.txt"
-    outside.write_text("precious")
-    run = tmp_path / "run"
-    run.mkdir()
+    run, outside = run_beside_a_precious_file(tmp_path)
     JsonlLogger(run).log({"kind": "epoch", "epoch": 1, "step": 3, "loss": 1.0})
     csv_logger = CsvLogger(run)
     csv_logger.log({"kind": "epoch", "epoch": 1, "step": 3, "loss": 1.0})
