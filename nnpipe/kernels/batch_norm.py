@@ -39,7 +39,7 @@ def batch_norm_forward(x, gamma, beta, eps, relu, y, mean, var, inv_std, first, 
         for i in range(n):
             for j in range(s):
                 y[i, c, j] = x[i, c, j] * scale + shift
-                if relu and y[i, c, j] < 0:  # as NumPy's maximum(y, 0): NaN and -0.0 pass
+                if relu and y[i, c, j] <= 0:  # as NumPy's maximum(y, 0): NaN passes, -0.0 becomes 0
                     y[i, c, j] = 0
         mean[c], var[c], inv_std[c] = mu, variance, inverse
 

@@ -22,41 +22,42 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit, jit_math
-from .winograd import WINOGRAD_AT, output_tile
+from .winograd import WINOGRAD_AT, channel_planes, output_tile
 
 DEAD = 4  # winner code of an output the ReLU set to zero: no gradient flows back
 
 
 @jit(inline="always")
 def _pool_tile(y00, y01, y10, y11):
-    """Maximum of a 2×2 tile (first maximum in row-major order wins), then the ReLU."""
-    best, won = y00, 0
-    if y01 > best:
-        best, won = y01, 1
-    if y10 > best:
-        best, won = y10, 2
-    if y11 > best:
-        best, won = y11, 3
-    if best > 0:
-        return best, won
-    return best - best, DEAD
+    """Maximum of a 2×2 tile (the first maximum in row-major order wins: each row's first,
+    then the top row's on a tie), then the ReLU; (value, winner's code).  Written with
+    selects, not branches, so that loops over tiles vectorise."""
+    right = y01 > y00
+    top, top_code = (y01 if right else y00), (1 if right else 0)
+    right = y11 > y10
+    bottom, bottom_code = (y11 if right else y10), (3 if right else 2)
+    lower = bottom > top
+    best, won = (bottom if lower else top), (bottom_code if lower else top_code)
+    alive = best > 0
+    return (best if alive else best - best), (won if alive else DEAD)
 
 
 @jit
 def winograd_output_pool(m, bias, y, winner):
     """Aᵀ M A of every tile of ``m`` (16, O, tiles) plus the bias, pooled and rectified
-    into ``y`` (N, O, H/2, W/2) with each winner's code in ``winner``."""
+    into ``y`` (N, O, H/2, W/2) with each winner's code in ``winner``: one loop over each
+    image's tiles, which are one run of the channel's plane rows and of its pooled plane
+    (so it vectorises)."""
     n, o, th, tw = y.shape
-    for image in range(n):
-        for channel in range(o):
-            b = bias[channel]
-            for i in range(th):
-                start = (image * th + i) * tw
-                for j in range(tw):
-                    y00, y01, y10, y11 = output_tile(m, channel, start + j)
-                    best, won = _pool_tile(y00 + b, y01 + b, y10 + b, y11 + b)
-                    y[image, channel, i, j] = best
-                    winner[image, channel, i, j] = won
+    per_image = th * tw
+    for channel in range(o):
+        b, p = bias[channel], channel_planes(m, channel)
+        for image in range(n):
+            pooled, codes = y[image, channel].reshape(per_image), winner[image, channel].reshape(per_image)
+            start = image * per_image
+            for k in range(per_image):
+                y00, y01, y10, y11 = output_tile(p, start + k)
+                pooled[k], codes[k] = _pool_tile(y00 + b, y01 + b, y10 + b, y11 + b)
 
 
 # A[a, r]·A[b, s] for the tile entry (r, s) = divmod(code, 2) that won, at 4a + b; the row

@@ -68,18 +68,23 @@ def winograd_input(x, v):
 
 
 @jit(inline="always")
-def output_tile(m, channel, t):
-    """Aᵀ M A of tile ``t`` of output channel ``channel``: its (top left, top right,
-    bottom left, bottom right) outputs."""
+def channel_planes(m, channel):
+    """The rows of one channel in the 16 planes of ``m`` (16, C, tiles): unit-stride views,
+    so a loop over tiles that reads them vectorises."""
+    return (m[0, channel], m[1, channel], m[2, channel], m[3, channel], m[4, channel], m[5, channel],
+            m[6, channel], m[7, channel], m[8, channel], m[9, channel], m[10, channel], m[11, channel],
+            m[12, channel], m[13, channel], m[14, channel], m[15, channel])
+
+
+@jit(inline="always")
+def output_tile(p, t):
+    """Aᵀ M A of tile ``t`` from a channel's plane rows ``p`` (:func:`channel_planes`): its
+    (top left, top right, bottom left, bottom right) outputs."""
     # Aᵀ M: rows 0+1+2 and 1-2-3 of the 4×4 tile, then the same on columns
-    u0 = m[0, channel, t] + m[4, channel, t] + m[8, channel, t]
-    u1 = m[1, channel, t] + m[5, channel, t] + m[9, channel, t]
-    u2 = m[2, channel, t] + m[6, channel, t] + m[10, channel, t]
-    u3 = m[3, channel, t] + m[7, channel, t] + m[11, channel, t]
-    l0 = m[4, channel, t] - m[8, channel, t] - m[12, channel, t]
-    l1 = m[5, channel, t] - m[9, channel, t] - m[13, channel, t]
-    l2 = m[6, channel, t] - m[10, channel, t] - m[14, channel, t]
-    l3 = m[7, channel, t] - m[11, channel, t] - m[15, channel, t]
+    u0, u1 = p[0][t] + p[4][t] + p[8][t], p[1][t] + p[5][t] + p[9][t]
+    u2, u3 = p[2][t] + p[6][t] + p[10][t], p[3][t] + p[7][t] + p[11][t]
+    l0, l1 = p[4][t] - p[8][t] - p[12][t], p[5][t] - p[9][t] - p[13][t]
+    l2, l3 = p[6][t] - p[10][t] - p[14][t], p[7][t] - p[11][t] - p[15][t]
     return u0 + u1 + u2, u1 - u2 - u3, l0 + l1 + l2, l1 - l2 - l3
 
 
@@ -88,14 +93,14 @@ def winograd_output(m, bias, y):
     """Aᵀ M A of every tile of ``m`` (16, O, tiles) plus the bias, into ``y`` (N, O, H, W)."""
     n, o, h, w = y.shape
     th, tw = h // 2, w // 2
-    for image in range(n):
-        for channel in range(o):
-            b = bias[channel]
+    for channel in range(o):
+        b, p = bias[channel], channel_planes(m, channel)
+        for image in range(n):
             for i in range(th):
                 top, bottom = y[image, channel, 2 * i], y[image, channel, 2 * i + 1]
                 start = (image * th + i) * tw
                 for j in range(tw):
-                    y00, y01, y10, y11 = output_tile(m, channel, start + j)
+                    y00, y01, y10, y11 = output_tile(p, start + j)
                     top[2 * j], top[2 * j + 1] = y00 + b, y01 + b
                     bottom[2 * j], bottom[2 * j + 1] = y10 + b, y11 + b
 

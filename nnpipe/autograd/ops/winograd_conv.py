@@ -21,14 +21,17 @@ def winograd_conv_fits(x, W, stride, padding):
 
 
 def planes(rows, columns, dtype):
-    """An empty (16, rows, columns) array for tiles or their gradients, whose 16 planes start
-    64 bytes past a multiple of 4 KB apart: the kernels touch all 16 at once, and planes a
-    power of two apart fall into the same cache sets and evict each other (the tile
-    gradient of 32 MNIST images took 5× longer per image than that of 8)."""
-    itemsize = np.dtype(dtype).itemsize
-    size = rows * columns
-    stride = (-(-size * itemsize // 4096) * 4096 + 64) // itemsize
-    return np.empty((16, stride), dtype)[:, :size].reshape(16, rows, columns)
+    """An empty (16, rows, columns') array for tiles or their gradients, C-contiguous (so the
+    kernels' loops over tiles are unit-stride, which LLVM vectorises), with ``columns'`` the
+    odd number ``columns`` or ``columns + 1``, the extra column zero: the kernels touch all 16
+    planes at once, and planes a multiple of 4 KB apart fall into the same cache sets and
+    evict each other (the tile gradient of 32 MNIST images took 5× longer per image than that
+    of 8); with an odd row length, 16 float32 planes of up to 64 rows start in 16 different
+    sets.  The GEMMs run over the extra column too: zero in, zero out."""
+    width = columns | 1
+    array = np.empty((16, rows, width), dtype)
+    array[:, :, columns:] = 0
+    return array
 
 
 class WinogradConv:
