@@ -242,9 +242,12 @@ def write_atomically(path: Path, write, mode=None, tmp=None):
     sync_folder(path)
 
 
-def write_text_atomically(path: Path, text: str, tmp=None):
-    """:func:`write_atomically` of ``text`` (UTF-8)."""
-    write_atomically(path, lambda handle: handle.write(text.encode()), tmp=tmp)
+def write_text_atomically(path: Path, text: str):
+    """:func:`write_atomically` of ``text`` (UTF-8) under the one temp name ``.<name>.tmp``:
+    a writer killed mid-write leaves a file that the next write of ``path`` takes over (and
+    that a resumed run clears)."""
+    path = Path(path)
+    write_atomically(path, lambda handle: handle.write(text.encode()), tmp=path.with_name(f".{path.name}.tmp"))
 
 
 def csv_text(columns, rows):

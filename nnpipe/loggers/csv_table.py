@@ -36,4 +36,4 @@ class CsvLogger(Logger):
         columns = []
         for row in self.epochs:
             columns += [key for key in row if key not in columns]
-        write_text_atomically(path, csv_text(columns, self.epochs), tmp=path.with_name(f".{FILE}.tmp"))
+        write_text_atomically(path, csv_text(columns, self.epochs))

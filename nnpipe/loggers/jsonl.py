@@ -38,8 +38,7 @@ class JsonlLogger(Logger):
 
     def rewind(self, step, epochs_done):
         kept = [row for row in read_metrics(self.run_dir) if logged_before(row, step, epochs_done)]
-        write_text_atomically(self.run_dir / FILE, "".join(json.dumps(row) + "\n" for row in kept),
-                              tmp=self.run_dir / f".{FILE}.tmp")
+        write_text_atomically(self.run_dir / FILE, "".join(json.dumps(row) + "\n" for row in kept))
 
 
 def logged_before(row, step, epochs_done):

@@ -107,10 +107,8 @@ def _strict(value):
 def write_text(path, text):
     """Write a run file atomically (temp file, fsync, rename: ``write_atomically``): readers
     never see half a file, and a symbolic link at ``path`` or at the temp name is replaced,
-    never followed out of the run.  One temp name per file, so a process killed while
-    writing leaves nothing that the next write does not take over."""
-    path = Path(path)
-    write_text_atomically(path, text, tmp=path.with_name(f".{path.name}.tmp"))
+    never followed out of the run (``write_text_atomically``)."""
+    write_text_atomically(path, text)
 
 
 def write_json(path, data):
