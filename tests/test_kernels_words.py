@@ -111,6 +111,24 @@ def test_skipgram_kernel_refuses_unsorted_pairs():
         skipgram_loss((windows, contexts, pair_window[::-1].copy(), negatives), np.float32, "sum")
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_window_starts_are_where_each_window_begins(seed):
+    from nnpipe.kernels import word2vec
+
+    windows, _, pair_window, _ = word_batch(seed, windows=40)  # empty windows among them, first and last too
+    pair_window = pair_window[(pair_window > 0) & (pair_window < 39)] if seed % 2 else pair_window
+    expected = np.searchsorted(pair_window, np.arange(len(windows) + 1))
+    np.testing.assert_array_equal(word2vec.window_starts(pair_window, len(windows)), expected)
+
+
+@pytest.mark.parametrize("pair_window,windows", [([0, 2, 1], 3), ([0, 3], 3), ([-1, 0], 3), ([0], 0)])
+def test_window_starts_refuse_unsorted_or_outside_windows(pair_window, windows):
+    from nnpipe.kernels import word2vec
+
+    with pytest.raises(ValueError, match="sorted by window, with windows in range"):
+        word2vec.window_starts(np.array(pair_window, np.int64), windows)
+
+
 @pytest.mark.parametrize("window", [1, 3, 5])
 def test_pair_kernel_matches_the_reference(both_paths, window):
     rng = np.random.default_rng(window)
@@ -234,6 +252,23 @@ def test_importing_nnpipe_first_shortens_openblas_idle_spin():
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "20"
     env["OPENBLAS_THREAD_TIMEOUT"] = "8"
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "8"
+
+
+def test_numba_sets_itself_up_with_the_run_not_in_its_first_step(tmp_path):
+    """The first kernel of a process imports Numba's compiler registries (a third of a
+    second): a Trainer on the CPU does it while it sets the run up."""
+    import subprocess
+    import sys
+
+    from helpers import write_config
+
+    config = write_config(tmp_path, device="cpu")
+    code = ("import sys\nfrom nnpipe.config import load_config\nfrom nnpipe.training import Trainer\n"
+            "before = 'numba.np.npyimpl' in sys.modules\n"
+            f"Trainer(load_config({str(config)!r}), quiet=True)\n"
+            "print(before, 'numba.np.npyimpl' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split()[-2:] == ["False", "True"], result.stdout + result.stderr
 
 
 def test_processes_on_one_machine_share_its_cores(monkeypatch):

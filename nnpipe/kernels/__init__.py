@@ -210,6 +210,20 @@ def jit_math(*args, **options):
     return jit(*args, **options)
 
 
+def start_up():
+    """Numba's one-time set-up in this process, done now: the first kernel compiled or
+    loaded from the cache imports Numba's compiler registries (~0.35 s on the benchmark
+    machine), which a run would otherwise spend inside its first step, counted in the
+    first epoch's time and words/s.  The trainer calls it while it sets a run up."""
+    if numba is not None and mode() == "auto":
+        _first_kernel(np.zeros(1))
+
+
+@jit
+def _first_kernel(x):
+    return x[0]
+
+
 class lazy:  # lower case: reads like the module it stands for
     """A kernel module imported on first use, so importing nnpipe does not import Numba."""
 

@@ -88,22 +88,21 @@ def _in_order(partial):
 @jit
 def window_starts(pair_window, windows):
     """Offsets of each window's pairs (pairs are sorted by window): pairs of window w are
-    starts[w]:starts[w + 1].  Found at the pairs where the window changes (no counter
-    updated per pair: that chain of stores would cost several cycles a pair)."""
-    starts = np.empty(windows + 1, np.int64)
-    filled, previous = 0, 0
+    starts[w]:starts[w + 1].  Branch-free over the pairs (a branch per window change
+    mispredicts once a window): each pair writes one past its index as its window's end,
+    the last pair's write stands, and a running maximum gives empty windows the end of
+    the one before."""
+    starts = np.zeros(windows + 1, np.int64)
+    wrong, previous = False, 0
     for b in range(len(pair_window)):
         w = pair_window[b]
-        if w != previous or b == 0:
-            if w < previous or w >= windows:
-                raise ValueError("skip-gram pairs must be sorted by window, with windows in range")
-            while filled <= w:  # windows previous+1..w (and any empty ones) start here
-                starts[filled] = b
-                filled += 1
-            previous = w
-    while filled <= windows:
-        starts[filled] = len(pair_window)
-        filled += 1
+        wrong |= (w < previous) | (w >= windows)
+        previous = w
+        starts[min(max(w, 0), windows - 1) + 1] = b + 1  # clamped: a wrong w is refused below
+    if wrong:
+        raise ValueError("skip-gram pairs must be sorted by window, with windows in range")
+    for w in range(windows):
+        starts[w + 1] = max(starts[w + 1], starts[w])
     return starts
 
 

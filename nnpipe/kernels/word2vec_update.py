@@ -130,7 +130,8 @@ def _train_window(h, L_u, targets, n, positives, negative_weight, alpha, g, neu1
     First every target's error g = (label - σ(f))·alpha·weight from the rows as the window
     found them (the dot products are independent, so they overlap in the CPU), then neu1e
     collects h's change and each output row moves: the reference's gradient of the window,
-    applied at once.  Returns the window's loss, Σ weight·(-log σ(±f)).  Rows are indexed,
+    applied at once (one pass per row when the targets are distinct rows, as they almost
+    always are; a repeated row gives all its shares to neu1e before it moves).  Returns the window's loss, Σ weight·(-log σ(±f)).  Rows are indexed,
     not sliced: a view per target costs more than its arithmetic.  ``tabled``: see
     :func:`_sigmoid_and_loss`."""
     loss = 0.0
@@ -145,15 +146,33 @@ def _train_window(h, L_u, targets, n, positives, negative_weight, alpha, g, neu1
         loss += weight * target_loss
         g[t] = h.dtype.type(((1.0 if positive else 0.0) - sigmoid) * alpha * weight)
     neu1e[:] = 0
-    for t in range(n):  # all of h's change first: a word twice among the targets moves after it
+    if _repeats(targets, n):  # all of h's change first: a word twice among the targets moves after it
+        for t in range(n):
+            u, step = targets[t], g[t]
+            for d in range(len(h)):
+                neu1e[d] += step * L_u[u, d]
+        for t in range(n):
+            u, step = targets[t], g[t]
+            for d in range(len(h)):
+                L_u[u, d] += step * h[d]
+        return loss
+    for t in range(n):  # distinct rows: each one's share of neu1e, then its move, in one pass
         u, step = targets[t], g[t]
         for d in range(len(h)):
-            neu1e[d] += step * L_u[u, d]
-    for t in range(n):
-        u, step = targets[t], g[t]
-        for d in range(len(h)):
-            L_u[u, d] += step * h[d]
+            row = L_u[u, d]
+            neu1e[d] += step * row
+            L_u[u, d] = row + step * h[d]
     return loss
+
+
+@jit(inline="always")
+def _repeats(targets, n):
+    """Whether a row appears twice among ``targets[:n]`` (branch-free: they rarely do)."""
+    repeated = False
+    for t in range(1, n):
+        for s in range(t):
+            repeated |= targets[s] == targets[t]
+    return repeated
 
 
 @jit_math(inline="always")

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..config import ConfigError
 from ..data.files import status_after
-from ..kernels import THREAD_VARIABLES, IdleCores, use_compiled, use_threads
+from ..kernels import THREAD_VARIABLES, IdleCores, start_up, use_compiled, use_threads
 from ..optim import build_optimizer, clip_grad_norm
 from ..optim.schedules import Schedule
 from .assemble import assemble
@@ -49,6 +49,8 @@ class Trainer(RunRecords):
             parts.device, parts.task, parts.model, parts.loss_fn, parts.model_rng)
         self.xp = self.task.xp
         self.threads = self._choose_threads(config.train.threads, idle)
+        if self.xp is np:
+            start_up()  # Numba's one-time set-up belongs to the run's set-up, not its first step
         self.optimizer = build_optimizer(config.optimizer.name, self.model.parameters(), **config.optimizer.options())
         self.comm.broadcast_parameters(self.model.parameters())
         # word2vec's own update: the word-vector ops apply SGD in their backward as they go;
