@@ -13,6 +13,7 @@ gradient kernels), and the GEMMs take U (16, O, C) transposed where they need it
 from __future__ import annotations
 
 import numpy as np
+from numba import literal_unroll
 
 from . import jit
 
@@ -41,30 +42,66 @@ def winograd_weight_grad(du):
 @jit
 def winograd_input(x, v):
     """Bᵀ d B of every 4×4 tile of ``x`` (N, C, H, W) zero-padded by 1, stride 2, into
-    ``v`` (16, C, N·H/2·W/2)."""
+    ``v`` (16, C, N·H/2·W/2).  Each image's channel is first split into its tiles' columns
+    (:func:`_tile_columns`), where a tile's four rows sit at its own index and one row of
+    tiles further on; the transform is then 16 loops over the image's tiles, one per plane
+    of ``v``, all at unit stride (LLVM vectorises them; one loop writing all 16 planes, or
+    reading at a signed offset, it does not)."""
     n, c, h, w = x.shape
-    th, tw = h // 2, w // 2
-    pad = np.zeros((h + 2, w + 2), x.dtype)
-    rows = np.empty((4, w + 2), x.dtype)
-    for image in range(n):
-        for channel in range(c):
-            pad[1 : h + 1, 1 : w + 1] = x[image, channel]
-            for i in range(th):
-                d0, d1, d2, d3 = pad[2 * i], pad[2 * i + 1], pad[2 * i + 2], pad[2 * i + 3]
-                for q in range(w + 2):  # Bᵀ d: combine the tile's four rows
-                    rows[0, q] = d0[q] - d2[q]
-                    rows[1, q] = d1[q] + d2[q]
-                    rows[2, q] = d2[q] - d1[q]
-                    rows[3, q] = d1[q] - d3[q]
-                start = (image * th + i) * tw
-                for a in range(4):
-                    r = rows[a]
-                    for j in range(tw):  # (Bᵀ d) B: then its four columns
-                        t = start + j
-                        v[4 * a, channel, t] = r[2 * j] - r[2 * j + 2]
-                        v[4 * a + 1, channel, t] = r[2 * j + 1] + r[2 * j + 2]
-                        v[4 * a + 2, channel, t] = r[2 * j + 2] - r[2 * j + 1]
-                        v[4 * a + 3, channel, t] = r[2 * j + 1] - r[2 * j + 3]
+    per, tw = (h // 2) * (w // 2), w // 2
+    columns = np.empty((2, 4, (h // 2 + 1) * tw), x.dtype)
+    for channel in range(c):
+        out = channel_planes(v, channel)
+        for image in range(n):
+            _tile_columns(x[image, channel], columns)
+            _input_planes(columns[0], columns[1], out, np.uint64(image * per), np.uint64(per), np.uint64(tw))
+
+
+@jit(inline="always")
+def _tile_columns(image, columns):
+    """``columns[p, s]`` (p: the padded rows of parity p, s: a tile's column 0–3), flat
+    (H/2 + 1) × W/2: row i, entry j is the zero-padded image at (2i + p, 2j + s).  So tile
+    t's row r is in ``columns[r % 2, :, t + (r // 2)·W/2]``.  Unsigned indices: a signed
+    one makes LLVM check each for wrap-around."""
+    h, w = image.shape
+    tw, zero, one = np.uint64(w // 2), image.dtype.type(0), np.uint64(1)
+    bottom = np.uint64((h // 2) * (w // 2))
+    for j in range(tw):  # the padding's rows: the top one (even), the bottom one (odd)
+        for s in range(4):
+            columns[0, s, j] = zero
+            columns[1, s, bottom + j] = zero
+    for i in range(h):  # image row i is padded row i + 1
+        parity, at = (1, np.uint64(i // 2 * (w // 2))) if i % 2 == 0 else (0, np.uint64((i // 2 + 1) * (w // 2)))
+        row, left, even, odd, right = image[i], columns[parity, 0], columns[parity, 1], columns[parity, 2], \
+            columns[parity, 3]
+        left[at], right[at + tw - one] = zero, zero  # the padding's columns
+        for j in range(tw):
+            even[at + j], odd[at + j] = row[j + j], row[j + j + one]
+        for j in range(tw - one):
+            left[at + j + one], right[at + j] = row[j + j + one], row[j + j + np.uint64(2)]
+
+
+@jit(inline="always")
+def _bt_rows(e, o, s, t, tw):
+    """Column s of tile t's Bᵀ d: its rows d0-d3 are e[s][t], o[s][t], e[s][t + tw] and
+    o[s][t + tw] (:func:`_tile_columns`), combined as d0 - d2, d1 + d2, d2 - d1, d1 - d3."""
+    d0, d1, d2, d3 = e[s][t], o[s][t], e[s][t + tw], o[s][t + tw]
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@jit(inline="always")
+def _input_planes(e, o, out, start, per, tw):
+    """Bᵀ d B of an image's tiles into the 16 plane rows ``out`` from ``start``: B combines
+    the columns of each row of Bᵀ d as Bᵀ did the rows, one plane per loop."""
+    for a in literal_unroll((0, 1, 2, 3)):  # a constant in each copy: the other rows drop out
+        for t in range(per):
+            out[4 * a][start + t] = _bt_rows(e, o, 0, t, tw)[a] - _bt_rows(e, o, 2, t, tw)[a]
+        for t in range(per):
+            out[4 * a + 1][start + t] = _bt_rows(e, o, 1, t, tw)[a] + _bt_rows(e, o, 2, t, tw)[a]
+        for t in range(per):
+            out[4 * a + 2][start + t] = _bt_rows(e, o, 2, t, tw)[a] - _bt_rows(e, o, 1, t, tw)[a]
+        for t in range(per):
+            out[4 * a + 3][start + t] = _bt_rows(e, o, 1, t, tw)[a] - _bt_rows(e, o, 3, t, tw)[a]
 
 
 @jit(inline="always")
@@ -134,40 +171,58 @@ def winograd_output_grad(gy, dm):
 @jit
 def winograd_input_grad(dv, gx):
     """B dV Bᵀ of every tile's gradient ``dv`` (16, C, tiles), summed back over the
-    overlapping 4×4 tiles into ``gx`` (N, C, H, W) (the padding's share dropped)."""
+    overlapping 4×4 tiles into ``gx`` (N, C, H, W) (the padding's share dropped): the
+    transpose of :func:`winograd_input`, through the same tiles' columns (16 loops over an
+    image's tiles into them, then their entries added back into the image's rows)."""
     n, c, h, w = gx.shape
-    th, tw = h // 2, w // 2
-    pad = np.empty((h + 2, w + 2), gx.dtype)
-    col = np.empty(4, gx.dtype)
-    for image in range(n):
-        for channel in range(c):
-            pad[:] = 0
-            for i in range(th):
-                start = (image * th + i) * tw
-                for j in range(tw):
-                    t = start + j
-                    for a in range(4):  # B dV on rows (Bᵀ's columns), into the tile's rows
-                        col[0] = dv[a, channel, t]
-                        col[1] = dv[4 + a, channel, t] - dv[8 + a, channel, t] + dv[12 + a, channel, t]
-                        col[2] = dv[8 + a, channel, t] + dv[4 + a, channel, t] - dv[a, channel, t]
-                        col[3] = -dv[12 + a, channel, t]
-                        for row in range(4):  # … and the same on columns, as a column a of the tile
-                            _scatter_column(pad, 2 * i + row, 2 * j, a, col[row])
-            gx[image, channel] = pad[1 : h + 1, 1 : w + 1]
+    per, tw = (h // 2) * (w // 2), w // 2
+    columns = np.empty((2, 4, (h // 2 + 1) * tw), gx.dtype)
+    for channel in range(c):
+        p = channel_planes(dv, channel)
+        for image in range(n):
+            _column_grads(p, columns[0], columns[1], np.uint64(image * per), np.uint64(per), np.uint64(tw))
+            _add_tile_columns(columns, gx[image, channel])
 
 
 @jit(inline="always")
-def _scatter_column(pad, row, left, a, value):
-    """Add ``value`` (row ``row`` of B dV, column ``a``) times column ``a`` of Bᵀ (as B's row)."""
-    if a == 0:
-        pad[row, left] += value
-        pad[row, left + 2] -= value
-    elif a == 1:
-        pad[row, left + 1] += value
-        pad[row, left + 2] += value
-    elif a == 2:
-        pad[row, left + 2] += value
-        pad[row, left + 1] -= value
-    else:
-        pad[row, left + 1] += value
-        pad[row, left + 3] -= value
+def _row_grad(p, a, k):
+    """The gradient of row a of tile k's Bᵀ d, column by column, from its dV entries
+    (``p``: a channel's 16 plane rows): the transpose of B on the columns."""
+    d0, d1, d2, d3 = p[4 * a][k], p[4 * a + 1][k], p[4 * a + 2][k], p[4 * a + 3][k]
+    return d0, d1 - d2 + d3, d1 + d2 - d0, -d3
+
+
+@jit(inline="always")
+def _column_grads(p, e, o, start, per, tw):
+    """The gradient of the tiles' columns (:func:`_tile_columns`) of the image whose tiles
+    start at ``start``: Bᵀ's rows d0 - d2, d1 + d2, d2 - d1, d1 - d3 transposed, where d0-d3
+    are e[:, t], o[:, t], e[:, t + tw], o[:, t + tw]."""
+    for s in literal_unroll((0, 1, 2, 3)):  # s a constant in each copy: the tuples' other entries drop out
+        es, os = e[s], o[s]
+        for t in range(per):
+            es[t] = _row_grad(p, 0, start + t)[s]
+        for t in range(per):
+            os[t] = _row_grad(p, 1, start + t)[s] - _row_grad(p, 2, start + t)[s] + _row_grad(p, 3, start + t)[s]
+        es[per:] = 0
+        os[per:] = 0
+        for t in range(per):
+            es[t + tw] += _row_grad(p, 1, start + t)[s] + _row_grad(p, 2, start + t)[s] - _row_grad(p, 0, start + t)[s]
+        for t in range(per):
+            os[t + tw] -= _row_grad(p, 3, start + t)[s]
+
+
+@jit(inline="always")
+def _add_tile_columns(columns, image):
+    """The transpose of :func:`_tile_columns`: each image entry the sum of its copies in
+    the tiles' columns (the padding's dropped)."""
+    h, w = image.shape
+    tw, one = np.uint64(w // 2), np.uint64(1)
+    for i in range(h):
+        parity, at = (1, np.uint64(i // 2 * (w // 2))) if i % 2 == 0 else (0, np.uint64((i // 2 + 1) * (w // 2)))
+        row, left, even, odd, right = image[i], columns[parity, 0], columns[parity, 1], columns[parity, 2], \
+            columns[parity, 3]
+        for j in range(tw):
+            row[j + j], row[j + j + one] = even[at + j], odd[at + j]
+        for j in range(tw - one):
+            row[j + j + one] += left[at + j + one]
+            row[j + j + np.uint64(2)] += right[at + j]
