@@ -131,9 +131,9 @@ def _train_window(h, L_u, targets, n, positives, negative_weight, alpha, g, neu1
     found them (the dot products are independent, so they overlap in the CPU), then neu1e
     collects h's change and each output row moves: the reference's gradient of the window,
     applied at once (one pass per row when the targets are distinct rows, as they almost
-    always are; a repeated row gives all its shares to neu1e before it moves).  Returns the window's loss, Σ weight·(-log σ(±f)).  Rows are indexed,
-    not sliced: a view per target costs more than its arithmetic.  ``tabled``: see
-    :func:`_sigmoid_and_loss`."""
+    always are; a repeated row gives all its shares to neu1e before it moves).  Returns
+    the window's loss, Σ weight·(-log σ(±f)).  Rows are indexed, not sliced: a view per
+    target costs more than its arithmetic.  ``tabled``: see :func:`_sigmoid_and_loss`."""
     loss = 0.0
     for t in range(n):
         u = targets[t]
