@@ -20,11 +20,13 @@ would starve BLAS's threads."""
 from __future__ import annotations
 
 import numpy as np
+from numba import literal_unroll
 
 from . import jit, jit_math
-from .winograd import WINOGRAD_AT, channel_planes, output_tile
+from .winograd import channel_planes, output_tile
 
 DEAD = 4  # winner code of an output the ReLU set to zero: no gradient flows back
+PRODUCTS = tuple(range(16))  # a tile's Winograd products, 4a + b
 
 
 @jit(inline="always")
@@ -60,30 +62,46 @@ def winograd_output_pool(m, bias, y, winner):
                 pooled[k], codes[k] = _pool_tile(y00 + b, y01 + b, y10 + b, y11 + b)
 
 
-# A[a, r]·A[b, s] for the tile entry (r, s) = divmod(code, 2) that won, at 4a + b; the row
-# of DEAD is zero
-_A = WINOGRAD_AT.T
-TILE_GRAD = np.array([np.outer(_A[:, code // 2], _A[:, code % 2]).ravel() for code in range(4)] + [np.zeros(16)])
-
-
 @jit
-def winograd_tile_grad(gy, winner, coefficients, dm, gb):
+def winograd_tile_grad(gy, winner, dm, gb):
     """The gradient of every tile's 16 products, ``dm`` (16, O, tiles) = A dY Aᵀ, where dY
-    holds the pooled gradient at the winner only (``coefficients``: :data:`TILE_GRAD` in
-    gy's dtype); the bias gradient summed into ``gb``."""
+    holds the pooled gradient g at the winner (r, s) only: product 4a + b gets
+    g·A[a, r]·A[b, s] (:func:`_winner_share`); the bias gradient summed into ``gb``.  16
+    loops over each image's tiles, one per plane of ``dm`` (so they vectorise)."""
     n, o, th, tw = gy.shape
-    for image in range(n):
-        for channel in range(o):
-            total = 0.0
-            for i in range(th):
-                start = (image * th + i) * tw
-                for j in range(tw):
-                    won = winner[image, channel, i, j]
-                    g = gy[image, channel, i, j] if won != DEAD else gy.dtype.type(0)
-                    total += g
-                    for k in range(16):
-                        dm[k, channel, start + j] = g * coefficients[won, k]
-            gb[channel] += total
+    per, one, zero = th * tw, gy.dtype.type(1), gy.dtype.type(0)
+    # the columns of A: the rows of Aᵀ (WINOGRAD_AT), in gy's dtype
+    first, second = (one, one, one, zero), (zero, one, -one, -one)
+    g, won = np.empty(n * per, gy.dtype), np.empty(n * per, winner.dtype)
+    for channel in range(o):
+        for image in range(n):  # the channel's tiles in one run, as in dm: long loops vectorise
+            g[image * per:(image + 1) * per] = gy[image, channel].reshape(per)
+            won[image * per:(image + 1) * per] = winner[image, channel].reshape(per)
+            gb[channel] += _alive_sum(g[image * per:(image + 1) * per], won[image * per:(image + 1) * per])
+        planes = channel_planes(dm, channel)
+        for k in literal_unroll(PRODUCTS):  # a constant in each copy: the factors fold
+            a, b, plane = k // 4, k % 4, planes[k]
+            for t in range(np.uint64(n * per)):
+                plane[t] = _winner_share(g[t] if won[t] != DEAD else zero, won[t], first[a], second[a], first[b],
+                                         second[b])
+
+
+@jit(inline="always")
+def _winner_share(g, won, row_first, row_second, column_first, column_second):
+    """g·A[a, r]·A[b, s] for the winner's code ``won`` = 2r + s (given A[a, 0], A[a, 1],
+    A[b, 0] and A[b, 1]; DEAD, 4, reads A[:, 0], with g = 0).  Each factor is 1, 0 or -1,
+    so the product is exact and the same in any order."""
+    r, s = (won >> 1) & 1, won & 1
+    return g * (row_second if r else row_first) * (column_second if s else column_first)
+
+
+@jit_math
+def _alive_sum(g, won):
+    """Σ g over the outputs the ReLU let through (in any order: LLVM vectorises it)."""
+    total = 0.0
+    for t in range(len(g)):
+        total += g[t] if won[t] != DEAD else 0.0
+    return total
 
 
 @jit

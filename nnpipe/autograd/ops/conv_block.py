@@ -91,7 +91,7 @@ class _WinogradBlock(WinogradConv):
     def backward(self, V, gy, winner, gx, need_W):
         dm = planes(gy.shape[1], gy.shape[0] * gy.shape[2] * gy.shape[3], gy.dtype)  # (16, O, tiles): a tile per output
         gb = np.zeros(gy.shape[1])
-        conv_pool.winograd_tile_grad(gy, winner, conv_pool.TILE_GRAD.astype(gy.dtype), dm, gb)
+        conv_pool.winograd_tile_grad(gy, winner, dm, gb)
         return self.backward_tiles(dm, gx, V if need_W else None), gb
 
 
