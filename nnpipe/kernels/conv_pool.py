@@ -23,10 +23,9 @@ import numpy as np
 from numba import literal_unroll
 
 from . import jit, jit_math
-from .winograd import channel_planes, output_tile
+from .winograd import PRODUCTS, channel_planes, output_tile
 
 DEAD = 4  # winner code of an output the ReLU set to zero: no gradient flows back
-PRODUCTS = tuple(range(16))  # a tile's Winograd products, 4a + b
 
 
 @jit(inline="always")

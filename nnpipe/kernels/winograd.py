@@ -23,6 +23,7 @@ from . import jit
 WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
 WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+PRODUCTS = tuple(range(16))  # a tile's 16 products, 4a + b (for literal_unroll)
 
 
 def winograd_weights(W):
@@ -127,45 +128,74 @@ def output_tile(p, t):
 
 @jit
 def winograd_output(m, bias, y):
-    """Aᵀ M A of every tile of ``m`` (16, O, tiles) plus the bias, into ``y`` (N, O, H, W)."""
+    """Aᵀ M A of every tile of ``m`` (16, O, tiles) plus the bias, into ``y`` (N, O, H, W):
+    per image and channel one loop over its tiles into their four corners (it vectorises),
+    then the corners into the image's rows."""
     n, o, h, w = y.shape
-    th, tw = h // 2, w // 2
+    per = (h // 2) * (w // 2)
+    corners = np.empty((4, per), y.dtype)
     for channel in range(o):
         b, p = bias[channel], channel_planes(m, channel)
         for image in range(n):
-            for i in range(th):
-                top, bottom = y[image, channel, 2 * i], y[image, channel, 2 * i + 1]
-                start = (image * th + i) * tw
-                for j in range(tw):
-                    y00, y01, y10, y11 = output_tile(p, start + j)
-                    top[2 * j], top[2 * j + 1] = y00 + b, y01 + b
-                    bottom[2 * j], bottom[2 * j + 1] = y10 + b, y11 + b
+            start = np.uint64(image * per)
+            for t in range(np.uint64(per)):
+                y00, y01, y10, y11 = output_tile(p, start + t)
+                corners[0, t], corners[1, t], corners[2, t], corners[3, t] = y00 + b, y01 + b, y10 + b, y11 + b
+            _corners_to_image(corners, y[image, channel])
 
 
 @jit
 def winograd_output_grad(gy, dm):
     """A dY Aᵀ of every 2×2 tile of ``gy`` (N, O, H, W), the transpose of
-    :func:`winograd_output`, into ``dm`` (16, O, tiles)."""
+    :func:`winograd_output`, into ``dm`` (16, O, tiles): per image and channel its tiles'
+    corners out of the image's rows, then 16 loops over the tiles, one per plane."""
     n, o, h, w = gy.shape
-    th, tw = h // 2, w // 2
-    for image in range(n):
-        for channel in range(o):
-            for i in range(th):
-                top, bottom = gy[image, channel, 2 * i], gy[image, channel, 2 * i + 1]
-                start = (image * th + i) * tw
-                for j in range(tw):
-                    t = start + j
-                    # dY A on each row: (g0, g0 + g1, g0 - g1, -g1); then A on the two rows the same way
-                    t0, t1, t2, t3 = top[2 * j], top[2 * j] + top[2 * j + 1], top[2 * j] - top[2 * j + 1], \
-                        -top[2 * j + 1]
-                    b0, b1, b2, b3 = bottom[2 * j], bottom[2 * j] + bottom[2 * j + 1], \
-                        bottom[2 * j] - bottom[2 * j + 1], -bottom[2 * j + 1]
-                    dm[0, channel, t], dm[1, channel, t], dm[2, channel, t], dm[3, channel, t] = t0, t1, t2, t3
-                    dm[4, channel, t], dm[5, channel, t] = t0 + b0, t1 + b1
-                    dm[6, channel, t], dm[7, channel, t] = t2 + b2, t3 + b3
-                    dm[8, channel, t], dm[9, channel, t] = t0 - b0, t1 - b1
-                    dm[10, channel, t], dm[11, channel, t] = t2 - b2, t3 - b3
-                    dm[12, channel, t], dm[13, channel, t], dm[14, channel, t], dm[15, channel, t] = -b0, -b1, -b2, -b3
+    per = (h // 2) * (w // 2)
+    corners = np.empty((4, per), gy.dtype)
+    for channel in range(o):
+        planes = channel_planes(dm, channel)
+        for image in range(n):
+            _image_to_corners(gy[image, channel], corners)
+            start = np.uint64(image * per)
+            for k in literal_unroll(PRODUCTS):  # a constant in each copy: the other entries drop out
+                plane = planes[k]
+                for t in range(np.uint64(per)):
+                    plane[start + t] = _output_grad_entry(corners, t, k // 4, k % 4)
+
+
+@jit(inline="always")
+def _output_grad_entry(corners, t, a, b):
+    """Entry 4a + b of A dY Aᵀ for tile t (``corners``: its gradient's top left, top right,
+    bottom left, bottom right): dY A on each row is (g0, g0 + g1, g0 - g1, -g1), then A on
+    the two rows the same way."""
+    g0, g1, g2, g3 = corners[0, t], corners[1, t], corners[2, t], corners[3, t]
+    top, bottom = (g0, g0 + g1, g0 - g1, -g1)[b], (g2, g2 + g3, g2 - g3, -g3)[b]
+    return (top, top + bottom, top - bottom, -bottom)[a]
+
+
+@jit(inline="always")
+def _corners_to_image(corners, image):
+    """Each tile's corners (4, tiles) into the image's rows (unsigned indices: LLVM checks
+    signed ones for wrap-around)."""
+    h, w = image.shape
+    tw, one = np.uint64(w // 2), np.uint64(1)
+    for i in range(h // 2):
+        top, bottom, at = image[2 * i], image[2 * i + 1], np.uint64(i * (w // 2))
+        for j in range(tw):
+            top[j + j], top[j + j + one] = corners[0, at + j], corners[1, at + j]
+            bottom[j + j], bottom[j + j + one] = corners[2, at + j], corners[3, at + j]
+
+
+@jit(inline="always")
+def _image_to_corners(image, corners):
+    """The transpose of :func:`_corners_to_image`."""
+    h, w = image.shape
+    tw, one = np.uint64(w // 2), np.uint64(1)
+    for i in range(h // 2):
+        top, bottom, at = image[2 * i], image[2 * i + 1], np.uint64(i * (w // 2))
+        for j in range(tw):
+            corners[0, at + j], corners[1, at + j] = top[j + j], top[j + j + one]
+            corners[2, at + j], corners[3, at + j] = bottom[j + j], bottom[j + j + one]
 
 
 @jit
