@@ -254,6 +254,14 @@ def test_importing_nnpipe_first_shortens_openblas_idle_spin():
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "8"
 
 
+@pytest.mark.parametrize("count,most,sizes", [(401408, 1 << 18, [200704, 200704]), (10, 3, [2, 3, 2, 3]),
+                                               (9, 3, [3, 3, 3]), (1, 5, [1])])
+def test_even_chunks_are_as_few_and_as_even_as_can_be(count, most, sizes):
+    chunks = kernels.even_chunks(count, most)
+    assert [part.stop - part.start for part in chunks] == sizes
+    assert np.array_equal(np.concatenate([np.arange(count)[part] for part in chunks]), np.arange(count))
+
+
 def test_numba_sets_itself_up_with_the_run_not_in_its_first_step(tmp_path):
     """The first kernel of a process imports Numba's compiler registries (a third of a
     second): a Trainer on the CPU does it while it sets the run up."""

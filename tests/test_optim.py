@@ -207,7 +207,7 @@ def test_a_large_dense_update_runs_in_slices_with_the_bits_of_the_reference(name
     from nnpipe.optim.optimizers import DENSE_CHUNK
 
     rng = np.random.default_rng(0)
-    start = rng.standard_normal((3, DENSE_CHUNK // 2 + 7)).astype(np.float32)  # 3 slices, the last short
+    start = rng.standard_normal((3, DENSE_CHUNK // 2 + 7)).astype(np.float32)  # 2 slices, an odd size
     grads = rng.standard_normal((3, *start.shape)).astype(np.float32)
 
     def three_steps():

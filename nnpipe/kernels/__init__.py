@@ -79,6 +79,14 @@ def fixed_chunks(count, size):
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
+def even_chunks(count, most):
+    """Slices over ``count`` items, as few as hold at most ``most`` each and as even as can
+    be (two threads finish together), the same whatever the thread count."""
+    parts = max(1, -(-count // most))
+    bounds = [count * part // parts for part in range(parts + 1)]
+    return [slice(low, high) for low, high in zip(bounds, bounds[1:])]
+
+
 def map_chunks(function, chunks):
     """``[function(chunk) for chunk in chunks]``, run on :func:`threads` Python threads with
     one BLAS thread each while they last (the kernels release the GIL, and so do NumPy's

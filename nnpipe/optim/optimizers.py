@@ -13,13 +13,13 @@ from typing import Annotated
 
 from ..autograd import SparseRows
 from ..backend import get_array_module
-from ..kernels import fixed_chunks, lazy, map_chunks, use_compiled
+from ..kernels import even_chunks, lazy, map_chunks, use_compiled
 from ..options import Check, Fraction, NonNegative, Positive, Range
 from ..registry import Registry
 
 OPTIMIZERS = Registry("optimizer", inputs=1)
 sparse_updates = lazy("sparse_updates")
-DENSE_CHUNK = 1 << 18  # elements: a dense update larger than this runs in slices on the kernel threads
+DENSE_CHUNK = 1 << 18  # elements: a dense update larger than this runs in even slices on the kernel threads
 
 
 def _compiled_dense(param, grad, state):
@@ -64,7 +64,7 @@ class Optimizer:
             _, dense_update = sparse_updates.UPDATES[self.kernel]
             flat, constants = [a.reshape(-1) for a in (param, *state.values(), grad)], self._kernel_constants(param)
             map_chunks(lambda part: dense_update(*(a[part] for a in flat), *constants),
-                       fixed_chunks(param.size, DENSE_CHUNK))  # element by element: the same bits in any slices
+                       even_chunks(param.size, DENSE_CHUNK))  # element by element: the same bits in any slices
             return
         if self.weight_decay and not self.decoupled_decay:
             grad = grad + param.dtype.type(self.weight_decay) * param
