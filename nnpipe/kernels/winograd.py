@@ -48,14 +48,20 @@ def winograd_input(x, v):
     tiles further on; the transform is then 16 loops over the image's tiles, one per plane
     of ``v``, all at unit stride (LLVM vectorises them; one loop writing all 16 planes, or
     reading at a signed offset, it does not)."""
-    n, c, h, w = x.shape
-    per, tw = (h // 2) * (w // 2), w // 2
-    columns = np.empty((2, 4, (h // 2 + 1) * tw), x.dtype)
-    for channel in range(c):
+    per, tw, columns = _columns_layout(x)
+    for channel in range(x.shape[1]):
         out = channel_planes(v, channel)
-        for image in range(n):
+        for image in range(x.shape[0]):
             _tile_columns(x[image, channel], columns)
             _input_planes(columns[0], columns[1], out, np.uint64(image * per), np.uint64(per), np.uint64(tw))
+
+
+@jit(inline="always")
+def _columns_layout(images):
+    """(tiles per image, tiles per row, an empty buffer for :func:`_tile_columns`) for the
+    images of ``images`` (N, C, H, W)."""
+    h, w = images.shape[2], images.shape[3]
+    return (h // 2) * (w // 2), w // 2, np.empty((2, 4, (h // 2 + 1) * (w // 2)), images.dtype)
 
 
 @jit(inline="always")
@@ -71,15 +77,21 @@ def _tile_columns(image, columns):
         for s in range(4):
             columns[0, s, j] = zero
             columns[1, s, bottom + j] = zero
-    for i in range(h):  # image row i is padded row i + 1
-        parity, at = (1, np.uint64(i // 2 * (w // 2))) if i % 2 == 0 else (0, np.uint64((i // 2 + 1) * (w // 2)))
-        row, left, even, odd, right = image[i], columns[parity, 0], columns[parity, 1], columns[parity, 2], \
-            columns[parity, 3]
+    for i in range(h):
+        row, (at, left, even, odd, right) = image[i], _row_columns(columns, i, w)
         left[at], right[at + tw - one] = zero, zero  # the padding's columns
         for j in range(tw):
             even[at + j], odd[at + j] = row[j + j], row[j + j + one]
         for j in range(tw - one):
             left[at + j + one], right[at + j] = row[j + j + one], row[j + j + np.uint64(2)]
+
+
+@jit(inline="always")
+def _row_columns(columns, i, w):
+    """Where image row i (padded row i + 1) goes in the tiles' columns: its offset in the
+    planes of its parity, and those planes (tile columns 0–3)."""
+    parity, at = (1, i // 2 * (w // 2)) if i % 2 == 0 else (0, (i // 2 + 1) * (w // 2))
+    return np.uint64(at), columns[parity, 0], columns[parity, 1], columns[parity, 2], columns[parity, 3]
 
 
 @jit(inline="always")
@@ -204,12 +216,10 @@ def winograd_input_grad(dv, gx):
     overlapping 4×4 tiles into ``gx`` (N, C, H, W) (the padding's share dropped): the
     transpose of :func:`winograd_input`, through the same tiles' columns (16 loops over an
     image's tiles into them, then their entries added back into the image's rows)."""
-    n, c, h, w = gx.shape
-    per, tw = (h // 2) * (w // 2), w // 2
-    columns = np.empty((2, 4, (h // 2 + 1) * tw), gx.dtype)
-    for channel in range(c):
+    per, tw, columns = _columns_layout(gx)
+    for channel in range(gx.shape[1]):
         p = channel_planes(dv, channel)
-        for image in range(n):
+        for image in range(gx.shape[0]):
             _column_grads(p, columns[0], columns[1], np.uint64(image * per), np.uint64(per), np.uint64(tw))
             _add_tile_columns(columns, gx[image, channel])
 
@@ -248,9 +258,7 @@ def _add_tile_columns(columns, image):
     h, w = image.shape
     tw, one = np.uint64(w // 2), np.uint64(1)
     for i in range(h):
-        parity, at = (1, np.uint64(i // 2 * (w // 2))) if i % 2 == 0 else (0, np.uint64((i // 2 + 1) * (w // 2)))
-        row, left, even, odd, right = image[i], columns[parity, 0], columns[parity, 1], columns[parity, 2], \
-            columns[parity, 3]
+        row, (at, left, even, odd, right) = image[i], _row_columns(columns, i, w)
         for j in range(tw):
             row[j + j], row[j + j + one] = even[at + j], odd[at + j]
         for j in range(tw - one):
