@@ -153,7 +153,7 @@ def winograd_output(m, bias, y):
             for t in range(np.uint64(per)):
                 y00, y01, y10, y11 = output_tile(p, start + t)
                 corners[0, t], corners[1, t], corners[2, t], corners[3, t] = y00 + b, y01 + b, y10 + b, y11 + b
-            _corners_to_image(corners, y[image, channel])
+            _copy_corners(corners, y[image, channel], True)
 
 
 @jit
@@ -167,7 +167,7 @@ def winograd_output_grad(gy, dm):
     for channel in range(o):
         planes = channel_planes(dm, channel)
         for image in range(n):
-            _image_to_corners(gy[image, channel], corners)
+            _copy_corners(corners, gy[image, channel], False)
             start = np.uint64(image * per)
             for k in literal_unroll(PRODUCTS):  # a constant in each copy: the other entries drop out
                 plane = planes[k]
@@ -186,28 +186,21 @@ def _output_grad_entry(corners, t, a, b):
 
 
 @jit(inline="always")
-def _corners_to_image(corners, image):
-    """Each tile's corners (4, tiles) into the image's rows (unsigned indices: LLVM checks
-    signed ones for wrap-around)."""
+def _copy_corners(corners, image, to_image):
+    """Each tile's corners (4, tiles: top left, top right, bottom left, bottom right) into
+    the image's rows (``to_image``) or out of them (unsigned indices: LLVM checks signed
+    ones for wrap-around)."""
     h, w = image.shape
     tw, one = np.uint64(w // 2), np.uint64(1)
-    for i in range(h // 2):
-        top, bottom, at = image[2 * i], image[2 * i + 1], np.uint64(i * (w // 2))
-        for j in range(tw):
-            top[j + j], top[j + j + one] = corners[0, at + j], corners[1, at + j]
-            bottom[j + j], bottom[j + j + one] = corners[2, at + j], corners[3, at + j]
-
-
-@jit(inline="always")
-def _image_to_corners(image, corners):
-    """The transpose of :func:`_corners_to_image`."""
-    h, w = image.shape
-    tw, one = np.uint64(w // 2), np.uint64(1)
-    for i in range(h // 2):
-        top, bottom, at = image[2 * i], image[2 * i + 1], np.uint64(i * (w // 2))
-        for j in range(tw):
-            corners[0, at + j], corners[1, at + j] = top[j + j], top[j + j + one]
-            corners[2, at + j], corners[3, at + j] = bottom[j + j], bottom[j + j + one]
+    for i in range(h):
+        line, left, right = image[i], corners[2 * (i % 2)], corners[2 * (i % 2) + 1]
+        at = np.uint64(i // 2 * (w // 2))
+        if to_image:
+            for j in range(tw):
+                line[j + j], line[j + j + one] = left[at + j], right[at + j]
+        else:
+            for j in range(tw):
+                left[at + j], right[at + j] = line[j + j], line[j + j + one]
 
 
 @jit
