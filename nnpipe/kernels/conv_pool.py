@@ -65,8 +65,9 @@ def winograd_output_pool(m, bias, y, winner):
 def winograd_tile_grad(gy, winner, dm, gb):
     """The gradient of every tile's 16 products, ``dm`` (16, O, tiles) = A dY Aᵀ, where dY
     holds the pooled gradient g at the winner (r, s) only: product 4a + b gets
-    g·A[a, r]·A[b, s] (:func:`_winner_share`); the bias gradient summed into ``gb``.  16
-    loops over each image's tiles, one per plane of ``dm`` (so they vectorise)."""
+    g·A[a, r]·A[b, s] (:func:`_winner_share`); the bias gradient summed into ``gb``.  Per
+    channel, 16 loops over the tiles of all its images, one per plane of ``dm`` (so they
+    vectorise)."""
     n, o, th, tw = gy.shape
     per, one, zero = th * tw, gy.dtype.type(1), gy.dtype.type(0)
     # the columns of A: the rows of Aᵀ (WINOGRAD_AT), in gy's dtype
