@@ -20,10 +20,9 @@ would starve BLAS's threads."""
 from __future__ import annotations
 
 import numpy as np
-from numba import literal_unroll
 
 from . import jit, jit_math
-from .winograd import PRODUCTS, channel_planes, output_tile
+from .winograd import channel_planes, output_tile
 
 DEAD = 4  # winner code of an output the ReLU set to zero: no gradient flows back
 
@@ -70,20 +69,41 @@ def winograd_tile_grad(gy, winner, dm, gb):
     vectorise)."""
     n, o, th, tw = gy.shape
     per, one, zero = th * tw, gy.dtype.type(1), gy.dtype.type(0)
-    # the columns of A: the rows of Aᵀ (WINOGRAD_AT), in gy's dtype
-    first, second = (one, one, one, zero), (zero, one, -one, -one)
+    # row a of A = (Aᵀ)ᵀ, in gy's dtype: (A[a, 0], A[a, 1])
+    a_rows = ((one, zero), (one, one), (one, -one), (zero, -one))
     g, won = np.empty(n * per, gy.dtype), np.empty(n * per, winner.dtype)
     for channel in range(o):
         for image in range(n):  # the channel's tiles in one run, as in dm: long loops vectorise
             g[image * per:(image + 1) * per] = gy[image, channel].reshape(per)
             won[image * per:(image + 1) * per] = winner[image, channel].reshape(per)
             gb[channel] += _alive_sum(g[image * per:(image + 1) * per], won[image * per:(image + 1) * per])
-        planes = channel_planes(dm, channel)
-        for k in literal_unroll(PRODUCTS):  # a constant in each copy: the factors fold
-            a, b, plane = k // 4, k % 4, planes[k]
-            for t in range(np.uint64(n * per)):
-                plane[t] = _winner_share(g[t] if won[t] != DEAD else zero, won[t], first[a], second[a], first[b],
-                                         second[b])
+        planes, count = channel_planes(dm, channel), np.uint64(n * per)
+        # one call per product 4a + b, its factors constants (they fold)
+        _share_plane(planes[0], g, won, count, a_rows[0], a_rows[0])
+        _share_plane(planes[1], g, won, count, a_rows[0], a_rows[1])
+        _share_plane(planes[2], g, won, count, a_rows[0], a_rows[2])
+        _share_plane(planes[3], g, won, count, a_rows[0], a_rows[3])
+        _share_plane(planes[4], g, won, count, a_rows[1], a_rows[0])
+        _share_plane(planes[5], g, won, count, a_rows[1], a_rows[1])
+        _share_plane(planes[6], g, won, count, a_rows[1], a_rows[2])
+        _share_plane(planes[7], g, won, count, a_rows[1], a_rows[3])
+        _share_plane(planes[8], g, won, count, a_rows[2], a_rows[0])
+        _share_plane(planes[9], g, won, count, a_rows[2], a_rows[1])
+        _share_plane(planes[10], g, won, count, a_rows[2], a_rows[2])
+        _share_plane(planes[11], g, won, count, a_rows[2], a_rows[3])
+        _share_plane(planes[12], g, won, count, a_rows[3], a_rows[0])
+        _share_plane(planes[13], g, won, count, a_rows[3], a_rows[1])
+        _share_plane(planes[14], g, won, count, a_rows[3], a_rows[2])
+        _share_plane(planes[15], g, won, count, a_rows[3], a_rows[3])
+
+
+@jit(inline="always")
+def _share_plane(plane, g, won, count, row, column):
+    """Product 4a + b's plane (``row``, ``column``: rows a and b of A): each tile's share
+    (:func:`_winner_share`), 0 where DEAD."""
+    zero = plane.dtype.type(0)
+    for t in range(count):
+        plane[t] = _winner_share(g[t] if won[t] != DEAD else zero, won[t], row[0], row[1], column[0], column[1])
 
 
 @jit(inline="always")

@@ -13,7 +13,6 @@ gradient kernels), and the GEMMs take U (16, O, C) transposed where they need it
 from __future__ import annotations
 
 import numpy as np
-from numba import literal_unroll
 
 from . import jit
 
@@ -23,7 +22,6 @@ from . import jit
 WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
 WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
-PRODUCTS = tuple(range(16))  # a tile's 16 products, 4a + b (for literal_unroll)
 
 
 def winograd_weights(W):
@@ -95,26 +93,45 @@ def _row_columns(columns, i, w):
 
 
 @jit(inline="always")
-def _bt_rows(e, o, s, t, tw):
-    """Column s of tile t's Bᵀ d: its rows d0-d3 are e[s][t], o[s][t], e[s][t + tw] and
-    o[s][t + tw] (:func:`_tile_columns`), combined as d0 - d2, d1 + d2, d2 - d1, d1 - d3."""
-    d0, d1, d2, d3 = e[s][t], o[s][t], e[s][t + tw], o[s][t + tw]
-    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
-
-
-@jit(inline="always")
 def _input_planes(e, o, out, start, per, tw):
-    """Bᵀ d B of an image's tiles into the 16 plane rows ``out`` from ``start``: B combines
-    the columns of each row of Bᵀ d as Bᵀ did the rows, one plane per loop."""
-    for a in literal_unroll((0, 1, 2, 3)):  # a constant in each copy: the other rows drop out
-        for t in range(per):
-            out[4 * a][start + t] = _bt_rows(e, o, 0, t, tw)[a] - _bt_rows(e, o, 2, t, tw)[a]
-        for t in range(per):
-            out[4 * a + 1][start + t] = _bt_rows(e, o, 1, t, tw)[a] + _bt_rows(e, o, 2, t, tw)[a]
-        for t in range(per):
-            out[4 * a + 2][start + t] = _bt_rows(e, o, 2, t, tw)[a] - _bt_rows(e, o, 1, t, tw)[a]
-        for t in range(per):
-            out[4 * a + 3][start + t] = _bt_rows(e, o, 1, t, tw)[a] - _bt_rows(e, o, 3, t, tw)[a]
+    """Bᵀ d B of an image's tiles into the 16 plane rows ``out`` from ``start``, one plane
+    per loop.  Tile t's rows d0-d3 are e[s][t], o[s][t], e[s][t + tw], o[s][t + tw] (column
+    s); Bᵀ d combines them as d0 - d2, d1 + d2, d2 - d1, d1 - d3 (the four groups below),
+    and B each one's columns the same way.  Written out: with ``literal_unroll`` over the
+    rows the kernel took 10 s to compile instead of 3.5–3.9 s."""
+    e0, e1, e2, e3, o0, o1, o2, o3 = e[0], e[1], e[2], e[3], o[0], o[1], o[2], o[3]
+    for t in range(per):  # d0 - d2
+        out[0][start + t] = (e0[t] - e0[t + tw]) - (e2[t] - e2[t + tw])
+    for t in range(per):
+        out[1][start + t] = (e1[t] - e1[t + tw]) + (e2[t] - e2[t + tw])
+    for t in range(per):
+        out[2][start + t] = (e2[t] - e2[t + tw]) - (e1[t] - e1[t + tw])
+    for t in range(per):
+        out[3][start + t] = (e1[t] - e1[t + tw]) - (e3[t] - e3[t + tw])
+    for t in range(per):  # d1 + d2
+        out[4][start + t] = (o0[t] + e0[t + tw]) - (o2[t] + e2[t + tw])
+    for t in range(per):
+        out[5][start + t] = (o1[t] + e1[t + tw]) + (o2[t] + e2[t + tw])
+    for t in range(per):
+        out[6][start + t] = (o2[t] + e2[t + tw]) - (o1[t] + e1[t + tw])
+    for t in range(per):
+        out[7][start + t] = (o1[t] + e1[t + tw]) - (o3[t] + e3[t + tw])
+    for t in range(per):  # d2 - d1
+        out[8][start + t] = (e0[t + tw] - o0[t]) - (e2[t + tw] - o2[t])
+    for t in range(per):
+        out[9][start + t] = (e1[t + tw] - o1[t]) + (e2[t + tw] - o2[t])
+    for t in range(per):
+        out[10][start + t] = (e2[t + tw] - o2[t]) - (e1[t + tw] - o1[t])
+    for t in range(per):
+        out[11][start + t] = (e1[t + tw] - o1[t]) - (e3[t + tw] - o3[t])
+    for t in range(per):  # d1 - d3
+        out[12][start + t] = (o0[t] - o0[t + tw]) - (o2[t] - o2[t + tw])
+    for t in range(per):
+        out[13][start + t] = (o1[t] - o1[t + tw]) + (o2[t] - o2[t + tw])
+    for t in range(per):
+        out[14][start + t] = (o2[t] - o2[t + tw]) - (o1[t] - o1[t + tw])
+    for t in range(per):
+        out[15][start + t] = (o1[t] - o1[t + tw]) - (o3[t] - o3[t + tw])
 
 
 @jit(inline="always")
@@ -168,11 +185,30 @@ def winograd_output_grad(gy, dm):
         planes = channel_planes(dm, channel)
         for image in range(n):
             _copy_corners(corners, gy[image, channel], False)
-            start = np.uint64(image * per)
-            for k in literal_unroll(PRODUCTS):  # a constant in each copy: the other entries drop out
-                plane = planes[k]
-                for t in range(np.uint64(per)):
-                    plane[start + t] = _output_grad_entry(corners, t, k // 4, k % 4)
+            start, count = np.uint64(image * per), np.uint64(per)
+            # one call per plane 4a + b, a and b constants, so that its entry folds
+            _output_grad_plane(planes[0], corners, start, count, 0, 0)
+            _output_grad_plane(planes[1], corners, start, count, 0, 1)
+            _output_grad_plane(planes[2], corners, start, count, 0, 2)
+            _output_grad_plane(planes[3], corners, start, count, 0, 3)
+            _output_grad_plane(planes[4], corners, start, count, 1, 0)
+            _output_grad_plane(planes[5], corners, start, count, 1, 1)
+            _output_grad_plane(planes[6], corners, start, count, 1, 2)
+            _output_grad_plane(planes[7], corners, start, count, 1, 3)
+            _output_grad_plane(planes[8], corners, start, count, 2, 0)
+            _output_grad_plane(planes[9], corners, start, count, 2, 1)
+            _output_grad_plane(planes[10], corners, start, count, 2, 2)
+            _output_grad_plane(planes[11], corners, start, count, 2, 3)
+            _output_grad_plane(planes[12], corners, start, count, 3, 0)
+            _output_grad_plane(planes[13], corners, start, count, 3, 1)
+            _output_grad_plane(planes[14], corners, start, count, 3, 2)
+            _output_grad_plane(planes[15], corners, start, count, 3, 3)
+
+
+@jit(inline="always")
+def _output_grad_plane(plane, corners, start, count, a, b):
+    for t in range(count):
+        plane[start + t] = _output_grad_entry(corners, t, a, b)
 
 
 @jit(inline="always")
@@ -218,30 +254,53 @@ def winograd_input_grad(dv, gx):
 
 
 @jit(inline="always")
-def _row_grad(p, a, k):
-    """The gradient of row a of tile k's Bᵀ d, column by column, from its dV entries
-    (``p``: a channel's 16 plane rows): the transpose of B on the columns."""
-    d0, d1, d2, d3 = p[4 * a][k], p[4 * a + 1][k], p[4 * a + 2][k], p[4 * a + 3][k]
-    return d0, d1 - d2 + d3, d1 + d2 - d0, -d3
-
-
-@jit(inline="always")
 def _column_grads(p, e, o, start, per, tw):
     """The gradient of the tiles' columns (:func:`_tile_columns`) of the image whose tiles
     start at ``start``: Bᵀ's rows d0 - d2, d1 + d2, d2 - d1, d1 - d3 transposed, where d0-d3
-    are e[:, t], o[:, t], e[:, t + tw], o[:, t + tw]."""
-    for s in literal_unroll((0, 1, 2, 3)):  # s a constant in each copy: the tuples' other entries drop out
-        es, os = e[s], o[s]
-        for t in range(per):
-            es[t] = _row_grad(p, 0, start + t)[s]
-        for t in range(per):
-            os[t] = _row_grad(p, 1, start + t)[s] - _row_grad(p, 2, start + t)[s] + _row_grad(p, 3, start + t)[s]
-        es[per:] = 0
-        os[per:] = 0
-        for t in range(per):
-            es[t + tw] += _row_grad(p, 1, start + t)[s] + _row_grad(p, 2, start + t)[s] - _row_grad(p, 0, start + t)[s]
-        for t in range(per):
-            os[t + tw] -= _row_grad(p, 3, start + t)[s]
+    are e[s][t], o[s][t], e[s][t + tw], o[s][t + tw], column s by column s, each call with
+    its column's own gradient function (so each loop is specialised: with
+    ``literal_unroll`` over the columns the kernel took 12.7 s to compile instead of 4.0 s,
+    and ran slower)."""
+    _column_grad(p, e[0], o[0], start, per, tw, _g0)
+    _column_grad(p, e[1], o[1], start, per, tw, _g1)
+    _column_grad(p, e[2], o[2], start, per, tw, _g2)
+    _column_grad(p, e[3], o[3], start, per, tw, _g3)
+
+
+@jit(inline="always")
+def _column_grad(p, es, os, start, per, tw, g):
+    """Column s (``g``: its gradient, ``_g<s>``) of the tiles' rows d0-d3 at es[t], os[t],
+    es[t + tw], os[t + tw]."""
+    for t in range(per):
+        k = start + t
+        es[t], os[t] = g(p, 0, k), g(p, 1, k) - g(p, 2, k) + g(p, 3, k)
+    es[per:], os[per:] = 0, 0
+    for t in range(per):
+        k = start + t
+        es[t + tw] += g(p, 1, k) + g(p, 2, k) - g(p, 0, k)
+        os[t + tw] -= g(p, 3, k)
+
+
+# B's transpose on the columns: the gradient of column s of row a of tile k's Bᵀ d, from
+# its dV entries (``p``: a channel's 16 plane rows)
+@jit(inline="always")
+def _g0(p, a, k):
+    return p[4 * a][k]
+
+
+@jit(inline="always")
+def _g1(p, a, k):
+    return p[4 * a + 1][k] - p[4 * a + 2][k] + p[4 * a + 3][k]
+
+
+@jit(inline="always")
+def _g2(p, a, k):
+    return p[4 * a + 1][k] + p[4 * a + 2][k] - p[4 * a][k]
+
+
+@jit(inline="always")
+def _g3(p, a, k):
+    return -p[4 * a + 3][k]
 
 
 @jit(inline="always")
