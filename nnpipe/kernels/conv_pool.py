@@ -74,9 +74,10 @@ def winograd_tile_grad(gy, winner, dm, gb):
     g, won = np.empty(n * per, gy.dtype), np.empty(n * per, winner.dtype)
     for channel in range(o):
         for image in range(n):  # the channel's tiles in one run, as in dm: long loops vectorise
-            g[image * per:(image + 1) * per] = gy[image, channel].reshape(per)
-            won[image * per:(image + 1) * per] = winner[image, channel].reshape(per)
-            gb[channel] += _alive_sum(g[image * per:(image + 1) * per], won[image * per:(image + 1) * per])
+            run = slice(image * per, (image + 1) * per)
+            g[run], won[run] = gy[image, channel].reshape(per), winner[image, channel].reshape(per)
+            _cut_dead(g[run], won[run], zero)  # once here, not in each plane's loop
+            gb[channel] += _sum(g[run])
         planes, count = channel_planes(dm, channel), np.uint64(n * per)
         # one call per product 4a + b, its factors constants (they fold)
         _share_plane(planes[0], g, won, count, a_rows[0], a_rows[0])
@@ -100,10 +101,9 @@ def winograd_tile_grad(gy, winner, dm, gb):
 @jit(inline="always")
 def _share_plane(plane, g, won, count, row, column):
     """Product 4a + b's plane (``row``, ``column``: rows a and b of A): each tile's share
-    (:func:`_winner_share`), 0 where DEAD."""
-    zero = plane.dtype.type(0)
+    (:func:`_winner_share`; ``g`` is 0 where DEAD)."""
     for t in range(count):
-        plane[t] = _winner_share(g[t] if won[t] != DEAD else zero, won[t], row[0], row[1], column[0], column[1])
+        plane[t] = _winner_share(g[t], won[t], row[0], row[1], column[0], column[1])
 
 
 @jit(inline="always")
@@ -115,12 +115,19 @@ def _winner_share(g, won, row_first, row_second, column_first, column_second):
     return g * (row_second if r else row_first) * (column_second if s else column_first)
 
 
+@jit(inline="always")
+def _cut_dead(g, won, zero):
+    """g = 0 where the ReLU cut the output (DEAD): no gradient flows back there."""
+    for t in range(len(g)):
+        g[t] = g[t] if won[t] != DEAD else zero
+
+
 @jit_math
-def _alive_sum(g, won):
-    """Σ g over the outputs the ReLU let through (in any order: LLVM vectorises it)."""
+def _sum(g):
+    """Σ g (in any order: LLVM vectorises it)."""
     total = 0.0
     for t in range(len(g)):
-        total += g[t] if won[t] != DEAD else 0.0
+        total += g[t]
     return total
 
 

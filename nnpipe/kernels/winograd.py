@@ -243,8 +243,9 @@ def _copy_corners(corners, image, to_image):
 def winograd_input_grad(dv, gx):
     """B dV Bᵀ of every tile's gradient ``dv`` (16, C, tiles), summed back over the
     overlapping 4×4 tiles into ``gx`` (N, C, H, W) (the padding's share dropped): the
-    transpose of :func:`winograd_input`, through the same tiles' columns (16 loops over an
-    image's tiles into them, then their entries added back into the image's rows)."""
+    transpose of :func:`winograd_input`, through the same tiles' columns (two loops over an
+    image's tiles per tile column into them, then their entries added back into the image's
+    rows)."""
     per, tw, columns = _columns_layout(gx)
     for channel in range(gx.shape[1]):
         p = channel_planes(dv, channel)
