@@ -6,8 +6,8 @@ __version__ = "0.4.0"
 # OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each call, taking the cores
 # from the compiled kernels' threads that run next; 2^20 cycles (~0.3 ms) still keeps them
 # warm between back-to-back GEMMs (BENCHMARKS.md has the measurements).  OpenBLAS reads it
-# when NumPy loads, so it holds where nnpipe is imported first (the CLI; a script that
-# imports NumPy earlier can set it itself); a value already set wins.
+# when NumPy loads; where NumPy was imported first, importing nnpipe.kernels has OpenBLAS
+# read it again.  A value already set wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
 

@@ -1,6 +1,10 @@
 """The word-vector, optimizer and sampling kernels against their vectorised references
 (NNPIPE_KERNELS=reference): values and gradients, float32 and float64, odd sizes, the same
 bits for any number of threads; and how the kernels share the machine's cores."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -243,15 +247,44 @@ def test_switch_and_cupy_arrays_take_the_reference():
 def test_importing_nnpipe_first_shortens_openblas_idle_spin():
     """OpenBLAS's idle threads must not spin for 0.1 s beside the kernel threads; a value the
     user set is kept."""
-    import os
-    import subprocess
-    import sys
-
     code = "import nnpipe, os; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "20"
     env["OPENBLAS_THREAD_TIMEOUT"] = "8"
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "8"
+
+
+# CPU seconds this process spends in a 0.2 s sleep right after a GEMM on two BLAS threads:
+# what OpenBLAS's idle thread spins away (without nnpipe's setting, ~0.1 s)
+SPIN_AFTER_GEMM = """
+import time, numpy
+{imports}
+from threadpoolctl import threadpool_limits
+threadpool_limits(2, user_api="blas")
+a = numpy.ones((800, 800), numpy.float32)
+a @ a
+before = time.process_time()
+time.sleep(0.2)
+print(time.process_time() - before)
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS starts no second thread on one core")
+def test_numpy_imported_first_still_gets_the_short_openblas_spin():
+    """A script that imports NumPy before nnpipe loads OpenBLAS before nnpipe sets
+    OPENBLAS_THREAD_TIMEOUT: importing the kernels makes OpenBLAS's idle thread take it
+    all the same.  The control (NumPy alone) shows the default spin that the test tells
+    apart."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+
+    def spin_seconds(imports):
+        out = subprocess.run([sys.executable, "-c", SPIN_AFTER_GEMM.format(imports=imports)], env=env,
+                             capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    assert spin_seconds("") > 0.04
+    assert spin_seconds("import nnpipe.kernels") < 0.02
 
 
 @pytest.mark.parametrize("count,most,sizes", [(401408, 1 << 18, [200704, 200704]), (10, 3, [2, 3, 2, 3]),
@@ -265,8 +298,6 @@ def test_even_chunks_are_as_few_and_as_even_as_can_be(count, most, sizes):
 def test_numba_sets_itself_up_with_the_run_not_in_its_first_step(tmp_path):
     """The first kernel of a process imports Numba's compiler registries (a third of a
     second): a Trainer on the CPU does it while it sets the run up."""
-    import subprocess
-    import sys
 
     from helpers import write_config
 

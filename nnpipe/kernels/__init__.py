@@ -12,6 +12,7 @@ folder when the package folder is read-only; ``NUMBA_CACHE_DIR`` moves it.
 """
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import sys
@@ -161,14 +162,46 @@ class IdleCores:
         return max(1, min(cores, round(cores * (1 - max(others, 0) / max(total, 1)))))
 
 
-def _one_blas_thread():
-    """Limit BLAS to one thread per call (threadpoolctl; the libraries are found once)."""
+def _blas_libraries():
+    """The BLAS libraries this process loaded (threadpoolctl; found once)."""
     global _blas
     if _blas is None:
         from threadpoolctl import ThreadpoolController
 
         _blas = ThreadpoolController().select(user_api="blas")
-    return _blas.limit(limits=1) if _blas.lib_controllers else nullcontext()
+    return _blas
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread per call."""
+    blas = _blas_libraries()
+    return blas.limit(limits=1) if blas.lib_controllers else nullcontext()
+
+
+def _shorten_openblas_spin():
+    """Make OpenBLAS's idle threads take the spin that nnpipe/__init__.py set
+    (OPENBLAS_THREAD_TIMEOUT) where NumPy loaded OpenBLAS before it was set, as in a script
+    that imports NumPy first: OpenBLAS reads the variable when it loads and its thread
+    server takes it when it starts, so re-read it and restart the server (OpenBLAS's own
+    exported calls; another BLAS, or an OpenBLAS without them, is left as it is).  Kept at
+    the default 0.1 s, the idle thread took a core from the kernels' threads: the CNN's
+    2-thread step ran 46-52 ms against 28-31 ms."""
+    wanted = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
+    for library in _blas_libraries().lib_controllers:
+        if not wanted.isdigit() or (library.internal_api, getattr(library, "threading_layer", "")) != (
+                "openblas", "pthreads"):
+            continue
+        try:
+            openblas = ctypes.CDLL(library.filepath)  # already loaded: the same library
+            read_settings, spin, stop, start = (openblas.openblas_read_env, openblas.openblas_thread_timeout,
+                                                openblas.blas_thread_shutdown_, openblas.blas_thread_init)
+        except (OSError, AttributeError):
+            continue
+        spin.restype = ctypes.c_uint
+        if spin() != int(wanted):
+            read_settings()
+            stop()
+            start()
 
 
 def use_compiled(*arrays) -> bool:
@@ -230,6 +263,9 @@ def start_up():
 @jit
 def _first_kernel(x):
     return x[0]
+
+
+_shorten_openblas_spin()
 
 
 class lazy:  # lower case: reads like the module it stands for
