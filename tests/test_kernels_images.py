@@ -119,13 +119,16 @@ def test_winograd_gradient_kernels_are_the_transposes_of_the_forward_ones():
     assert (v * dv).sum() == pytest.approx((x * gx).sum(), rel=1e-12)
 
 
-@pytest.mark.parametrize("shape,weight,padding,path", [
-    ((3, 5, 6, 8), (4, 5, 3, 3), 1, "winograd"), ((2, 8, 2, 14), (7, 8, 3, 3), 1, "winograd"),
-    ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows"), ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows"),
-    ((2, 3, 7, 6), (4, 3, 3, 3), 1, "reference"),  # odd output height: pooling drops a row
+@pytest.mark.parametrize("shape,weight,padding,path,input_grad", [
+    ((3, 5, 6, 8), (4, 5, 3, 3), 1, "winograd", True), ((2, 8, 2, 14), (7, 8, 3, 3), 1, "winograd", True),
+    ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows", True), ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows", True),
+    # a first layer's 3×3 im2col block: the parameters' gradients straight from the winners
+    ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows", False), ((3, 2, 4, 10), (5, 2, 3, 3), 2, "rows", False),
+    ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows", False),
+    ((2, 3, 7, 6), (4, 3, 3, 3), 1, "reference", True),  # odd output height: pooling drops a row
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_conv_block_kernels_match_the_reference(both_paths, shape, weight, padding, path, dtype):
+def test_fused_conv_block_kernels_match_the_reference(both_paths, shape, weight, padding, path, input_grad, dtype):
     from nnpipe.autograd.ops.conv_block import _fused_path
 
     rng = np.random.default_rng(0)
@@ -137,13 +140,14 @@ def test_fused_conv_block_kernels_match_the_reference(both_paths, shape, weight,
     assert _fused_path(x, W, b, (1, 1), (padding, padding)) == path
 
     def block():
-        tensors = [Tensor(a.copy(order="A"), requires_grad=True) for a in (x, W, b)]
+        tensors = [Tensor(a.copy(order="A"), requires_grad=input_grad or a is not x) for a in (x, W, b)]
         y = F.conv2d_relu_pool(*tensors, padding=padding)
         upstream = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
         (y * Tensor(upstream)).sum().backward()
-        return (y.data, *(t.grad for t in tensors))
+        return (y.data, *(t.grad for t in tensors if t.requires_grad))
 
     reference, compiled = both_paths(block)
+    assert len(compiled) == 4 if input_grad else 3
     np.testing.assert_array_equal(compiled[0], reference[0])
     assert (reference[0] == 0).mean() > 0.1 and compiled[0].dtype == dtype  # the ReLU cut some
     for grad, expected in zip(compiled[1:], reference[1:]):
@@ -176,20 +180,21 @@ def test_cnn_fuses_its_conv_relu_pool_blocks_with_the_same_result():
         x = y_fused.data
 
 
-def test_fused_conv_block_gives_the_same_bits_for_any_thread_count(threads, both_paths):
+@pytest.mark.parametrize("channels, input_grad", [(4, True), (1, False)])  # Winograd; a first layer's im2col
+def test_fused_conv_block_gives_the_same_bits_for_any_thread_count(threads, both_paths, channels, input_grad):
     """Batches longer than a chunk are cut the same way at any thread count, and the chunks'
     weight gradients summed in order; the result matches the reference too."""
     from nnpipe.autograd.ops.conv_block import CHUNK
 
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2 * CHUNK + 3, 4, 4, 6)).astype(np.float32)
-    W, b = rng.standard_normal((5, 4, 3, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+    x = rng.standard_normal((2 * CHUNK + 3, channels, 4, 6)).astype(np.float32)
+    W, b = rng.standard_normal((5, channels, 3, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
 
     def block():
-        tensors = [Tensor(a, requires_grad=True) for a in (x, W, b)]
+        tensors = [Tensor(a, requires_grad=input_grad or a is not x) for a in (x, W, b)]
         y = F.conv2d_relu_pool(*tensors, padding=1)
         (y * y).sum().backward()
-        return (y.data, *(t.grad for t in tensors))
+        return (y.data, *(t.grad for t in tensors if t.requires_grad))
 
     assert_thread_free_and_near_the_reference(block, threads, both_paths, 1e-4)
 

@@ -109,6 +109,10 @@ class _RowsBlock:
 
     def backward(self, saved, gy, winner, gx, need_W):
         rows, col = saved
+        if gx is None and need_W and self.W.shape[2:] == (3, 3):  # a first layer's: no convolution gradient
+            gw, gb = np.zeros(self.W2.shape), np.zeros(gy.shape[1])
+            conv_pool.rows_pool_params_grad(gy, winner, col, gw, gb)
+            return gw.astype(gy.dtype), gb
         wide = np.empty((gy.shape[1], rows.n, rows.oh, rows.wp), gy.dtype)
         gb = np.zeros(gy.shape[1])
         conv_pool.rows_unpool(gy, winner, wide, gb)
