@@ -24,18 +24,20 @@ WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
 
 
+# G w Gᵀ of a flattened filter w is (G ⊗ G) w: entry (4a+b, 3i+j) is G[a, i]·G[b, j]
+WINOGRAD_GG = np.kron(WINOGRAD_G, WINOGRAD_G)
+
+
 def winograd_weights(W):
-    """U = G w Gᵀ of every (O, C) filter, as (16, O, C)."""
-    g = WINOGRAD_G.astype(W.dtype)
-    u = np.einsum("ai,ocij,bj->aboc", g, W, g, optimize=True)
-    return np.ascontiguousarray(u.reshape(16, *W.shape[:2]))
+    """U = G w Gᵀ of every (O, C) filter, as (16, O, C): one GEMM (an einsum took 0.4 ms
+    a call for the configured CNN's 64×32 filters, most of it choosing its path)."""
+    u = WINOGRAD_GG.astype(W.dtype) @ W.reshape(-1, 9).T
+    return u.reshape(16, *W.shape[:2])
 
 
 def winograd_weight_grad(du):
     """Gᵀ dU G from dU (16, O, C), as (O, C, 3, 3)."""
-    g = WINOGRAD_G.astype(du.dtype)
-    du = du.reshape(4, 4, *du.shape[1:])
-    return np.ascontiguousarray(np.einsum("ai,aboc,bj->ocij", g, du, g, optimize=True))
+    return (du.reshape(16, -1).T @ WINOGRAD_GG.astype(du.dtype)).reshape(*du.shape[1:], 3, 3)
 
 
 @jit
