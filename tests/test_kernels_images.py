@@ -122,9 +122,10 @@ def test_winograd_gradient_kernels_are_the_transposes_of_the_forward_ones():
 @pytest.mark.parametrize("shape,weight,padding,path,input_grad", [
     ((3, 5, 6, 8), (4, 5, 3, 3), 1, "winograd", True), ((2, 8, 2, 14), (7, 8, 3, 3), 1, "winograd", True),
     ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows", True), ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows", True),
-    # a first layer's 3×3 im2col block: the parameters' gradients straight from the winners
-    ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows", False), ((3, 2, 4, 10), (5, 2, 3, 3), 2, "rows", False),
-    ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows", False),
+    # a grayscale first layer's 3×3 im2col block: the parameters' gradients straight from
+    # the winners (padding 2 too); other first layers keep the GEMM
+    ((2, 1, 6, 6), (3, 1, 3, 3), 1, "rows", False), ((3, 1, 4, 10), (5, 1, 3, 3), 2, "rows", False),
+    ((2, 3, 6, 6), (3, 3, 3, 3), 1, "rows", False), ((2, 3, 5, 7), (4, 3, 2, 2), 0, "rows", False),
     ((2, 3, 7, 6), (4, 3, 3, 3), 1, "reference", True),  # odd output height: pooling drops a row
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

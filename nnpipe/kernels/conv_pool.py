@@ -180,50 +180,50 @@ def rows_unpool(gy, winner, wide, gb):
 
 @jit(fastmath={"contract"})
 def rows_pool_params_grad(gy, winner, col, gw, gb):
-    """The weight and bias gradients of the im2col block of a 3×3 kernel whose input needs
-    none: each winner's gradient times its column of ``col`` (C·9, N·OH·Wp), added to
-    ``gw`` (O, C·9) and ``gb`` (O,), without writing the convolution's gradient out (three
-    quarters zeros, 7 MB for 64 MNIST images and 32 channels).  An image at a time (its
-    columns stay in cache); per input channel nine sums and the bias's in registers, in
-    the tables' dtype over an image and in float64 over images."""
+    """The weight and bias gradients of the im2col block of a 3×3 kernel over one input
+    channel whose input needs no gradient (a grayscale first layer): each winner's
+    gradient times its column of ``col`` (9, N·OH·Wp), added to ``gw`` (O, 9) and ``gb``
+    (O,), without writing the convolution's gradient out (three quarters zeros, 7 MB for
+    64 MNIST images and 32 channels).  An image at a time (its columns stay in cache);
+    the nine sums and the bias's in registers, in the tables' dtype over an image and in
+    float64 over images.  (With three input channels the GEMM over the written-out
+    gradient is faster: 6.2 against 9.3 ms for 64 CIFAR images.)"""
     n, o, ph, pw = gy.shape
     run = col.shape[1] // n
     wp = run // (2 * ph)
     zero = gy.dtype.type(0)
-    sums = np.zeros((o, col.shape[0] + 1))  # the weights', then the bias's
-    for first in range(0, col.shape[0], 9):
-        for image in range(n):
-            for channel in range(o):
-                g_plane, won_plane = gy[image, channel], winner[image, channel]
-                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = bias = zero
-                for i in range(ph):
-                    for j in range(pw):
-                        won = won_plane[i, j]
-                        g = g_plane[i, j]
-                        g = g if won != DEAD else zero  # no branch, no load under one
-                        # DEAD (4) adds its zero at the window's first entry
-                        at = image * run + (2 * i + ((won >> 1) & 1)) * wp + 2 * j + (won & 1)
-                        a0 += g * col[first, at]
-                        a1 += g * col[first + 1, at]
-                        a2 += g * col[first + 2, at]
-                        a3 += g * col[first + 3, at]
-                        a4 += g * col[first + 4, at]
-                        a5 += g * col[first + 5, at]
-                        a6 += g * col[first + 6, at]
-                        a7 += g * col[first + 7, at]
-                        a8 += g * col[first + 8, at]
-                        bias += g
-                out = sums[channel, first:first + 9]
-                out[0] += a0
-                out[1] += a1
-                out[2] += a2
-                out[3] += a3
-                out[4] += a4
-                out[5] += a5
-                out[6] += a6
-                out[7] += a7
-                out[8] += a8
-                if first == 0:
-                    sums[channel, -1] += bias
-    gw += sums[:, :-1]
-    gb += sums[:, -1]
+    sums = np.zeros((o, 10))  # the weights', then the bias's
+    for image in range(n):
+        for channel in range(o):
+            g_plane, won_plane = gy[image, channel], winner[image, channel]
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = bias = zero
+            for i in range(ph):
+                for j in range(pw):
+                    won = won_plane[i, j]
+                    g = g_plane[i, j]
+                    g = g if won != DEAD else zero  # no branch, no load under one
+                    # DEAD (4) adds its zero at the window's first entry
+                    at = image * run + (2 * i + ((won >> 1) & 1)) * wp + 2 * j + (won & 1)
+                    a0 += g * col[0, at]
+                    a1 += g * col[1, at]
+                    a2 += g * col[2, at]
+                    a3 += g * col[3, at]
+                    a4 += g * col[4, at]
+                    a5 += g * col[5, at]
+                    a6 += g * col[6, at]
+                    a7 += g * col[7, at]
+                    a8 += g * col[8, at]
+                    bias += g
+            out = sums[channel]
+            out[0] += a0
+            out[1] += a1
+            out[2] += a2
+            out[3] += a3
+            out[4] += a4
+            out[5] += a5
+            out[6] += a6
+            out[7] += a7
+            out[8] += a8
+            out[9] += bias
+    gw += sums[:, :9]
+    gb += sums[:, 9]

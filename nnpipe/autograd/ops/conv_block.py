@@ -109,7 +109,7 @@ class _RowsBlock:
 
     def backward(self, saved, gy, winner, gx, need_W):
         rows, col = saved
-        if gx is None and need_W and self.W.shape[2:] == (3, 3):  # a first layer's: no convolution gradient
+        if gx is None and need_W and self.W.shape[1:] == (1, 3, 3):  # a grayscale first layer's
             gw, gb = np.zeros(self.W2.shape), np.zeros(gy.shape[1])
             conv_pool.rows_pool_params_grad(gy, winner, col, gw, gb)
             return gw.astype(gy.dtype), gb
