@@ -298,7 +298,6 @@ def test_even_chunks_are_as_few_and_as_even_as_can_be(count, most, sizes):
 def test_numba_sets_itself_up_with_the_run_not_in_its_first_step(tmp_path):
     """The first kernel of a process imports Numba's compiler registries (a third of a
     second): a Trainer on the CPU does it while it sets the run up."""
-
     from helpers import write_config
 
     config = write_config(tmp_path, device="cpu")

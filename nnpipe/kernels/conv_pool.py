@@ -174,10 +174,6 @@ def rows_unpool(gy, winner, wide, gb):
         gb[channel] += total
 
 
-
-
-
-
 @jit(fastmath={"contract"})
 def rows_pool_params_grad(gy, winner, col, gw, gb):
     """The weight and bias gradients of the im2col block of a 3×3 kernel over one input
