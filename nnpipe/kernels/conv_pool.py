@@ -210,16 +210,8 @@ def rows_pool_params_grad(gy, winner, col, gw, gb):
                     a7 += g * col[7, at]
                     a8 += g * col[8, at]
                     bias += g
-            out = sums[channel]
-            out[0] += a0
-            out[1] += a1
-            out[2] += a2
-            out[3] += a3
-            out[4] += a4
-            out[5] += a5
-            out[6] += a6
-            out[7] += a7
-            out[8] += a8
-            out[9] += bias
+            image_sums = (a0, a1, a2, a3, a4, a5, a6, a7, a8, bias)
+            for k in range(10):
+                sums[channel, k] += image_sums[k]
     gw += sums[:, :9]
     gb += sums[:, 9]
