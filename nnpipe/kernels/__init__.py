@@ -162,20 +162,19 @@ class IdleCores:
         return max(1, min(cores, round(cores * (1 - max(others, 0) / max(total, 1)))))
 
 
-def _blas_libraries():
-    """The BLAS libraries this process loaded (threadpoolctl; found once)."""
+def _one_blas_thread():
+    """Limit BLAS to one thread per call (threadpoolctl; the libraries are found once)."""
     global _blas
     if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
+        _blas = _blas_libraries()
+    return _blas.limit(limits=1) if _blas.lib_controllers else nullcontext()
 
 
-def _one_blas_thread():
-    """Limit BLAS to one thread per call."""
-    blas = _blas_libraries()
-    return blas.limit(limits=1) if blas.lib_controllers else nullcontext()
+def _blas_libraries():
+    """The BLAS libraries this process has loaded so far (threadpoolctl)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
 
 
 def _shorten_openblas_spin():
