@@ -83,6 +83,21 @@ def test_cbow_kernel_matches_the_reference(both_paths, dtype, tolerance, reducti
     np.testing.assert_allclose(g_out.to_dense(), ref_out.to_dense(), rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("empty", [0, 11, 22])  # the first window, one inside, the last
+def test_cbow_refuses_a_window_without_contexts_on_every_path(both_paths, empty):
+    window_centers, contexts, pair_window, negatives = cbow_batch(0)
+    keep = pair_window != empty
+    batch = (window_centers, contexts[keep], pair_window[keep], negatives)
+
+    def refused():
+        with pytest.raises(ValueError, match="every CBOW window needs at least one context word"):
+            cbow_loss(batch, np.float32, "sum", exact=False)
+        return True
+
+    assert both_paths(refused) == (True, True)
+    assert not kernels.lazy("word2vec").any_empty_window(np.array([0, 2, 3, 7]))
+
+
 @pytest.mark.parametrize("mode", ["auto", "reference"])
 def test_cbow_gives_every_context_the_whole_error_as_word2vec(mode):
     """With three contexts in every window, word2vec's update of an input row is exactly

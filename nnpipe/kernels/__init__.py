@@ -271,7 +271,9 @@ class lazy:  # lower case: reads like the module it stands for
     """A kernel module imported on first use, so importing nnpipe does not import Numba."""
 
     def __init__(self, name):
-        self._name = f"{__name__}.{name}"
+        self._name, self._module = f"{__name__}.{name}", None
 
     def __getattr__(self, attr):
-        return getattr(importlib.import_module(self._name), attr)
+        if self._module is None:  # importlib's lookup costs ~10 µs, a few times every step
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)

@@ -106,6 +106,16 @@ def window_starts(pair_window, windows):
     return starts
 
 
+@jit
+def any_empty_window(starts):
+    """Whether a window of :func:`window_starts` has no pairs (one pass, no temporaries:
+    NumPy's comparison of two slices took 0.07 ms a CBOW step)."""
+    empty = False
+    for w in range(len(starts) - 1):
+        empty |= starts[w] == starts[w + 1]
+    return empty
+
+
 @jit_math(parallel=True)
 def skipgram_forward(W_in, W_out, window_centers, contexts, starts, negatives, g_pos, g_neg, zero):
     """Σ over pairs of -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), where the pairs of window w

@@ -238,7 +238,7 @@ class CBOWNS(_WindowsLoss):
         return len(self.window_centers)
 
     def _check_windows(self):
-        if np.any(self.starts[1:] == self.starts[:-1]):
+        if word2vec.any_empty_window(self.starts):
             raise ValueError("every CBOW window needs at least one context word")
 
     def _options(self):
