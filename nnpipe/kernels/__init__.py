@@ -16,6 +16,7 @@ import ctypes
 import importlib
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -184,8 +185,11 @@ def _shorten_openblas_spin():
     server takes it when it starts, so re-read it and restart the server (OpenBLAS's own
     exported calls; another BLAS, or an OpenBLAS without them, is left as it is).  Kept at
     the default 0.1 s, the idle thread took a core from the kernels' threads: the CNN's
-    2-thread step ran 46-52 ms against 28-31 ms."""
+    2-thread step ran 46-52 ms against 28-31 ms.  Not while other Python threads run: one
+    inside an OpenBLAS call would wait forever on the threads the restart replaces."""
     wanted = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
+    if threading.active_count() > 1:
+        return
     for library in _blas_libraries().lib_controllers:
         if not wanted.isdigit() or (library.internal_api, getattr(library, "threading_layer", "")) != (
                 "openblas", "pthreads"):
