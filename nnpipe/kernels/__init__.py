@@ -188,11 +188,10 @@ def _shorten_openblas_spin():
     2-thread step ran 46-52 ms against 28-31 ms.  Not while other Python threads run: one
     inside an OpenBLAS call would wait forever on the threads the restart replaces."""
     wanted = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
-    if threading.active_count() > 1:
+    if not wanted.isdigit() or threading.active_count() > 1:
         return
     for library in _blas_libraries().lib_controllers:
-        if not wanted.isdigit() or (library.internal_api, getattr(library, "threading_layer", "")) != (
-                "openblas", "pthreads"):
+        if (library.internal_api, getattr(library, "threading_layer", "")) != ("openblas", "pthreads"):
             continue
         try:
             openblas = ctypes.CDLL(library.filepath)  # already loaded: the same library
