@@ -114,8 +114,15 @@ def _winner_share(g, won, row_first, row_second, column_first, column_second):
     """g·A[a, r]·A[b, s] for the winner's code ``won`` = 2r + s (given A[a, 0], A[a, 1],
     A[b, 0] and A[b, 1]; DEAD, 4, reads A[:, 0], with g = 0).  Each factor is 1, 0 or -1,
     so the product is exact and the same in any order."""
-    r, s = (won >> 1) & 1, won & 1
+    r, s = _winner_corner(won)
     return g * (row_second if r else row_first) * (column_second if s else column_first)
+
+
+@jit(inline="always")
+def _winner_corner(won):
+    """(row, column) in its 2×2 window of the winner's code ``won`` = 2·row + column
+    (:func:`_pool_tile`); DEAD (4) gives (0, 0), the window's first entry."""
+    return (won >> 1) & 1, won & 1
 
 
 @jit(inline="always")
@@ -169,8 +176,9 @@ def rows_unpool(gy, winner, wide, gb):
                     won = won_row[j]
                     g = g_row[j] if won != DEAD else zero
                     total += g
-                    # one store, no branch: DEAD (4) writes its zero onto the window's first entry
-                    target[2 * i + ((won >> 1) & 1), 2 * j + (won & 1)] = g
+                    # one store, no branch: DEAD writes its zero onto the window's first entry
+                    r, s = _winner_corner(won)
+                    target[2 * i + r, 2 * j + s] = g
         gb[channel] += total
 
 
@@ -198,8 +206,8 @@ def rows_pool_params_grad(gy, winner, col, gw, gb):
                     won = won_plane[i, j]
                     g = g_plane[i, j]
                     g = g if won != DEAD else zero  # no branch, no load under one
-                    # DEAD (4) adds its zero at the window's first entry
-                    at = image * run + (2 * i + ((won >> 1) & 1)) * wp + 2 * j + (won & 1)
+                    r, s = _winner_corner(won)  # DEAD adds its zero at the window's first entry
+                    at = image * run + (2 * i + r) * wp + 2 * j + s
                     a0 += g * col[0, at]
                     a1 += g * col[1, at]
                     a2 += g * col[2, at]
