@@ -8,7 +8,8 @@ The switch: ``NNPIPE_KERNELS=reference`` (environment) or :func:`set_mode` force
 reference path everywhere; the default ``auto`` uses the kernels on NumPy arrays when
 Numba imports.  Kernels are compiled on first use and cached on disk (``cache=True``):
 Numba keeps the cache in ``nnpipe/kernels/__pycache__``, or in its user-wide cache
-folder when the package folder is read-only; ``NUMBA_CACHE_DIR`` moves it.
+folder when the package folder is read-only; ``NUMBA_CACHE_DIR`` moves it.  A change to
+any kernel module recompiles every kernel (:mod:`.kernel_cache`).
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ try:
     import numba
 except ImportError:  # the reference path serves everything
     numba = None
+else:  # a change to any kernel module recompiles them all (Numba checks only a kernel's own file)
+    from .kernel_cache import keep_fresh
+
+    keep_fresh()
 
 
 def set_mode(mode):
