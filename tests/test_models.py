@@ -79,6 +79,18 @@ def test_skipgram_builds_with_word2vec_initialisation():
     assert model.vectors().shape == (100, 20)
 
 
+@pytest.mark.parametrize("name, default", [("skipgram", 0.5), ("cbow", 4.0)])
+def test_word_vectors_start_within_their_init_range(name, default):
+    """Input vectors U(-r/D, r/D): word2vec.c's r = 0.5 for skip-gram, 4 for CBOW, or the
+    config's; the output vectors start at zero; a range must be positive."""
+    for options, bound in (({}, default), ({"init_range": 2.0}, 2.0)):
+        model = build_model({"name": name, "dim": 20, **options}, rng(), vocab_size=1000)
+        largest = np.abs(model.center.weight.data).max()
+        assert 0.99 * bound / 20 < largest <= bound / 20 and not model.context.weight.data.any()
+    with pytest.raises(ValueError, match="init_range"):
+        build_model({"name": name, "init_range": 0}, rng(), vocab_size=10)
+
+
 def test_unknown_model_and_option_are_clear_errors():
     with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid: "):
         build_model({"name": "resnet"}, rng(), (1, 28, 28), 10)
