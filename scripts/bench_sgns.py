@@ -90,7 +90,7 @@ def word2vec_arguments(description):
     return parser
 
 
-AS_030 = ["train.fused_update=false", "data.batch_size=1000"]  # how 0.3.0 trained
+AS_030 = ["train.fused_update=false", "data.batch_size=1000", "model.init_range=0.5"]  # how 0.3.0 trained
 
 
 # every contender by name: run(corpus, seed) -> (training seconds, vectors)
