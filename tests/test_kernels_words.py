@@ -383,8 +383,8 @@ def test_prefetch_is_only_a_hint(dtype, index_dtype):
 
 def test_prefetch_steps_by_a_constant_line():
     """One prefetch per cache line, the step known when the kernel compiles (16 float32, 8
-    float64, 4 complex128 items); a run-time step (the array's itemsize) put an integer division in
-    every row's prefetch, 12% of the CBOW kernel's time."""
+    float64, 4 complex128 items); a run-time step (the array's itemsize) put an integer
+    division in every row's prefetch, 12% of the CBOW kernel's time."""
     import re
 
     from nnpipe.kernels import jit
