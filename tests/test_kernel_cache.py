@@ -38,3 +38,20 @@ def test_kernels_are_cached_under_the_whole_stamp():
         return x + 1
 
     assert elsewhere._cache._impl.locator.get_source_stamp() != sources_stamp()
+
+
+def test_older_numba_names_are_found_and_unknown_ones_leave_numba_as_it_is(monkeypatch):
+    """Numba's caching classes were ``_InTreeCacheLocator``, ``_CacheImpl``... before they
+    were public; where neither name exists, the kernels keep Numba's own stamps."""
+    from numba.core import caching
+
+    from nnpipe.kernels import kernel_cache
+
+    older = type("_InTreeCacheLocator", (), {})
+    monkeypatch.delattr(caching, "InTreeCacheLocator")
+    monkeypatch.setattr(caching, "_InTreeCacheLocator", older, raising=False)
+    assert kernel_cache._numba_class("InTreeCacheLocator") is older
+    monkeypatch.delattr(caching, "CacheImpl")
+    monkeypatch.delattr(caching, "_CacheImpl", raising=False)
+    assert kernel_cache._numba_class("CacheImpl") is None
+    kernel_cache.keep_fresh()  # nothing to change, and no error

@@ -42,13 +42,22 @@ class _WholeKernelsStamp:
         return sources_stamp()
 
 
+def _numba_class(name):
+    """Numba's class ``name`` (public in recent Numba, ``_name`` in older releases), or None."""
+    return getattr(caching, name, None) or getattr(caching, f"_{name}", None)
+
+
 # Numba's own order: NUMBA_CACHE_DIR, the package's __pycache__, the user's cache folder
-LOCATORS = [type(f"Kernels{base.__name__}", (_WholeKernelsStamp, base), {})
-            for base in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator)]
+BASES = [_numba_class(name) for name in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")]
+LOCATORS = [type(f"Kernels{base.__name__}", (_WholeKernelsStamp, base), {}) for base in BASES if base is not None]
 
 
 def keep_fresh():
-    """Put the kernels' locators first in Numba's list (once per process)."""
-    locators = caching.CacheImpl._locator_classes
+    """Put the kernels' locators first in Numba's list (once per process); a Numba whose
+    caching classes have other names keeps its own stamps."""
+    cache_impl = _numba_class("CacheImpl")
+    if cache_impl is None or len(LOCATORS) != len(BASES):
+        return
+    locators = cache_impl._locator_classes
     if not any(issubclass(locator, _WholeKernelsStamp) for locator in locators):
         locators[:0] = LOCATORS
