@@ -241,3 +241,30 @@ def test_an_unwritable_cache_is_one_error_line(tmp_path):
     assert result.returncode == 2 and not (tmp_path / "runs").exists(), result.stderr
     assert result.stderr.startswith("error: cannot write the corpus store in ") and "NNPIPE_CACHE" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "counting words" not in result.stdout
+
+
+def test_no_finaliser_of_this_process_runs_in_a_preparation_worker(tmp_path, fresh_cache, monkeypatch):
+    """Garbage left in reference cycles is collected before the workers fork: a finaliser
+    that joins its library's threads (an ONNX Runtime session's) would wait for ever in a
+    forked worker, where those threads do not exist (a CI run hung so)."""
+    import gc
+
+    monkeypatch.setenv("NNPIPE_PREPARE_WORKERS", "2")
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("alpha beta gamma\n" * 200)
+    finalised = tmp_path / "finalised"
+
+    class Session:
+        def __del__(self):
+            with open(finalised, "a") as out:
+                out.write(f"{os.getpid()}\n")
+
+    gc.disable()  # no collection but the preparation's own: the cycle waits for it
+    try:
+        cycle = Session()
+        cycle.me = cycle
+        del cycle
+        load_corpus([tmp_path / "a.txt", tmp_path / "b.txt"], min_count=1)
+        assert finalised.read_text().split() == [str(os.getpid())]  # once, here, before enabling
+    finally:
+        gc.enable()

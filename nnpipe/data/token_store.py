@@ -293,13 +293,19 @@ def _prepare(paths, settings, folder):
     workers = min(preparation_workers(), len(parts))
     pool = None
     if workers > 1:
+        import gc
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # forked: a spawned worker would import the user's main script again (running it,
         # when it has no __main__ guard); the workers run Python and NumPy only, never the
-        # BLAS or Numba threads that the fork leaves behind
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"))
+        # BLAS or Numba threads that the fork leaves behind.  No finaliser of this process
+        # may run in a worker either: one that joins its library's threads (an ONNX Runtime
+        # session left in a reference cycle) waits there for ever on threads the fork left
+        # behind.  So the garbage is collected here first, and each worker freezes what it
+        # inherits (never collected there)
+        gc.collect()
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=gc.freeze)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
         tmp.mkdir(parents=True, exist_ok=True)  # an unwritable cache is found before any work
