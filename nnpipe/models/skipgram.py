@@ -29,7 +29,7 @@ class SkipGramOptions:
 class SkipGram(WordVectorModel):
     batch_kind = WordPairs
 
-    def __init__(self, vocab_size, dim, rng, init_range=0.5):
+    def __init__(self, vocab_size, dim, rng, init_range):
         super().__init__()
         self.center = nn.Embedding(vocab_size, dim, rng=rng, scale=init_range / dim)
         self.context = nn.Embedding(vocab_size, dim, scale=0)
